@@ -1,0 +1,40 @@
+#include "ledger/dates.h"
+
+#include "absl/status/status.h"
+#include "ledger/strings.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+
+namespace ledger {
+
+absl::StatusOr<absl::CivilDay> ParseDate(std::string_view text) {
+  auto bad = [&] {
+    return absl::InvalidArgumentError(StrCat("date '", text, "' is not a valid YYYY-MM-DD"));
+  };
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return bad();
+  int parts[3] = {0, 0, 0};
+  const std::pair<int, int> spans[3] = {{0, 4}, {5, 2}, {8, 2}};
+  for (int p = 0; p < 3; ++p) {
+    for (int i = spans[p].first; i < spans[p].first + spans[p].second; ++i) {
+      if (text[i] < '0' || text[i] > '9') return bad();
+      parts[p] = parts[p] * 10 + (text[i] - '0');
+    }
+  }
+  const absl::CivilDay day(parts[0], parts[1], parts[2]);
+  if (parts[0] < 1900 || parts[0] > 2999 || day.year() != parts[0] || day.month() != parts[1] ||
+      day.day() != parts[2]) {
+    return bad();
+  }
+  return day;
+}
+
+std::string FormatDate(absl::CivilDay day) {
+  return absl::StrFormat("%04d-%02d-%02d", day.year(), day.month(), day.day());
+}
+
+absl::CivilDay BeijingDay(int64_t unix_us) {
+  static const absl::TimeZone kChinaStandardTime = absl::FixedTimeZone(8 * 60 * 60);
+  return absl::ToCivilDay(absl::FromUnixMicros(unix_us), kChinaStandardTime);
+}
+
+}  // namespace ledger

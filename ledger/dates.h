@@ -1,0 +1,24 @@
+// Business dates: civil days written YYYY-MM-DD, in China Standard Time (UTC+8, no DST).
+#ifndef LEDGER_DATES_H_
+#define LEDGER_DATES_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+
+namespace ledger {
+
+// Parses exactly "YYYY-MM-DD" (zero-padded, years 1900–2999) naming a real day.
+absl::StatusOr<absl::CivilDay> ParseDate(std::string_view text);
+
+std::string FormatDate(absl::CivilDay day);
+
+// The civil day in China Standard Time at `unix_us` microseconds since the epoch.
+absl::CivilDay BeijingDay(int64_t unix_us);
+
+}  // namespace ledger
+
+#endif  // LEDGER_DATES_H_

@@ -1,0 +1,431 @@
+#include "ledger/ledger.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "ledger/strings.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "ledger/dates.h"
+#include "ledger/hash.h"
+#include "ledger/limits.h"
+#include "ledger/rules.h"
+#include "ledger/status_macros.h"
+#include "ledger/store.h"
+#include "ledger/working_state.h"
+
+namespace ledger {
+
+namespace internal {
+void CheckFailed(const char* file, int line, const char* cond, std::string_view msg) {
+  std::fprintf(stderr, "LEDGER INVARIANT FAILED at %s:%d: %s (%.*s)\n", file, line, cond,
+               static_cast<int>(msg.size()), msg.data());
+  std::fflush(stderr);
+  std::abort();
+}
+}  // namespace internal
+
+namespace {
+
+// A queued command and the slot for its answer.
+struct Command {
+  enum class Kind { kCollections, kEnrol, kPolicy };
+  Kind kind;
+  std::string_view actor;
+  const Ledger::Records* records = nullptr;
+  const v1::ParticipantEnrolled* enrolment = nullptr;
+  const v1::Policy* policy = nullptr;
+
+  std::vector<v1::RecordOutcome> outcomes;
+  CommandResult result;
+  absl::Status status;
+  std::promise<void> done;
+
+  size_t weight() const {
+    return kind == Kind::kCollections ? std::max<size_t>(1, records->size()) : 1;
+  }
+};
+
+absl::Status CheckAgainstHead(const Store& store, const ChainHead& head) {
+  auto it = store.NewIterator(Cf::kEvents);
+  it->SeekToLast();
+  if (!it->status().ok()) return absl::DataLossError(it->status().ToString());
+  const uint64_t last_in_log = it->Valid() ? keys::DecodeU64(it->key().ToStringView()) : 0;
+  if (last_in_log != head.sequence) {
+    return absl::DataLossError(StrCat(
+        "the log ends at sequence ", last_in_log, " but the projections are at ", head.sequence,
+        "; run `ledgerctl rebuild` (offline) to rebuild projections from the log"));
+  }
+  if (head.sequence == 0) return absl::OkStatus();
+  if (Sha256(it->value().ToStringView()) != head.hash) {
+    return absl::DataLossError(StrCat("event ", head.sequence,
+                                            " does not hash to the recorded chain head"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CommittedState> LoadCommitted(const Store& store) {
+  CommittedState state;
+  state.head.hash = GenesisHash();
+  LEDGER_ASSIGN_OR_RETURN(auto last, store.Get(Cf::kMeta, keys::kLastSequence));
+  LEDGER_ASSIGN_OR_RETURN(auto head, store.Get(Cf::kMeta, keys::kChainHead));
+  if (last.has_value() != head.has_value() || (last && (last->size() != 8 || head->size() != 32))) {
+    return absl::DataLossError("meta: last_sequence and chain_head are damaged");
+  }
+  if (last) state.head = ChainHead{keys::DecodeU64(*last), *head};
+  LEDGER_ASSIGN_OR_RETURN(auto policies, store.Scan(Cf::kPolicies));
+  for (const auto& [key, value] : policies) {
+    v1::Policy p;
+    if (!p.ParseFromString(value)) return absl::DataLossError("a stored policy does not decode");
+    state.policies.Add(p);
+  }
+  LEDGER_ASSIGN_OR_RETURN(auto totals, store.Scan(Cf::kLedgerAccounts));
+  int64_t sum = 0;
+  for (const auto& [key, value] : totals) {
+    if (value.size() != 8) return absl::DataLossError("a ledger account balance is damaged");
+    state.ledger_totals[key] = keys::DecodeI64(value);
+    sum += keys::DecodeI64(value);
+  }
+  if (sum != 0) return absl::DataLossError("ledger accounts do not sum to zero");
+  return state;
+}
+
+absl::Status EnsureSchema(Store& store) {
+  LEDGER_ASSIGN_OR_RETURN(auto schema, store.Get(Cf::kMeta, keys::kSchemaVersion));
+  if (schema) {
+    if (*schema != keys::kCurrentSchemaVersion) {
+      return absl::FailedPreconditionError(
+          StrCat("data directory has schema version ", *schema, "; this build reads ",
+                       keys::kCurrentSchemaVersion));
+    }
+    return absl::OkStatus();
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(store.handle(Cf::kMeta), std::string(keys::kSchemaVersion),
+            std::string(keys::kCurrentSchemaVersion));
+  return store.WriteSynced(batch);
+}
+
+absl::Status VerifyRange(const Store& store, uint64_t from, uint64_t to, const ChainHead& head) {
+  if (to == 0) to = head.sequence;
+  if (from == 0 || from > to || to > head.sequence) {
+    return absl::InvalidArgumentError(
+        StrCat("range [", from, ", ", to, "] is outside [1, ", head.sequence, "]"));
+  }
+  std::string prev = GenesisHash();
+  if (from > 1) {
+    LEDGER_ASSIGN_OR_RETURN(auto bytes, store.Get(Cf::kEvents, keys::Event(from - 1)));
+    if (!bytes) return absl::DataLossError(StrCat("event ", from - 1, " is missing"));
+    prev = Sha256(*bytes);
+  }
+  auto it = store.NewIterator(Cf::kEvents);
+  uint64_t expected = from;
+  for (it->Seek(keys::Event(from)); it->Valid() && expected <= to; it->Next(), ++expected) {
+    const uint64_t key = keys::DecodeU64(it->key().ToStringView());
+    if (key != expected) {
+      return absl::DataLossError(StrCat("event ", expected, " is missing (next is ", key, ")"));
+    }
+    v1::EventEnvelope e;
+    if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(StrCat("event ", expected, " does not decode"));
+    }
+    if (e.sequence() != expected) {
+      return absl::DataLossError(
+          StrCat("event ", expected, " carries sequence ", e.sequence()));
+    }
+    if (e.prev_hash() != prev) {
+      return absl::DataLossError(StrCat(
+          "event ", expected, " does not link to the hash of event ", expected - 1));
+    }
+    prev = Sha256(it->value().ToStringView());
+  }
+  if (!it->status().ok()) return absl::DataLossError(it->status().ToString());
+  if (expected <= to) return absl::DataLossError(StrCat("event ", expected, " is missing"));
+  if (to == head.sequence && prev != head.hash) {
+    return absl::DataLossError("the last event does not hash to the recorded chain head");
+  }
+  return absl::OkStatus();
+}
+
+v1::RecordOutcome OutcomeFor(uint32_t index, const Decision& d) {
+  v1::RecordOutcome o;
+  o.set_index(index);
+  if (d.rejection) {
+    o.set_outcome(v1::OUTCOME_REJECTED);
+    o.set_reason(d.rejection->reason);
+    o.set_detail(d.rejection->detail);
+  } else if (d.duplicate_of != 0) {
+    o.set_outcome(v1::OUTCOME_DUPLICATE);
+    o.set_sequence(d.duplicate_of);
+  }
+  return o;
+}
+
+}  // namespace
+
+class Ledger::Impl {
+ public:
+  Impl(std::unique_ptr<Store> store, CommittedState committed, std::function<int64_t()> clock)
+      : store_(std::move(store)), committed_(std::move(committed)), clock_(std::move(clock)) {
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(queue_mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_.join();
+  }
+
+  // Queues `c` and waits until the writer has answered it.
+  void Run(Command& c) {
+    std::future<void> done = c.done.get_future();
+    {
+      std::unique_lock lock(queue_mu_);
+      space_cv_.wait(lock, [&] { return queue_.size() < kWriterQueueCommandsMax; });
+      queue_.push_back(&c);
+    }
+    queue_cv_.notify_one();
+    done.wait();
+  }
+
+  const Store& store() const { return *store_; }
+
+  // A consistent copy of what readers may see.
+  ChainHead Head() const {
+    absl::MutexLock lock(&published_mu_);
+    return committed_.head;
+  }
+  std::optional<v1::Policy> LatestPolicy(std::string_view region) const {
+    absl::MutexLock lock(&published_mu_);
+    const v1::Policy* p = committed_.policies.Latest(region);
+    return p ? std::optional<v1::Policy>(*p) : std::nullopt;
+  }
+  std::map<std::string, int64_t> Totals() const {
+    absl::MutexLock lock(&published_mu_);
+    return committed_.ledger_totals;
+  }
+
+ private:
+  void WriterLoop() {
+    for (;;) {
+      std::vector<Command*> group;
+      {
+        std::unique_lock lock(queue_mu_);
+        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything queued has been answered
+        size_t weight = 0;
+        while (!queue_.empty() &&
+               (group.empty() || weight + queue_.front()->weight() <= kCommitRecordsMax)) {
+          weight += queue_.front()->weight();
+          group.push_back(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      space_cv_.notify_all();
+      CommitGroup(group);
+    }
+  }
+
+  // Validates every command of the group in order, commits all resulting events in one synced
+  // WriteBatch, publishes the new committed state, then answers. On a storage error nothing of
+  // the group is applied (in memory or on disk) and every command gets the error.
+  void CommitGroup(const std::vector<Command*>& group) {
+    const int64_t now_us = clock_();
+    const absl::CivilDay today = BeijingDay(now_us);
+    WorkingState state(*store_, committed_);
+    absl::Status status;
+    for (Command* c : group) {
+      status = Execute(*c, state, now_us, today);
+      if (!status.ok()) break;
+    }
+    if (status.ok() && !state.empty()) {
+      rocksdb::WriteBatch batch;
+      state.WriteTo(batch, /*include_events=*/true);
+      status = store_->WriteSynced(batch);
+      if (status.ok()) {
+        CommittedState next = state.Result();
+        absl::MutexLock lock(&published_mu_);
+        committed_ = std::move(next);
+      }
+    }
+    for (Command* c : group) {
+      if (!status.ok()) c->status = status;
+      c->done.set_value();
+    }
+  }
+
+  absl::Status Execute(Command& c, WorkingState& state, int64_t now_us, absl::CivilDay today) {
+    auto append = [&](Decision& d) -> absl::StatusOr<uint64_t> {
+      d.event->set_actor(std::string(c.actor));
+      d.event->set_recorded_time_us(now_us);
+      return state.Append(std::move(*d.event));
+    };
+    switch (c.kind) {
+      case Command::Kind::kCollections: {
+        c.outcomes.reserve(c.records->size());
+        for (int i = 0; i < c.records->size(); ++i) {
+          LEDGER_ASSIGN_OR_RETURN(Decision d, DecideCollection(c.records->Get(i), state, today));
+          v1::RecordOutcome o = OutcomeFor(static_cast<uint32_t>(i), d);
+          if (d.event) {
+            const v1::SuspenseReason suspense =
+                d.event->contribution_collected().suspense_reason();
+            o.set_outcome(suspense == v1::SUSPENSE_REASON_UNSPECIFIED ? v1::OUTCOME_ACCEPTED
+                                                                     : v1::OUTCOME_SUSPENSE);
+            o.set_suspense_reason(suspense);
+            LEDGER_ASSIGN_OR_RETURN(uint64_t seq, append(d));
+            o.set_sequence(seq);
+          }
+          c.outcomes.push_back(std::move(o));
+        }
+        return absl::OkStatus();
+      }
+      case Command::Kind::kEnrol:
+      case Command::Kind::kPolicy: {
+        absl::StatusOr<Decision> decided = c.kind == Command::Kind::kEnrol
+                                               ? DecideEnrolment(*c.enrolment, state, today)
+                                               : DecidePolicy(*c.policy, state);
+        if (!decided.ok()) return decided.status();
+        Decision& d = *decided;
+        c.result.rejection = d.rejection;
+        c.result.duplicate = d.duplicate_of != 0;
+        c.result.sequence = d.duplicate_of;
+        if (d.event) {
+          LEDGER_ASSIGN_OR_RETURN(c.result.sequence, append(d));
+        }
+        return absl::OkStatus();
+      }
+    }
+    return absl::InternalError("unknown command kind");
+  }
+
+  std::unique_ptr<Store> store_;
+  // Written only by the writer thread (under published_mu_); read by the writer without the lock
+  // and by readers with it.
+  mutable absl::Mutex published_mu_;
+  CommittedState committed_;
+  std::function<int64_t()> clock_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;  // a command was queued, or stopping
+  std::condition_variable space_cv_;  // the queue has room
+  std::deque<Command*> queue_;        // guarded by queue_mu_
+  bool stopping_ = false;             // guarded by queue_mu_
+  std::thread writer_;
+};
+
+Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Ledger::~Ledger() = default;
+
+absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(Options options) {
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir is required");
+  if (!options.clock_us) options.clock_us = [] { return absl::ToUnixMicros(absl::Now()); };
+  LEDGER_ASSIGN_OR_RETURN(auto store, Store::Open(options.data_dir));
+  LEDGER_RETURN_IF_ERROR(EnsureSchema(*store));
+  LEDGER_ASSIGN_OR_RETURN(CommittedState committed, LoadCommitted(*store));
+  LEDGER_RETURN_IF_ERROR(CheckAgainstHead(*store, committed.head));
+  if (options.verify_chain_on_open && committed.head.sequence > 0) {
+    LEDGER_RETURN_IF_ERROR(VerifyRange(*store, 1, 0, committed.head));
+  }
+  return std::unique_ptr<Ledger>(new Ledger(
+      std::make_unique<Impl>(std::move(store), std::move(committed), std::move(options.clock_us))));
+}
+
+absl::Status Ledger::RebuildProjections(const std::string& data_dir) {
+  LEDGER_ASSIGN_OR_RETURN(auto store, Store::Open(data_dir));
+  LEDGER_RETURN_IF_ERROR(store->DropProjections());
+  LEDGER_RETURN_IF_ERROR(EnsureSchema(*store));
+  CommittedState committed;
+  committed.head.hash = GenesisHash();
+  auto it = store->NewIterator(Cf::kEvents);
+  it->SeekToFirst();
+  while (it->Valid()) {
+    WorkingState state(*store, committed);
+    for (size_t n = 0; it->Valid() && n < kReplayEventsPerBatchMax; ++n, it->Next()) {
+      LEDGER_RETURN_IF_ERROR(
+          state.Replay(keys::DecodeU64(it->key().ToStringView()), it->value().ToStringView()));
+    }
+    if (!it->status().ok()) return absl::DataLossError(it->status().ToString());
+    rocksdb::WriteBatch batch;
+    state.WriteTo(batch, /*include_events=*/false);
+    LEDGER_RETURN_IF_ERROR(store->WriteSynced(batch));
+    committed = state.Result();
+  }
+  return it->status().ok() ? absl::OkStatus() : absl::DataLossError(it->status().ToString());
+}
+
+absl::StatusOr<std::vector<v1::RecordOutcome>> Ledger::PushCollections(const Records& records,
+                                                                      std::string_view actor) {
+  if (static_cast<size_t>(records.size()) > kCommitRecordsMax) {
+    return absl::ResourceExhaustedError(
+        StrCat(records.size(), " records exceed the commit limit of ", kCommitRecordsMax));
+  }
+  if (records.empty()) return std::vector<v1::RecordOutcome>();
+  Command c{.kind = Command::Kind::kCollections, .actor = actor, .records = &records};
+  impl_->Run(c);
+  if (!c.status.ok()) return c.status;
+  return std::move(c.outcomes);
+}
+
+absl::StatusOr<CommandResult> Ledger::Enrol(const v1::ParticipantEnrolled& enrolment,
+                                            std::string_view actor) {
+  Command c{.kind = Command::Kind::kEnrol, .actor = actor, .enrolment = &enrolment};
+  impl_->Run(c);
+  if (!c.status.ok()) return c.status;
+  return c.result;
+}
+
+absl::StatusOr<CommandResult> Ledger::AdoptPolicy(const v1::Policy& policy,
+                                                  std::string_view actor) {
+  Command c{.kind = Command::Kind::kPolicy, .actor = actor, .policy = &policy};
+  impl_->Run(c);
+  if (!c.status.ok()) return c.status;
+  return c.result;
+}
+
+absl::StatusOr<std::optional<v1::Account>> Ledger::GetAccount(std::string_view citizen_id) const {
+  LEDGER_ASSIGN_OR_RETURN(auto bytes, impl_->store().Get(Cf::kAccounts, citizen_id));
+  if (!bytes) return std::nullopt;
+  v1::Account account;
+  if (!account.ParseFromString(*bytes)) {
+    return absl::DataLossError("the account projection does not decode");
+  }
+  return account;
+}
+
+std::optional<v1::Policy> Ledger::LatestPolicy(std::string_view region_code) const {
+  return impl_->LatestPolicy(region_code);
+}
+
+ChainHead Ledger::Head() const { return impl_->Head(); }
+
+std::map<std::string, int64_t> Ledger::LedgerAccountBalances() const { return impl_->Totals(); }
+
+absl::StatusOr<v1::EventEnvelope> Ledger::ReadEvent(uint64_t sequence) const {
+  if (sequence == 0 || sequence > Head().sequence) {
+    return absl::NotFoundError(StrCat("no event ", sequence));
+  }
+  LEDGER_ASSIGN_OR_RETURN(auto bytes, impl_->store().Get(Cf::kEvents, keys::Event(sequence)));
+  if (!bytes) return absl::DataLossError(StrCat("event ", sequence, " is missing"));
+  v1::EventEnvelope e;
+  if (!e.ParseFromString(*bytes)) {
+    return absl::DataLossError(StrCat("event ", sequence, " does not decode"));
+  }
+  e.set_hash(Sha256(*bytes));
+  return e;
+}
+
+absl::Status Ledger::VerifyChain(uint64_t from, uint64_t to) const {
+  return VerifyRange(impl_->store(), from, to, Head());
+}
+
+}  // namespace ledger

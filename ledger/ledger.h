@@ -1,0 +1,130 @@
+// The ledger: one pooling fund's immutable, hash-chained event log with its projections.
+//
+// Commands (push collections, enrol, adopt a policy) are queued to a single writer thread. The
+// writer takes every queued command (up to kCommitRecordsMax records), validates each in order
+// against the committed state plus the effects of the commands before it in the same group, turns
+// the accepted ones into events, and commits events, chain head, idempotency index and
+// projections in ONE synced RocksDB WriteBatch (group commit). Callers are answered only after
+// that commit returns: an acknowledged command is durable, and a crash leaves all of a group or
+// none of it. Projections therefore never lag the log.
+//
+// Thread safety: every public method may be called from any thread concurrently.
+#ifndef LEDGER_LEDGER_H_
+#define LEDGER_LEDGER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/repeated_field.h"
+#include "ledger/v1/events.pb.h"
+#include "ledger/v1/policy.pb.h"
+#include "ledger/v1/records.pb.h"
+
+namespace ledger {
+
+struct Options {
+  // RocksDB data directory; created if missing.
+  std::string data_dir;
+  // Re-hash the whole log when opening (O(events)). When false, only the chain head is checked
+  // against the last event.
+  bool verify_chain_on_open = true;
+  // Microseconds since the Unix epoch. Read by the writer only, once per commit, to stamp
+  // `recorded_time_us` and to reject business dates in the future. Default: the system clock.
+  std::function<int64_t()> clock_us;
+};
+
+// A command's business rejection: a typed reason (checked in a documented order) and a message
+// with personal data masked. A rejected command changes nothing.
+struct Rejection {
+  v1::Reason reason = v1::REASON_UNSPECIFIED;
+  std::string detail;
+};
+
+// Result of a single command (enrol, adopt policy).
+struct CommandResult {
+  // Sequence of the event that records the command: new, or the original's if `duplicate`.
+  uint64_t sequence = 0;
+  bool duplicate = false;
+  // Set when the command was rejected; then `sequence` is 0.
+  std::optional<Rejection> rejection;
+};
+
+struct ChainHead {
+  uint64_t sequence = 0;   // last committed sequence; 0 for an empty log
+  std::string hash;        // SHA-256 of that event's stored bytes (genesis: 32 zero bytes)
+};
+
+class Ledger {
+ public:
+  // Opens (or creates) the ledger, checks the chain (see Options), loads policies and ledger
+  // account totals, and starts the writer. DATA_LOSS if the log or its head is damaged.
+  static absl::StatusOr<std::unique_ptr<Ledger>> Open(Options options);
+
+  // Drops every projection and rebuilds it by replaying the log from sequence 1, verifying the
+  // chain as it goes. Offline: the ledger at `data_dir` must not be open elsewhere.
+  static absl::Status RebuildProjections(const std::string& data_dir);
+
+  // Finishes queued commands, stops the writer, closes the database.
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Validates and commits collection records (at most kCommitRecordsMax). Returns one outcome
+  // per record, in order, after the accepted ones are durable. Record checks, in order:
+  //   ADD:    record type, receipt number, citizen ID, text fields, amount > 0, date valid;
+  //           then a receipt already recorded → DUPLICATE (same content) or
+  //           DUPLICATE_RECEIPT_CONFLICT; then region known, policy in force on the date,
+  //           date not in the future, contribution year plausible, amount is a tier;
+  //           then suspense (not enrolled, deceased, drawing pension, terminated, other region,
+  //           year already paid) or ACCEPTED.
+  //   CANCEL: the same syntax checks; then ORIGINAL_NOT_FOUND, an identical earlier cancel →
+  //           DUPLICATE, ALREADY_CANCELLED (differing cancel), CANCEL_MISMATCH, date not before
+  //           the original nor in the future, INSUFFICIENT_BALANCE.
+  // A non-OK status means the commit failed (storage); nothing in the call was applied.
+  using Records = google::protobuf::RepeatedPtrField<v1::CollectionRecord>;
+  [[nodiscard]] absl::StatusOr<std::vector<v1::RecordOutcome>> PushCollections(
+      const Records& records, std::string_view actor);
+
+  // Enrols a resident. Checks, in order: citizen ID, name and text fields, enrolment date
+  // (valid, not in the future), special group, region known, age ≥ 16 on the enrolment date,
+  // then an enrolled ID → duplicate (identical) or ALREADY_ENROLLED.
+  [[nodiscard]] absl::StatusOr<CommandResult> Enrol(const v1::ParticipantEnrolled& enrolment,
+                                                    std::string_view actor);
+
+  // Adopts a policy version: ValidatePolicy, then the identical version already adopted →
+  // duplicate, else POLICY_VERSION_NOT_NEWER unless version and effective_from are above the
+  // region's latest.
+  [[nodiscard]] absl::StatusOr<CommandResult> AdoptPolicy(const v1::Policy& policy,
+                                                          std::string_view actor);
+
+  // Reads (concurrent with writes; each sees a committed state).
+  absl::StatusOr<std::optional<v1::Account>> GetAccount(std::string_view citizen_id) const;
+  std::optional<v1::Policy> LatestPolicy(std::string_view region_code) const;
+  ChainHead Head() const;
+  // Ledger (double-entry) account balances, debits minus credits in fen, keyed
+  // "<region>/<account>". Their sum is always zero.
+  std::map<std::string, int64_t> LedgerAccountBalances() const;
+  // The event at `sequence` with `hash` filled in; NOT_FOUND beyond the head.
+  absl::StatusOr<v1::EventEnvelope> ReadEvent(uint64_t sequence) const;
+
+  // Re-hashes events [from, to] (to = 0: the head) and checks each links to its predecessor and
+  // carries its own sequence. DATA_LOSS naming the first bad sequence and why.
+  absl::Status VerifyChain(uint64_t from = 1, uint64_t to = 0) const;
+
+  class Impl;
+
+ private:
+  explicit Ledger(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ledger
+
+#endif  // LEDGER_LEDGER_H_

@@ -1,0 +1,51 @@
+// Named maxima for everything a caller can send or the ledger can hold in one go.
+// Every bound in the system is one of these; services/ and tools/ use them, never literals.
+#ifndef LEDGER_LIMITS_H_
+#define LEDGER_LIMITS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ledger {
+
+// Records in one PushCollections request or one message of a StreamCollections stream.
+inline constexpr size_t kBatchRecordsMax = 10'000;
+// Records in one StreamCollections stream: bounds the single response it returns.
+inline constexpr size_t kStreamRecordsMax = 100'000;
+// Records validated and committed in one WriteBatch (one fsync) by the group-commit writer.
+inline constexpr size_t kCommitRecordsMax = 20'000;
+// Commands waiting for the writer; callers block (back-pressure) beyond this.
+inline constexpr size_t kWriterQueueCommandsMax = 1'024;
+// Events applied per WriteBatch when rebuilding projections from the log.
+inline constexpr size_t kReplayEventsPerBatchMax = 20'000;
+
+// Text fields, in bytes of UTF-8.
+inline constexpr size_t kReceiptNumberBytesMax = 40;
+inline constexpr size_t kNameBytesMax = 64;
+inline constexpr size_t kTaxOfficeBytesMax = 32;
+inline constexpr size_t kBatchIdBytesMax = 64;
+inline constexpr size_t kEthnicityBytesMax = 32;
+inline constexpr size_t kAddressBytesMax = 256;
+inline constexpr size_t kPhoneBytesMax = 32;
+inline constexpr size_t kActorBytesMax = 256;
+
+// A single amount: 100 million yuan. Far above any tier; keeps every sum of a batch (and of
+// a person's lifetime) far inside int64.
+inline constexpr int64_t kAmountFenMax = 10'000'000'000;
+// Policy documents.
+inline constexpr size_t kPolicyYearsMax = 200;
+inline constexpr size_t kPolicyTiersMax = 64;
+inline constexpr uint32_t kInterestRateBpMax = 10'000;
+
+// The residents' scheme's predecessor (新农保) started in 2009: no contribution year is earlier.
+inline constexpr int kFirstContributionYear = 2009;
+
+static_assert(kBatchRecordsMax <= kCommitRecordsMax,
+              "a request is never split across commits");
+static_assert(kStreamRecordsMax % kBatchRecordsMax == 0);
+static_assert(kAmountFenMax * static_cast<int64_t>(kCommitRecordsMax) < INT64_MAX / 1000,
+              "sums of a commit cannot overflow");
+
+}  // namespace ledger
+
+#endif  // LEDGER_LIMITS_H_

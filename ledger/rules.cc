@@ -1,0 +1,403 @@
+#include "ledger/rules.h"
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include "ledger/strings.h"
+#include "ledger/citizen_id.h"
+#include "ledger/dates.h"
+#include "ledger/limits.h"
+#include "ledger/money.h"
+#include "ledger/policy.h"
+#include "ledger/status_macros.h"
+#include "ledger/working_state.h"
+
+namespace ledger {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+
+Decision Reject(v1::Reason reason, std::string detail) {
+  Decision d;
+  d.rejection = Rejection{reason, std::move(detail)};
+  return d;
+}
+
+Decision Duplicate(uint64_t sequence) {
+  Decision d;
+  d.duplicate_of = sequence;
+  return d;
+}
+
+bool IsReceiptNumber(std::string_view s) {
+  if (s.empty() || s.size() > kReceiptNumberBytesMax) return false;
+  for (char c : s) {
+    if (c < 0x21 || c > 0x7e) return false;  // printable ASCII, no spaces
+  }
+  return true;
+}
+
+// The record a ContributionCollected / ContributionCancelled event was made from, to compare a
+// resent record with the original exactly (field by field, no digests).
+v1::CollectionRecord RecordOf(const v1::EventEnvelope& e) {
+  v1::CollectionRecord r;
+  r.set_region_code(e.region_code());
+  if (e.has_contribution_collected()) {
+    const auto& c = e.contribution_collected();
+    r.set_record_type(v1::RECORD_TYPE_ADD);
+    r.set_receipt_number(c.receipt_number());
+    r.set_citizen_id(c.citizen_id());
+    r.set_name(c.name());
+    r.set_contribution_year(c.contribution_year());
+    r.set_amount_fen(c.amount_fen());
+    r.set_collection_date(c.collection_date());
+    r.set_tax_office(c.tax_office());
+    r.set_batch_id(c.batch_id());
+  } else {
+    const auto& c = e.contribution_cancelled();
+    r.set_record_type(v1::RECORD_TYPE_CANCEL);
+    r.set_receipt_number(c.receipt_number());
+    r.set_citizen_id(c.citizen_id());
+    r.set_name(c.name());
+    r.set_contribution_year(c.contribution_year());
+    r.set_amount_fen(c.amount_fen());
+    r.set_collection_date(c.cancel_date());
+    r.set_tax_office(c.tax_office());
+    r.set_batch_id(c.batch_id());
+  }
+  return r;
+}
+
+std::string TierList(const v1::YearRules& year) {
+  std::string out;
+  for (const v1::Tier& t : year.tiers()) {
+    out += StrCat(out.empty() ? "" : ", ", FormatFen(t.amount_fen()));
+  }
+  return out;
+}
+
+// Syntax shared by ADD and CANCEL records; returns a rejection or nullopt.
+std::optional<Decision> CheckRecordSyntax(const v1::CollectionRecord& r) {
+  if (r.record_type() != v1::RECORD_TYPE_ADD && r.record_type() != v1::RECORD_TYPE_CANCEL) {
+    return Reject(v1::REASON_INVALID_RECORD_TYPE, "record_type must be ADD or CANCEL");
+  }
+  if (!IsReceiptNumber(r.receipt_number())) {
+    return Reject(v1::REASON_MISSING_RECEIPT_NUMBER,
+                  StrCat("receipt_number must be 1-", kReceiptNumberBytesMax,
+                               " printable ASCII characters"));
+  }
+  if (auto st = ValidateCitizenId(r.citizen_id()); !st.ok()) {
+    return Reject(v1::REASON_INVALID_CITIZEN_ID, std::string(st.message()));
+  }
+  if (!IsCleanText(r.name(), kNameBytesMax) || !IsCleanText(r.tax_office(), kTaxOfficeBytesMax) ||
+      !IsCleanText(r.batch_id(), kBatchIdBytesMax)) {
+    return Reject(v1::REASON_INVALID_FIELD,
+                  StrCat("name (≤", kNameBytesMax, " bytes), tax_office (≤",
+                               kTaxOfficeBytesMax, ") and batch_id (≤", kBatchIdBytesMax,
+                               ") must be UTF-8 without control characters"));
+  }
+  if (r.amount_fen() <= 0) {
+    return Reject(v1::REASON_AMOUNT_NOT_POSITIVE,
+                  StrCat("amount_fen must be > 0, got ", r.amount_fen()));
+  }
+  if (r.amount_fen() > kAmountFenMax) {
+    return Reject(v1::REASON_INVALID_FIELD, StrCat("amount_fen above ", kAmountFenMax));
+  }
+  if (!ParseDate(r.collection_date()).ok()) {
+    return Reject(v1::REASON_INVALID_DATE,
+                  StrCat("collection_date '", r.collection_date(), "' is not YYYY-MM-DD"));
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<Decision> DecideAdd(const v1::CollectionRecord& r, WorkingState& state,
+                                   absl::CivilDay today) {
+  LEDGER_ASSIGN_OR_RETURN(auto receipt, state.FindReceipt(r.receipt_number()));
+  if (receipt) {
+    LEDGER_ASSIGN_OR_RETURN(auto original, state.Event(receipt->collected_sequence));
+    if (MessageDifferencer::Equals(RecordOf(original), r)) {
+      return Duplicate(receipt->collected_sequence);
+    }
+    return Reject(v1::REASON_DUPLICATE_RECEIPT_CONFLICT,
+                  StrCat("receipt ", r.receipt_number(), " was recorded at sequence ",
+                               receipt->collected_sequence, " with different content"));
+  }
+  const absl::CivilDay date = *ParseDate(r.collection_date());
+  if (!state.policies().HasRegion(r.region_code())) {
+    return Reject(v1::REASON_UNKNOWN_REGION,
+                  StrCat("no policy adopted for region '", r.region_code(), "'"));
+  }
+  const v1::Policy* policy = state.policies().InForce(r.region_code(), date);
+  if (policy == nullptr) {
+    return Reject(v1::REASON_NO_POLICY_IN_FORCE,
+                  StrCat("region ", r.region_code(), " has no policy in force on ",
+                               r.collection_date()));
+  }
+  if (date > today) {
+    return Reject(v1::REASON_DATE_IN_FUTURE,
+                  StrCat("collection_date ", r.collection_date(), " is after today ",
+                               FormatDate(today)));
+  }
+  const v1::YearRules* year = PolicyBook::Year(*policy, r.contribution_year());
+  if (r.contribution_year() < kFirstContributionYear || r.contribution_year() > date.year() + 1 ||
+      year == nullptr) {
+    return Reject(v1::REASON_IMPLAUSIBLE_YEAR,
+                  StrCat("contribution_year ", r.contribution_year(),
+                               " is not payable on ", r.collection_date(), " under policy ",
+                               policy->region_code(), " v", policy->version()));
+  }
+  if (FindTier(*year, r.amount_fen()) == nullptr) {
+    return Reject(v1::REASON_AMOUNT_NOT_A_TIER,
+                  StrCat("amount ", FormatFen(r.amount_fen()), " is not a ",
+                               r.contribution_year(), " tier of region ", r.region_code(), " (",
+                               TierList(*year), ")"));
+  }
+
+  v1::SuspenseReason suspense = v1::SUSPENSE_REASON_UNSPECIFIED;
+  LEDGER_ASSIGN_OR_RETURN(const v1::Account* account, state.FindAccount(r.citizen_id()));
+  if (account == nullptr) {
+    suspense = v1::SUSPENSE_REASON_NOT_ENROLLED;
+  } else if (account->status() == v1::PARTICIPANT_STATUS_DECEASED) {
+    suspense = v1::SUSPENSE_REASON_DECEASED;
+  } else if (account->status() == v1::PARTICIPANT_STATUS_DRAWING_PENSION ||
+             account->status() == v1::PARTICIPANT_STATUS_SUSPENDED) {
+    suspense = v1::SUSPENSE_REASON_DRAWING_PENSION;
+  } else if (account->status() == v1::PARTICIPANT_STATUS_TERMINATED) {
+    suspense = v1::SUSPENSE_REASON_TERMINATED;
+  } else if (account->region_code() != r.region_code()) {
+    suspense = v1::SUSPENSE_REASON_REGION_MISMATCH;
+  } else {
+    for (const auto& c : account->contributions()) {
+      if (c.year() == r.contribution_year()) suspense = v1::SUSPENSE_REASON_YEAR_ALREADY_PAID;
+    }
+  }
+
+  Decision d;
+  v1::EventEnvelope& e = d.event.emplace();
+  e.set_effective_date(r.collection_date());
+  e.set_external_ref(r.receipt_number());
+  e.set_region_code(r.region_code());
+  e.set_policy_version(policy->version());
+  auto* c = e.mutable_contribution_collected();
+  c->set_receipt_number(r.receipt_number());
+  c->set_citizen_id(r.citizen_id());
+  c->set_name(r.name());
+  c->set_contribution_year(r.contribution_year());
+  c->set_amount_fen(r.amount_fen());
+  c->set_collection_date(r.collection_date());
+  c->set_tax_office(r.tax_office());
+  c->set_batch_id(r.batch_id());
+  c->set_suspense_reason(suspense);
+  return d;
+}
+
+absl::StatusOr<Decision> DecideCancel(const v1::CollectionRecord& r, WorkingState& state,
+                                      absl::CivilDay today) {
+  LEDGER_ASSIGN_OR_RETURN(auto receipt, state.FindReceipt(r.receipt_number()));
+  if (!receipt) {
+    return Reject(v1::REASON_ORIGINAL_NOT_FOUND,
+                  StrCat("no collection with receipt ", r.receipt_number()));
+  }
+  if (receipt->cancelled_sequence != 0) {
+    LEDGER_ASSIGN_OR_RETURN(auto cancel, state.Event(receipt->cancelled_sequence));
+    if (MessageDifferencer::Equals(RecordOf(cancel), r)) {
+      return Duplicate(receipt->cancelled_sequence);
+    }
+    return Reject(v1::REASON_ALREADY_CANCELLED,
+                  StrCat("receipt ", r.receipt_number(), " was already cancelled at sequence ",
+                               receipt->cancelled_sequence, " by a different record"));
+  }
+  LEDGER_ASSIGN_OR_RETURN(auto original_event, state.Event(receipt->collected_sequence));
+  const auto& original = original_event.contribution_collected();
+  if (original.citizen_id() != r.citizen_id() || original_event.region_code() != r.region_code() ||
+      original.contribution_year() != r.contribution_year() ||
+      original.amount_fen() != r.amount_fen()) {
+    return Reject(v1::REASON_CANCEL_MISMATCH,
+                  StrCat("cancellation of receipt ", r.receipt_number(),
+                               " differs from the original (sequence ",
+                               receipt->collected_sequence,
+                               ") in citizen ID, region, year or amount"));
+  }
+  const absl::CivilDay date = *ParseDate(r.collection_date());
+  if (date < *ParseDate(original.collection_date()) || date > today) {
+    return Reject(v1::REASON_INVALID_DATE,
+                  StrCat("cancel date ", r.collection_date(),
+                               " must be between the collection date ",
+                               original.collection_date(), " and today"));
+  }
+  if (original.suspense_reason() == v1::SUSPENSE_REASON_UNSPECIFIED) {
+    LEDGER_ASSIGN_OR_RETURN(const v1::Account* account, state.FindAccount(r.citizen_id()));
+    int64_t personal = 0;
+    for (const auto& b : account->balances()) {
+      if (b.source() == v1::FUNDING_SOURCE_PERSONAL) personal = b.principal_fen();
+    }
+    if (personal < r.amount_fen()) {
+      return Reject(v1::REASON_INSUFFICIENT_BALANCE,
+                    StrCat("personal contributions hold ", FormatFen(personal),
+                                 ", cannot cancel ", FormatFen(r.amount_fen())));
+    }
+  }
+  Decision d;
+  v1::EventEnvelope& e = d.event.emplace();
+  e.set_effective_date(r.collection_date());
+  e.set_external_ref(r.receipt_number());
+  e.set_region_code(r.region_code());
+  e.set_policy_version(original_event.policy_version());
+  auto* c = e.mutable_contribution_cancelled();
+  c->set_receipt_number(r.receipt_number());
+  c->set_citizen_id(r.citizen_id());
+  c->set_contribution_year(r.contribution_year());
+  c->set_amount_fen(r.amount_fen());
+  c->set_name(r.name());
+  c->set_cancel_date(r.collection_date());
+  c->set_tax_office(r.tax_office());
+  c->set_batch_id(r.batch_id());
+  c->set_original_sequence(receipt->collected_sequence);
+  c->set_original_suspense_reason(original.suspense_reason());
+  return d;
+}
+
+}  // namespace
+
+bool IsCleanText(std::string_view text, size_t max_bytes) {
+  if (text.size() > max_bytes) return false;
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) return false;  // C0 controls and DEL
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > text.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Reject overlong encodings, surrogates and code points beyond Unicode.
+    constexpr uint32_t kMinForLen[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLen[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return false;
+    if (cp >= 0x80 && cp <= 0x9f) return false;  // C1 controls (U+0085 is a line break)
+    i += len;
+  }
+  return true;
+}
+
+absl::StatusOr<Decision> DecideCollection(const v1::CollectionRecord& record, WorkingState& state,
+                                          absl::CivilDay today) {
+  if (auto rejected = CheckRecordSyntax(record)) return *std::move(rejected);
+  if (record.record_type() == v1::RECORD_TYPE_ADD) return DecideAdd(record, state, today);
+  return DecideCancel(record, state, today);
+}
+
+absl::StatusOr<Decision> DecideEnrolment(const v1::ParticipantEnrolled& p, WorkingState& state,
+                                         absl::CivilDay today) {
+  if (auto st = ValidateCitizenId(p.citizen_id()); !st.ok()) {
+    return Reject(v1::REASON_INVALID_CITIZEN_ID, std::string(st.message()));
+  }
+  if (p.name().empty() || !IsCleanText(p.name(), kNameBytesMax) ||
+      !IsCleanText(p.ethnicity(), kEthnicityBytesMax) ||
+      !IsCleanText(p.address(), kAddressBytesMax) || !IsCleanText(p.phone(), kPhoneBytesMax)) {
+    return Reject(v1::REASON_INVALID_FIELD,
+                  StrCat("name (1-", kNameBytesMax, " bytes), ethnicity (≤",
+                               kEthnicityBytesMax, "), address (≤", kAddressBytesMax,
+                               ") and phone (≤", kPhoneBytesMax,
+                               ") must be UTF-8 without control characters"));
+  }
+  auto date = ParseDate(p.enrolment_date());
+  if (!date.ok()) {
+    return Reject(v1::REASON_INVALID_DATE,
+                  StrCat("enrolment_date '", p.enrolment_date(), "' is not YYYY-MM-DD"));
+  }
+  if (*date > today) {
+    return Reject(v1::REASON_DATE_IN_FUTURE,
+                  StrCat("enrolment_date ", p.enrolment_date(), " is after today"));
+  }
+  if (!v1::SpecialGroup_IsValid(p.special_group())) {
+    return Reject(v1::REASON_INVALID_FIELD, "special_group is not a known value");
+  }
+  const v1::Policy* policy = state.policies().InForce(p.region_code(), *date);
+  if (!state.policies().HasRegion(p.region_code())) {
+    return Reject(v1::REASON_UNKNOWN_REGION,
+                  StrCat("no policy adopted for region '", p.region_code(), "'"));
+  }
+  if (policy == nullptr) {
+    return Reject(v1::REASON_NO_POLICY_IN_FORCE,
+                  StrCat("region ", p.region_code(), " has no policy in force on ",
+                               p.enrolment_date()));
+  }
+  const int age = AgeOn(CitizenIdBirthDate(p.citizen_id()), *date);
+  if (age < 16) {
+    return Reject(v1::REASON_TOO_YOUNG,
+                  StrCat("participants must be at least 16; ", MaskCitizenId(p.citizen_id()),
+                               " is ", age, " on ", p.enrolment_date()));
+  }
+  LEDGER_ASSIGN_OR_RETURN(const v1::Account* account, state.FindAccount(p.citizen_id()));
+  if (account != nullptr) {
+    if (account->name() == p.name() && account->region_code() == p.region_code() &&
+        account->enrolment_date() == p.enrolment_date() &&
+        account->special_group() == p.special_group()) {
+      LEDGER_ASSIGN_OR_RETURN(auto original, state.Event(account->enrolled_sequence()));
+      if (MessageDifferencer::Equals(original.participant_enrolled(), p)) {
+        return Duplicate(account->enrolled_sequence());
+      }
+    }
+    return Reject(v1::REASON_ALREADY_ENROLLED,
+                  StrCat(MaskCitizenId(p.citizen_id()), " is already enrolled (sequence ",
+                               account->enrolled_sequence(), ") with different details"));
+  }
+  Decision d;
+  v1::EventEnvelope& e = d.event.emplace();
+  e.set_effective_date(p.enrolment_date());
+  e.set_external_ref(StrCat("enrolment/", p.citizen_id()));
+  e.set_region_code(p.region_code());
+  e.set_policy_version(policy->version());
+  *e.mutable_participant_enrolled() = p;
+  return d;
+}
+
+absl::StatusOr<Decision> DecidePolicy(const v1::Policy& policy, WorkingState& state) {
+  if (auto st = ValidatePolicy(policy); !st.ok()) {
+    return Reject(v1::REASON_INVALID_POLICY, std::string(st.message()));
+  }
+  LEDGER_ASSIGN_OR_RETURN(auto adopted,
+                          state.FindPolicyAdoption(policy.region_code(), policy.version()));
+  if (adopted) {
+    LEDGER_ASSIGN_OR_RETURN(auto original, state.Event(*adopted));
+    if (MessageDifferencer::Equals(original.policy_adopted().policy(), policy)) {
+      return Duplicate(*adopted);
+    }
+    return Reject(v1::REASON_POLICY_VERSION_NOT_NEWER,
+                  StrCat("region ", policy.region_code(), " version ", policy.version(),
+                               " was adopted at sequence ", *adopted, " with different content"));
+  }
+  if (const v1::Policy* latest = state.policies().Latest(policy.region_code())) {
+    if (policy.version() <= latest->version() ||
+        *ParseDate(policy.effective_from()) < *ParseDate(latest->effective_from())) {
+      return Reject(v1::REASON_POLICY_VERSION_NOT_NEWER,
+                    StrCat("region ", policy.region_code(), " is at version ",
+                                 latest->version(), " effective ", latest->effective_from(),
+                                 "; a new version must be higher and not effective earlier"));
+    }
+  }
+  Decision d;
+  v1::EventEnvelope& e = d.event.emplace();
+  e.set_effective_date(policy.effective_from());
+  e.set_external_ref(StrCat("policy/", policy.region_code(), "/v", policy.version()));
+  e.set_region_code(policy.region_code());
+  e.set_policy_version(policy.version());
+  *e.mutable_policy_adopted()->mutable_policy() = policy;
+  return d;
+}
+
+}  // namespace ledger

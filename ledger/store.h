@@ -1,0 +1,85 @@
+// RocksDB storage: column families and the byte layout of every key and value.
+//
+// Column families (the log is the truth; all but `events` are projections and can be dropped and
+// rebuilt by replaying `events`):
+//   events          key: u64 BE sequence (8 bytes)      value: stored EventEnvelope bytes
+//                   (deterministic serialization, `hash` empty; see events.proto)
+//   idempotency     key: 'r' + receipt number           value: u64 BE sequence of the
+//                   ContributionCollected + u64 BE sequence of its ContributionCancelled (0: none)
+//                   key: 'p' + region code + u32 BE ver value: u64 BE sequence of PolicyAdopted
+//   accounts        key: citizen ID (18 bytes)          value: v1::Account (serialized)
+//   ledger_accounts key: region code + '/' + account    value: i64 BE two's complement, the
+//                   account's debits minus credits, in fen
+//   policies        key: region code + u32 BE version   value: v1::Policy (serialized)
+//   meta            key: "last_sequence"                value: u64 BE
+//                   key: "chain_head"                   value: 32-byte SHA-256 of the last event
+//                   key: "schema_version"               value: decimal text, currently "1"
+// Big-endian integers make RocksDB's bytewise order equal to numeric order.
+#ifndef LEDGER_STORE_H_
+#define LEDGER_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "rocksdb/db.h"
+
+namespace ledger {
+
+namespace keys {
+std::string EncodeU64(uint64_t v);
+uint64_t DecodeU64(std::string_view bytes);  // precondition: 8 bytes
+std::string EncodeI64(int64_t v);
+int64_t DecodeI64(std::string_view bytes);  // precondition: 8 bytes
+std::string EncodeU32(uint32_t v);
+
+std::string Event(uint64_t sequence);
+std::string Receipt(std::string_view receipt_number);
+std::string PolicyAdoption(std::string_view region_code, uint32_t version);
+std::string LedgerAccount(std::string_view region_code, std::string_view account);
+std::string Policy(std::string_view region_code, uint32_t version);
+
+inline constexpr std::string_view kLastSequence = "last_sequence";
+inline constexpr std::string_view kChainHead = "chain_head";
+inline constexpr std::string_view kSchemaVersion = "schema_version";
+inline constexpr std::string_view kCurrentSchemaVersion = "1";
+}  // namespace keys
+
+enum class Cf { kEvents, kIdempotency, kAccounts, kLedgerAccounts, kPolicies, kMeta };
+inline constexpr int kCfCount = 6;
+
+// Owns the RocksDB instance. Thread-safe (RocksDB is).
+class Store {
+ public:
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+
+  // Point read; nullopt when absent.
+  absl::StatusOr<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
+
+  // Commits `batch` atomically and durably: WriteOptions::sync = true, so when this returns OK
+  // the batch is on stable storage (fsync'd WAL) and survives a crash or power loss.
+  absl::Status WriteSynced(rocksdb::WriteBatch& batch);
+
+  // Drops and recreates every column family except `events`. Only with no writer running.
+  absl::Status DropProjections();
+
+  // Every (key, value) of a column family, in key order. For tests and tools on small ledgers.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(Cf cf) const;
+
+  std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf) const;
+  rocksdb::ColumnFamilyHandle* handle(Cf cf) const { return handles_[static_cast<int>(cf)]; }
+
+ private:
+  Store() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Cf; owned, freed in ~Store
+};
+
+}  // namespace ledger
+
+#endif  // LEDGER_STORE_H_

@@ -1,0 +1,189 @@
+#include "ledger/working_state.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/status/status.h"
+#include "ledger/strings.h"
+#include "ledger/apply.h"
+#include "ledger/hash.h"
+#include "ledger/status_macros.h"
+
+namespace ledger {
+
+std::string SerializeStored(const v1::EventEnvelope& event) {
+  std::string out;
+  out.reserve(event.ByteSizeLong());  // also primes the cached sizes serialization relies on
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    event.SerializeWithCachedSizes(&coded);
+  }
+  return out;
+}
+
+WorkingState::WorkingState(const Store& store, const CommittedState& committed)
+    : store_(store), committed_(committed), head_(committed.head) {}
+
+absl::StatusOr<uint64_t> WorkingState::Append(v1::EventEnvelope event) {
+  event.set_sequence(head_.sequence + 1);
+  event.set_prev_hash(head_.hash);
+  event.clear_hash();
+  std::string stored = SerializeStored(event);
+  event.set_hash(Sha256(stored));
+  LEDGER_RETURN_IF_ERROR(Apply(event, *this));
+  head_ = ChainHead{event.sequence(), event.hash()};
+  stored_events_.push_back(std::move(stored));
+  appended_events_.push_back(std::move(event));
+  return head_.sequence;
+}
+
+absl::Status WorkingState::Replay(uint64_t sequence, std::string_view stored) {
+  v1::EventEnvelope event;
+  if (!event.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
+    return absl::DataLossError(StrCat("event ", sequence, " does not decode"));
+  }
+  if (sequence != head_.sequence + 1 || event.sequence() != sequence) {
+    return absl::DataLossError(StrCat("event ", sequence, " is out of sequence (head ",
+                                            head_.sequence, ", envelope says ",
+                                            event.sequence(), ")"));
+  }
+  if (event.prev_hash() != head_.hash) {
+    return absl::DataLossError(
+        StrCat("event ", sequence, " does not link to its predecessor's hash"));
+  }
+  event.set_hash(Sha256(stored));
+  LEDGER_RETURN_IF_ERROR(Apply(event, *this));
+  head_ = ChainHead{event.sequence(), event.hash()};
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Account*> WorkingState::FindAccount(std::string_view citizen_id) {
+  auto it = accounts_.find(std::string(citizen_id));
+  if (it == accounts_.end()) {
+    LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kAccounts, citizen_id));
+    std::optional<v1::Account> account;
+    if (bytes) {
+      account.emplace();
+      LEDGER_CHECK(account->ParseFromString(*bytes), "account projection does not decode");
+    }
+    it = accounts_.emplace(std::string(citizen_id), std::move(account)).first;
+  }
+  return it->second ? &*it->second : nullptr;
+}
+
+v1::Account& WorkingState::NewAccount(std::string_view citizen_id) {
+  auto& slot = accounts_[std::string(citizen_id)];
+  LEDGER_CHECK(!slot.has_value(), "enrolling an enrolled participant");
+  slot.emplace();
+  dirty_accounts_.insert(std::string(citizen_id));
+  return *slot;
+}
+
+void WorkingState::MarkAccountDirty(std::string_view citizen_id) {
+  dirty_accounts_.insert(std::string(citizen_id));
+}
+
+absl::StatusOr<std::optional<ReceiptEntry>> WorkingState::FindReceipt(
+    std::string_view receipt_number) {
+  auto it = receipts_.find(std::string(receipt_number));
+  if (it == receipts_.end()) {
+    LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kIdempotency, keys::Receipt(receipt_number)));
+    std::optional<ReceiptEntry> entry;
+    if (bytes) {
+      LEDGER_CHECK(bytes->size() == 16, "idempotency entry has the wrong size");
+      entry = ReceiptEntry{keys::DecodeU64(*bytes), keys::DecodeU64(bytes->substr(8))};
+    }
+    it = receipts_.emplace(std::string(receipt_number), entry).first;
+  }
+  return it->second;
+}
+
+void WorkingState::PutReceipt(std::string_view receipt_number, ReceiptEntry entry) {
+  receipts_[std::string(receipt_number)] = entry;
+  dirty_receipts_.insert(std::string(receipt_number));
+}
+
+absl::StatusOr<std::optional<uint64_t>> WorkingState::FindPolicyAdoption(std::string_view region,
+                                                                         uint32_t version) {
+  const std::string key = keys::PolicyAdoption(region, version);
+  for (const auto& [k, v] : new_adoption_rows_) {
+    if (k == key) return keys::DecodeU64(v);
+  }
+  LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kIdempotency, key));
+  if (!bytes) return std::nullopt;
+  return keys::DecodeU64(*bytes);
+}
+
+absl::StatusOr<v1::EventEnvelope> WorkingState::Event(uint64_t sequence) {
+  const uint64_t first_new = committed_.head.sequence + 1;
+  if (sequence >= first_new && sequence <= head_.sequence) {
+    return appended_events_[sequence - first_new];
+  }
+  LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kEvents, keys::Event(sequence)));
+  if (!bytes) return absl::NotFoundError(StrCat("no event ", sequence));
+  v1::EventEnvelope event;
+  if (!event.ParseFromString(*bytes)) {
+    return absl::DataLossError(StrCat("event ", sequence, " does not decode"));
+  }
+  event.set_hash(Sha256(*bytes));
+  return event;
+}
+
+void WorkingState::PutPolicy(const v1::Policy& policy, uint64_t sequence) {
+  if (!policies_) policies_ = committed_.policies;
+  policies_->Add(policy);
+  new_policy_rows_.emplace_back(keys::Policy(policy.region_code(), policy.version()),
+                                policy.SerializeAsString());
+  new_adoption_rows_.emplace_back(keys::PolicyAdoption(policy.region_code(), policy.version()),
+                                  keys::EncodeU64(sequence));
+}
+
+void WorkingState::Post(std::string_view region, std::string_view account, int64_t delta_fen) {
+  totals_delta_[keys::LedgerAccount(region, account)] += delta_fen;
+}
+
+void WorkingState::WriteTo(rocksdb::WriteBatch& batch, bool include_events) const {
+  auto put = [&](Cf cf, std::string_view key, std::string_view value) {
+    auto s = batch.Put(store_.handle(cf), rocksdb::Slice(key.data(), key.size()),
+                       rocksdb::Slice(value.data(), value.size()));
+    LEDGER_CHECK(s.ok(), s.ToString());
+  };
+  if (include_events) {
+    const uint64_t first_new = committed_.head.sequence + 1;
+    for (size_t i = 0; i < stored_events_.size(); ++i) {
+      put(Cf::kEvents, keys::Event(first_new + i), stored_events_[i]);
+    }
+  }
+  for (const std::string& receipt : dirty_receipts_) {
+    const ReceiptEntry& e = *receipts_.at(receipt);
+    put(Cf::kIdempotency, keys::Receipt(receipt),
+        keys::EncodeU64(e.collected_sequence) + keys::EncodeU64(e.cancelled_sequence));
+  }
+  for (const std::string& id : dirty_accounts_) {
+    put(Cf::kAccounts, id, accounts_.at(id)->SerializeAsString());
+  }
+  // Double entry: the committed totals sum to zero (checked at every earlier commit), so the
+  // group's deltas must too.
+  int64_t sum = 0;
+  for (const auto& [key, delta] : totals_delta_) {
+    sum += delta;
+    auto it = committed_.ledger_totals.find(key);
+    const int64_t before = it == committed_.ledger_totals.end() ? 0 : it->second;
+    put(Cf::kLedgerAccounts, key, keys::EncodeI64(before + delta));
+  }
+  LEDGER_CHECK(sum == 0, "double entry broken: the group's postings do not balance");
+  for (const auto& [k, v] : new_policy_rows_) put(Cf::kPolicies, k, v);
+  for (const auto& [k, v] : new_adoption_rows_) put(Cf::kIdempotency, k, v);
+  put(Cf::kMeta, keys::kLastSequence, keys::EncodeU64(head_.sequence));
+  put(Cf::kMeta, keys::kChainHead, head_.hash);
+}
+
+CommittedState WorkingState::Result() const {
+  CommittedState out{head_, policies(), committed_.ledger_totals};
+  for (const auto& [key, delta] : totals_delta_) out.ledger_totals[key] += delta;
+  return out;
+}
+
+}  // namespace ledger

@@ -1,0 +1,96 @@
+// The state one group commit (or one replay batch) works on: the committed state read through
+// from RocksDB and memory, overlaid with the effects of the events appended so far in the group.
+// Rules read it to decide; Apply() mutates it; WriteTo() turns it into one WriteBatch.
+// Used by the single writer thread only.
+#ifndef LEDGER_WORKING_STATE_H_
+#define LEDGER_WORKING_STATE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ledger/ledger.h"
+#include "ledger/policy.h"
+#include "ledger/store.h"
+#include "rocksdb/write_batch.h"
+
+namespace ledger {
+
+// What the idempotency index knows of a receipt number.
+struct ReceiptEntry {
+  uint64_t collected_sequence = 0;  // the ContributionCollected event
+  uint64_t cancelled_sequence = 0;  // its ContributionCancelled event, 0 if none
+};
+
+// The in-memory part of the committed state, owned by the ledger and replaced after each commit.
+struct CommittedState {
+  ChainHead head{0, std::string()};
+  PolicyBook policies;
+  std::map<std::string, int64_t> ledger_totals;  // "<region>/<account>" → debits − credits
+};
+
+class WorkingState {
+ public:
+  WorkingState(const Store& store, const CommittedState& committed);
+
+  // Write path: assigns the next sequence and the predecessor hash, serializes deterministically,
+  // hashes, applies. Returns the sequence. Non-OK only for a storage read failure.
+  absl::StatusOr<uint64_t> Append(v1::EventEnvelope event);
+  // Replay path: checks `stored` is the next event and links to the head, then applies it.
+  // DATA_LOSS if it does not.
+  absl::Status Replay(uint64_t sequence, std::string_view stored);
+
+  // --- reads (overlay first, then the committed state) ---
+  uint64_t head_sequence() const { return head_.sequence; }
+  const PolicyBook& policies() const { return policies_ ? *policies_ : committed_.policies; }
+  // The participant's account, or nullptr if not enrolled. Stable until the state is destroyed.
+  absl::StatusOr<v1::Account*> FindAccount(std::string_view citizen_id);
+  absl::StatusOr<std::optional<ReceiptEntry>> FindReceipt(std::string_view receipt_number);
+  absl::StatusOr<std::optional<uint64_t>> FindPolicyAdoption(std::string_view region,
+                                                             uint32_t version);
+  absl::StatusOr<v1::EventEnvelope> Event(uint64_t sequence);
+
+  // --- mutations, for Apply() ---
+  v1::Account& NewAccount(std::string_view citizen_id);
+  void MarkAccountDirty(std::string_view citizen_id);
+  void PutReceipt(std::string_view receipt_number, ReceiptEntry entry);
+  void PutPolicy(const v1::Policy& policy, uint64_t sequence);
+  // Adds `delta_fen` (debit positive) to the ledger account "<region>/<account>".
+  void Post(std::string_view region, std::string_view account, int64_t delta_fen);
+
+  bool empty() const { return head_.sequence == committed_.head.sequence; }
+  size_t appended() const { return head_.sequence - committed_.head.sequence; }
+  // Everything changed, plus the new meta (last sequence, chain head), into `batch`.
+  // Checks the double-entry invariant: all ledger accounts sum to zero.
+  void WriteTo(rocksdb::WriteBatch& batch, bool include_events) const;
+  // The committed state after this group, to publish once WriteTo's batch is durable.
+  CommittedState Result() const;
+
+ private:
+  const Store& store_;
+  const CommittedState& committed_;
+  ChainHead head_;
+  std::optional<PolicyBook> policies_;  // copy-on-write when a policy is adopted
+  std::map<std::string, int64_t> totals_delta_;
+  std::unordered_map<std::string, std::optional<v1::Account>> accounts_;  // node-stable
+  std::unordered_set<std::string> dirty_accounts_;
+  std::unordered_map<std::string, std::optional<ReceiptEntry>> receipts_;
+  std::unordered_set<std::string> dirty_receipts_;
+  std::vector<std::pair<std::string, std::string>> new_policy_rows_;  // (key, value) per CF row
+  std::vector<std::pair<std::string, std::string>> new_adoption_rows_;
+  std::vector<std::string> stored_events_;          // stored bytes of appended events, in order
+  std::vector<v1::EventEnvelope> appended_events_;  // the same, parsed, with hash
+};
+
+// Deterministic serialization of an envelope: the stored bytes the hash covers.
+std::string SerializeStored(const v1::EventEnvelope& event);
+
+}  // namespace ledger
+
+#endif  // LEDGER_WORKING_STATE_H_

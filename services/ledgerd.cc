@@ -1,0 +1,65 @@
+// ledgerd: the pension ledger server. Embedded RocksDB data directory, gRPC on loopback.
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "ledger/hash.h"
+#include "ledger/ledger.h"
+#include "services/services.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ledgerd: urban and rural residents' pension account ledger server"};
+  std::string data_dir = "./ledger-data";
+  services::ServerOptions server_options;
+  bool verify_chain = true;
+  app.add_option("--data-dir", data_dir, "RocksDB data directory (created if missing)")
+      ->capture_default_str();
+  app.add_option("--listen", server_options.listen_address,
+                 "host:port to listen on; loopback only until TLS is configured")
+      ->capture_default_str();
+  app.add_option("--verify-chain-on-start", verify_chain,
+                 "re-hash the whole event log before serving")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  // Block the shutdown signals in every thread; one thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  spdlog::info("opening ledger data_dir={} verify_chain_on_start={}", data_dir, verify_chain);
+  auto ledger = ledger::Ledger::Open({.data_dir = data_dir, .verify_chain_on_open = verify_chain});
+  if (!ledger.ok()) {
+    spdlog::critical("cannot open ledger: {}", std::string(ledger.status().ToString()));
+    return 1;
+  }
+  const ledger::ChainHead head = (*ledger)->Head();
+  spdlog::info("ledger open last_sequence={} chain_head={}", head.sequence,
+               ledger::HexEncode(head.hash));
+
+  auto server = services::StartServer(**ledger, server_options);
+  if (!server.ok()) {
+    spdlog::critical("cannot start server: {}", std::string(server.status().ToString()));
+    return 1;
+  }
+  spdlog::warn(
+      "PLAINTEXT gRPC on {} (port {}): loopback development only; no caller is authenticated",
+      server_options.listen_address, server->port);
+  spdlog::info("ledgerd serving; SIGINT or SIGTERM stops it");
+
+  std::thread signal_waiter([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("signal {} received: finishing in-flight calls and stopping", received);
+    server->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  });
+  server->server->Wait();
+  signal_waiter.join();
+  ledger->reset();  // drains the writer and closes RocksDB (everything acknowledged is synced)
+  spdlog::info("ledgerd stopped");
+  return 0;
+}

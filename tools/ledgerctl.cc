@@ -1,0 +1,354 @@
+// ledgerctl: the operator's command line for the pension ledger.
+//
+// Exit codes: 0 success; 1 error (connection, file, rejected command); 3 an import finished but
+// some rows were rejected (each is printed with its line number).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "CLI/CLI.hpp"
+#include "grpcpp/grpcpp.h"
+#include "ledger/ledger.h"
+#include "ledger/limits.h"
+#include "ledger/money.h"
+#include "ledger/policy.h"
+#include "ledger/strings.h"
+#include "ledger/v1/services.grpc.pb.h"
+#include "tools/collection_csv.h"
+
+namespace {
+
+namespace v1 = ledger::v1;
+using ledger::StrCat;
+
+constexpr int kExitError = 1;
+constexpr int kExitRowsRejected = 3;
+// How many rejected rows an import prints before summarising the rest.
+constexpr size_t kRejectedRowsPrintedMax = 100;
+
+std::shared_ptr<grpc::Channel> Connect(const std::string& server) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);  // a full stream's outcomes
+  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+}
+
+int Fail(const std::string& what) {
+  std::cerr << "error: " << what << "\n";
+  return kExitError;
+}
+
+int RpcFail(const grpc::ClientContext& context, const grpc::Status& status) {
+  std::string reason;
+  const auto& trailers = context.GetServerTrailingMetadata();
+  if (auto it = trailers.find("ledger-reason"); it != trailers.end()) {
+    reason = StrCat(" [reason=", std::string(it->second.data(), it->second.size()), "]");
+  }
+  return Fail(StrCat("rpc failed: code ", static_cast<int>(status.error_code()), ": ",
+                     status.error_message(), reason));
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(StrCat("cannot open ", path));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return std::move(out).str();
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+int AdoptPolicy(const std::string& server, const std::string& file) {
+  auto text = ReadFile(file);
+  if (!text.ok()) return Fail(std::string(text.status().message()));
+  auto policy = ledger::ParsePolicyJson(*text);
+  if (!policy.ok()) return Fail(StrCat(file, ": ", std::string(policy.status().message())));
+  auto stub = v1::PolicyService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  v1::AdoptPolicyRequest request;
+  *request.mutable_policy() = *policy;
+  v1::AdoptPolicyResponse response;
+  if (auto st = stub->AdoptPolicy(&context, request, &response); !st.ok()) {
+    return RpcFail(context, st);
+  }
+  std::cout << (response.duplicate() ? "already adopted: " : "adopted: ") << "policy "
+            << policy->region_code() << " v" << policy->version() << " ("
+            << policy->region_name() << ") at sequence " << response.sequence() << "\n";
+  return 0;
+}
+
+int ShowPolicy(const std::string& server, const std::string& region) {
+  auto stub = v1::PolicyService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  v1::GetPolicyRequest request;
+  request.set_region_code(region);
+  v1::Policy policy;
+  if (auto st = stub->GetPolicy(&context, request, &policy); !st.ok()) return RpcFail(context, st);
+  std::cout << ToJson(policy);
+  return 0;
+}
+
+int Enrol(const std::string& server, const v1::ParticipantEnrolled& participant) {
+  auto stub = v1::AccountService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  v1::EnrolRequest request;
+  *request.mutable_participant() = participant;
+  v1::EnrolResponse response;
+  if (auto st = stub->Enrol(&context, request, &response); !st.ok()) return RpcFail(context, st);
+  std::cout << (response.duplicate() ? "already enrolled" : "enrolled") << " at sequence "
+            << response.sequence() << "\n";
+  return 0;
+}
+
+std::string SourceName(v1::FundingSource source) {
+  switch (source) {
+    case v1::FUNDING_SOURCE_PERSONAL: return "personal";
+    case v1::FUNDING_SOURCE_GOVERNMENT: return "government";
+    case v1::FUNDING_SOURCE_COLLECTIVE: return "collective";
+    case v1::FUNDING_SOURCE_SPONSORSHIP: return "sponsorship";
+    case v1::FUNDING_SOURCE_TRANSFER_IN: return "transfer_in";
+    default: return "unspecified";
+  }
+}
+
+int ShowAccount(const std::string& server, const std::string& citizen_id, bool json) {
+  auto stub = v1::AccountService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  v1::GetAccountRequest request;
+  request.set_citizen_id(citizen_id);
+  v1::Account a;
+  if (auto st = stub->GetAccount(&context, request, &a); !st.ok()) return RpcFail(context, st);
+  if (json) {
+    std::cout << ToJson(a);
+    return 0;
+  }
+  std::printf("citizen_id          %s\n", a.citizen_id().c_str());
+  std::printf("name                %s\n", a.name().c_str());
+  std::printf("region              %s\n", a.region_code().c_str());
+  std::printf("status              %s\n",
+              v1::ParticipantStatus_Name(a.status()).substr(19).c_str());
+  std::printf("enrolled            %s (sequence %llu)\n", a.enrolment_date().c_str(),
+              static_cast<unsigned long long>(a.enrolled_sequence()));
+  std::printf("%-20s%14s %14s\n", "balance by source", "principal", "interest");
+  for (const auto& b : a.balances()) {
+    std::printf("  %-18s%14s %14s\n", SourceName(b.source()).c_str(),
+                ledger::FormatFen(b.principal_fen()).c_str(),
+                ledger::FormatFen(b.interest_fen()).c_str());
+  }
+  std::printf("total               %s yuan\n", ledger::FormatFen(a.total_fen()).c_str());
+  std::printf("contribution years  %u\n", a.contribution_years());
+  for (const auto& c : a.contributions()) {
+    std::printf("  %d  %12s  receipt %s\n", c.year(), ledger::FormatFen(c.amount_fen()).c_str(),
+                c.receipt_number().c_str());
+  }
+  std::printf("as of sequence      %llu\n", static_cast<unsigned long long>(a.last_sequence()));
+  return 0;
+}
+
+struct ImportTotals {
+  size_t rows = 0, accepted = 0, duplicate = 0, suspense = 0, rejected = 0, printed = 0;
+};
+
+// `why` starts with "line N: ".
+void ReportRejected(ImportTotals& t, const std::string& why) {
+  ++t.rejected;
+  if (t.printed++ < kRejectedRowsPrintedMax) std::cerr << "rejected " << why << "\n";
+}
+
+// Sends `records` (with their file line numbers) over one client stream, in messages of
+// `batch_size`, and tallies the outcomes.
+absl::Status SendStream(v1::CollectionService::Stub& stub, const std::vector<v1::CollectionRecord>& records,
+                        const std::vector<size_t>& lines, size_t batch_size, ImportTotals& totals,
+                        const std::function<void(size_t)>& progress) {
+  grpc::ClientContext context;
+  v1::PushCollectionsResponse response;
+  auto writer = stub.StreamCollections(&context, &response);
+  v1::PushCollectionsRequest message;
+  for (size_t i = 0; i < records.size(); i += batch_size) {
+    message.clear_records();
+    for (size_t j = i; j < std::min(records.size(), i + batch_size); ++j) {
+      *message.add_records() = records[j];
+    }
+    if (!writer->Write(message)) break;  // the server ended the stream; Finish says why
+    progress(std::min(records.size(), i + batch_size));
+  }
+  writer->WritesDone();
+  grpc::Status st = writer->Finish();
+  if (!st.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+  }
+  totals.accepted += response.accepted_count();
+  totals.duplicate += response.duplicate_count();
+  totals.suspense += response.suspense_count();
+  for (const auto& o : response.outcomes()) {
+    if (o.outcome() == v1::OUTCOME_REJECTED) {
+      ReportRejected(totals, StrCat("line ", lines[o.index()], ": ", v1::Reason_Name(o.reason()),
+                                    ": ", o.detail()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int Import(const std::string& server, const std::string& file, size_t batch_size) {
+  batch_size = std::clamp<size_t>(batch_size, 1, ledger::kBatchRecordsMax);
+  auto text = ReadFile(file);
+  if (!text.ok()) return Fail(std::string(text.status().message()));
+  tools::CsvReader reader(*text);
+  auto header = reader.Next();
+  if (!header.ok() || !header->has_value()) return Fail(StrCat(file, ": no header row"));
+  auto csv = tools::CollectionCsv::FromHeader(**header);
+  if (!csv.ok()) return Fail(StrCat(file, ": ", std::string(csv.status().message())));
+
+  ImportTotals totals;
+  std::vector<v1::CollectionRecord> records;
+  std::vector<size_t> lines;
+  for (;;) {
+    auto row = reader.Next();
+    if (!row.ok()) {
+      ++totals.rows;
+      ReportRejected(totals, std::string(row.status().message()));
+      continue;
+    }
+    if (!row->has_value()) break;
+    ++totals.rows;
+    auto record = csv->ParseRow(**row, reader.line());
+    if (!record.ok()) {
+      ReportRejected(totals, std::string(record.status().message()));
+      continue;
+    }
+    records.push_back(std::move(*record));
+    lines.push_back(reader.line());
+  }
+
+  const bool tty = isatty(STDERR_FILENO);
+  const auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  size_t done_before = 0, last_decile = 0;
+  auto progress = [&](size_t sent_in_stream) {
+    const size_t sent = done_before + sent_in_stream;
+    const size_t decile = records.empty() ? 10 : sent * 10 / records.size();
+    if (tty) {
+      std::fprintf(stderr, "\rsent %zu/%zu rows (%zu%%) %.0f rows/s   ", sent, records.size(),
+                   records.empty() ? 100 : sent * 100 / records.size(), sent / std::max(seconds(), 1e-9));
+    } else if (decile > last_decile) {
+      std::fprintf(stderr, "sent %zu/%zu rows (%zu%%)\n", sent, records.size(), decile * 10);
+    }
+    last_decile = decile;
+  };
+  auto stub = v1::CollectionService::NewStub(Connect(server));
+  for (size_t i = 0; i < records.size(); i += ledger::kStreamRecordsMax) {
+    const size_t end = std::min(records.size(), i + ledger::kStreamRecordsMax);
+    std::vector<v1::CollectionRecord> part(records.begin() + i, records.begin() + end);
+    std::vector<size_t> part_lines(lines.begin() + i, lines.begin() + end);
+    if (auto st = SendStream(*stub, part, part_lines, batch_size, totals, progress); !st.ok()) {
+      if (tty) std::fputc('\n', stderr);
+      return Fail(StrCat("import stopped after ", i, " rows were committed: ",
+                         std::string(st.message()), " (re-run the import: committed rows come back "
+                         "as duplicate)"));
+    }
+    done_before = end;
+  }
+  if (tty) std::fputc('\n', stderr);
+  if (totals.printed > kRejectedRowsPrintedMax) {
+    std::cerr << "... and " << totals.printed - kRejectedRowsPrintedMax << " more rejected rows\n";
+  }
+  const double s = seconds();
+  std::printf(
+      "imported %s: rows=%zu accepted=%zu duplicate=%zu suspense=%zu rejected=%zu seconds=%.2f "
+      "rows_per_s=%.0f\n",
+      file.c_str(), totals.rows, totals.accepted, totals.duplicate, totals.suspense,
+      totals.rejected, s, records.size() / std::max(s, 1e-9));
+  return totals.rejected > 0 ? kExitRowsRejected : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ledgerctl: operate the pension account ledger"};
+  app.require_subcommand(1);
+  std::string server = "127.0.0.1:50051";
+  app.add_option("--server", server, "ledgerd address host:port")->capture_default_str();
+
+  auto* policy = app.add_subcommand("policy", "adopt or show a region's policy");
+  policy->require_subcommand(1);
+  std::string policy_file, region;
+  auto* adopt = policy->add_subcommand("adopt", "adopt a policy document (JSON)");
+  adopt->add_option("file", policy_file, "policy JSON file")->required();
+  auto* show_policy = policy->add_subcommand("show", "print the latest policy of a region");
+  show_policy->add_option("region", region, "6-digit region code")->required();
+
+  auto* enrol = app.add_subcommand("enrol", "enrol a resident (参保登记)");
+  v1::ParticipantEnrolled p;
+  std::string id, name, region_code, date, ethnicity, address, phone, group = "none";
+  enrol->add_option("--id", id, "18-character citizen ID")->required();
+  enrol->add_option("--name", name, "name")->required();
+  enrol->add_option("--region", region_code, "household region code")->required();
+  enrol->add_option("--date", date, "enrolment date YYYY-MM-DD")->required();
+  enrol->add_option("--ethnicity", ethnicity, "ethnicity");
+  enrol->add_option("--address", address, "address");
+  enrol->add_option("--phone", phone, "phone");
+  enrol->add_option("--special-group", group, "none|severely-disabled|minimum-living|extreme-hardship")
+      ->check(CLI::IsMember({"none", "severely-disabled", "minimum-living", "extreme-hardship"}))
+      ->capture_default_str();
+
+  auto* import = app.add_subcommand("import", "import a tax collection CSV file");
+  std::string csv_file;
+  size_t batch_size = 5000;
+  import->add_option("file", csv_file, "CSV file with a header row")->required();
+  import->add_option("--batch-size", batch_size, "records per stream message (1-10000)")
+      ->capture_default_str();
+
+  auto* account = app.add_subcommand("account", "show a participant's account");
+  std::string account_id;
+  bool json = false;
+  account->add_option("citizen_id", account_id, "18-character citizen ID")->required();
+  account->add_flag("--json", json, "print as JSON");
+
+  auto* rebuild = app.add_subcommand(
+      "rebuild", "offline: drop all projections and rebuild them by replaying the log");
+  std::string data_dir;
+  rebuild->add_option("--data-dir", data_dir, "ledgerd's data directory (server stopped)")
+      ->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (adopt->parsed()) return AdoptPolicy(server, policy_file);
+  if (show_policy->parsed()) return ShowPolicy(server, region);
+  if (enrol->parsed()) {
+    p.set_citizen_id(id);
+    p.set_name(name);
+    p.set_region_code(region_code);
+    p.set_enrolment_date(date);
+    p.set_ethnicity(ethnicity);
+    p.set_address(address);
+    p.set_phone(phone);
+    if (group == "severely-disabled") p.set_special_group(v1::SPECIAL_GROUP_SEVERELY_DISABLED);
+    if (group == "minimum-living") p.set_special_group(v1::SPECIAL_GROUP_MINIMUM_LIVING_ALLOWANCE);
+    if (group == "extreme-hardship") p.set_special_group(v1::SPECIAL_GROUP_EXTREME_HARDSHIP);
+    return Enrol(server, p);
+  }
+  if (import->parsed()) return Import(server, csv_file, batch_size);
+  if (account->parsed()) return ShowAccount(server, account_id, json);
+  if (rebuild->parsed()) {
+    if (auto st = ledger::Ledger::RebuildProjections(data_dir); !st.ok()) {
+      return Fail(std::string(st.ToString()));
+    }
+    std::cout << "projections rebuilt from the log in " << data_dir << "\n";
+    return 0;
+  }
+  return kExitError;
+}
