@@ -85,8 +85,8 @@ class Ledger {
   //           then suspense (not enrolled, deceased, drawing pension, terminated, other region,
   //           year already paid) or ACCEPTED.
   //   CANCEL: the same syntax checks; then ORIGINAL_NOT_FOUND, an identical earlier cancel →
-  //           DUPLICATE, ALREADY_CANCELLED (differing cancel), CANCEL_MISMATCH, date not before
-  //           the original nor in the future, INSUFFICIENT_BALANCE.
+  //           DUPLICATE, ALREADY_CANCELLED (differing cancel), CANCEL_MISMATCH, DATE_IN_FUTURE,
+  //           INVALID_DATE (before the original), INSUFFICIENT_BALANCE; else ACCEPTED.
   // A non-OK status means the commit failed (storage); nothing in the call was applied.
   using Records = google::protobuf::RepeatedPtrField<v1::CollectionRecord>;
   [[nodiscard]] absl::StatusOr<std::vector<v1::RecordOutcome>> PushCollections(
@@ -99,8 +99,8 @@ class Ledger {
                                                     std::string_view actor);
 
   // Adopts a policy version: ValidatePolicy, then the identical version already adopted →
-  // duplicate, else POLICY_VERSION_NOT_NEWER unless version and effective_from are above the
-  // region's latest.
+  // duplicate, else POLICY_VERSION_NOT_NEWER unless the version is above the region's latest
+  // and its effective_from is not earlier than the latest's (the same date corrects a version).
   [[nodiscard]] absl::StatusOr<CommandResult> AdoptPolicy(const v1::Policy& policy,
                                                           std::string_view actor);
 

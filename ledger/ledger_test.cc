@@ -1,1 +1,370 @@
+// Tests of the ledger core through its public API (ledger.h), plus the storage it leaves behind.
+#include "ledger/ledger.h"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "absl/time/time.h"
+#include "ledger/apply.h"
+#include "ledger/citizen_id.h"
+#include "ledger/hash.h"
+#include "ledger/store.h"
+#include "ledger/strings.h"
+#include "ledger/working_state.h"
+
+namespace ledger {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kRegion[] = "222401";
+constexpr char kZhang[] = "22240119650315123X";
+constexpr char kLi[] = "222401198001014568";
+
+int64_t FixedNow() {
+  return absl::ToUnixMicros(
+      absl::FromCivil(absl::CivilSecond(2025, 6, 30, 12, 0, 0), absl::UTCTimeZone()));
+}
+
+v1::Policy MakePolicy(uint32_t version, std::string effective_from,
+                      std::vector<int64_t> tiers_yuan) {
+  v1::Policy p;
+  p.set_region_code(kRegion);
+  p.set_region_name("test");
+  p.set_version(version);
+  p.set_effective_from(std::move(effective_from));
+  p.set_account_pension_divisor(139);
+  for (int year = 2024; year <= 2026; ++year) {
+    auto* y = p.add_years();
+    y->set_year(year);
+    for (int64_t t : tiers_yuan) {
+      auto* tier = y->add_tiers();
+      tier->set_amount_fen(t * 100);
+      tier->set_government_subsidy_fen(3000);
+    }
+    y->set_highest_tier_fen(tiers_yuan.back() * 100);
+    y->set_interest_rate_bp(361);
+  }
+  return p;
+}
+
+v1::CollectionRecord Record(std::string receipt, std::string id, int64_t yuan,
+                            std::string date = "2025-03-14", int year = 2025) {
+  v1::CollectionRecord r;
+  r.set_record_type(v1::RECORD_TYPE_ADD);
+  r.set_receipt_number(std::move(receipt));
+  r.set_citizen_id(std::move(id));
+  r.set_name("张三");
+  r.set_region_code(kRegion);
+  r.set_contribution_year(year);
+  r.set_amount_fen(yuan * 100);
+  r.set_collection_date(std::move(date));
+  r.set_tax_office("12224010000");
+  r.set_batch_id("TX1");
+  return r;
+}
+
+// A citizen ID of the test region, born 1970, with serial `n` (0..999) and a valid check char.
+std::string MakeId(int n) {
+  std::string first17 = StrCat(kRegion, "19700101", n / 100, (n / 10) % 10, n % 10);
+  return first17 + CitizenIdCheckChar(first17);
+}
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           StrCat("ledger_test_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                  "_", getpid());
+    std::filesystem::remove_all(dir_);
+    Reopen();
+    auto adopted = ledger_->AdoptPolicy(MakePolicy(1, "2014-01-01", {100, 200, 500}), "admin");
+    ASSERT_TRUE(adopted.ok() && !adopted->rejection);
+    Enrol(kZhang);
+  }
+  void TearDown() override {
+    ledger_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Reopen() {
+    ledger_.reset();
+    auto opened = Ledger::Open({.data_dir = dir_.string(), .clock_us = FixedNow});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    ledger_ = std::move(*opened);
+  }
+
+  void Enrol(const std::string& id) {
+    v1::ParticipantEnrolled p;
+    p.set_citizen_id(id);
+    p.set_name("张三");
+    p.set_region_code(kRegion);
+    p.set_enrolment_date("2024-12-01");
+    auto result = ledger_->Enrol(p, "agency");
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_FALSE(result->rejection) << result->rejection->detail;
+  }
+
+  std::vector<v1::RecordOutcome> Push(std::vector<v1::CollectionRecord> records) {
+    Ledger::Records field(records.begin(), records.end());
+    auto outcomes = ledger_->PushCollections(field, "tax");
+    EXPECT_TRUE(outcomes.ok()) << outcomes.status();
+    return outcomes.ok() ? *outcomes : std::vector<v1::RecordOutcome>();
+  }
+
+  int64_t Personal(const std::string& id) {
+    auto account = ledger_->GetAccount(id);
+    EXPECT_TRUE(account.ok() && account->has_value());
+    for (const auto& b : (*account)->balances()) {
+      if (b.source() == v1::FUNDING_SOURCE_PERSONAL) return b.principal_fen();
+    }
+    return 0;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Ledger> ledger_;
+};
+
+TEST_F(LedgerTest, EventsCarryEnvelopeFieldsAndChainToTheirPredecessor) {
+  auto outcomes = Push({Record("R1", kZhang, 200)});
+  ASSERT_EQ(outcomes[0].outcome(), v1::OUTCOME_ACCEPTED);
+  auto event = ledger_->ReadEvent(outcomes[0].sequence());
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->sequence(), 3u);
+  EXPECT_EQ(event->effective_date(), "2025-03-14");
+  EXPECT_EQ(event->recorded_time_us(), FixedNow());
+  EXPECT_EQ(event->actor(), "tax");
+  EXPECT_EQ(event->external_ref(), "R1");
+  EXPECT_EQ(event->policy_version(), 1u);
+  auto previous = ledger_->ReadEvent(2);
+  ASSERT_TRUE(previous.ok());
+  EXPECT_EQ(event->prev_hash(), previous->hash());
+  EXPECT_EQ(ledger_->Head().hash, event->hash());
+  auto first = ledger_->ReadEvent(1);
+  EXPECT_EQ(first->prev_hash(), GenesisHash());
+  EXPECT_TRUE(ledger_->VerifyChain().ok());
+}
+
+TEST_F(LedgerTest, ConcurrentPushesAreGroupCommittedWithDenseSequences) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 100;
+  const uint64_t before = ledger_->Head().sequence;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<uint64_t> sequences;
+  std::atomic<int> accepted{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        // Not enrolled: suspense, so every record commits whatever the year.
+        v1::CollectionRecord r = Record(StrCat("T", t, "-", i), MakeId(t * kPerThread + i), 100);
+        Ledger::Records one;
+        *one.Add() = r;
+        auto outcome = ledger_->PushCollections(one, "tax");
+        ASSERT_TRUE(outcome.ok());
+        ASSERT_EQ((*outcome)[0].outcome(), v1::OUTCOME_SUSPENSE);
+        std::lock_guard lock(mu);
+        sequences.insert((*outcome)[0].sequence());
+        ++accepted;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), kThreads * kPerThread);
+  ASSERT_EQ(sequences.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*sequences.begin(), before + 1);
+  EXPECT_EQ(*sequences.rbegin(), before + kThreads * kPerThread);
+  EXPECT_EQ(ledger_->Head().sequence, before + kThreads * kPerThread);
+  EXPECT_TRUE(ledger_->VerifyChain().ok());
+  EXPECT_EQ(ledger_->LedgerAccountBalances().at("222401/suspense"),
+            -int64_t{kThreads * kPerThread * 100 * 100});
+}
+
+TEST_F(LedgerTest, LaterRecordsInOneCallSeeEarlierOnes) {
+  // The second record for the same year, in the same call, sees the first one's contribution.
+  auto outcomes = Push({Record("A1", kZhang, 200), Record("A2", kZhang, 500),
+                        Record("A1", kZhang, 200)});
+  EXPECT_EQ(outcomes[0].outcome(), v1::OUTCOME_ACCEPTED);
+  EXPECT_EQ(outcomes[1].outcome(), v1::OUTCOME_SUSPENSE);
+  EXPECT_EQ(outcomes[1].suspense_reason(), v1::SUSPENSE_REASON_YEAR_ALREADY_PAID);
+  EXPECT_EQ(outcomes[2].outcome(), v1::OUTCOME_DUPLICATE);
+  EXPECT_EQ(outcomes[2].sequence(), outcomes[0].sequence());
+  EXPECT_EQ(Personal(kZhang), 20000);
+}
+
+TEST_F(LedgerTest, PolicyVersionInForceDecidesTheTiers) {
+  // v2 from 2026 replaces the 200-yuan tier with 300.
+  auto adopted = ledger_->AdoptPolicy(MakePolicy(2, "2026-01-01", {100, 300, 500}), "admin");
+  ASSERT_TRUE(adopted.ok() && !adopted->rejection);
+  auto outcomes = Push({Record("P1", kZhang, 200, "2025-03-14", 2025)});
+  ASSERT_EQ(outcomes[0].outcome(), v1::OUTCOME_ACCEPTED);
+  EXPECT_EQ(ledger_->ReadEvent(outcomes[0].sequence())->policy_version(), 1u);
+  EXPECT_EQ(ledger_->LatestPolicy(kRegion)->version(), 2u);
+}
+
+TEST_F(LedgerTest, PolicyAdoptionRules) {
+  const v1::Policy v1_policy = MakePolicy(1, "2014-01-01", {100, 200, 500});
+  auto again = ledger_->AdoptPolicy(v1_policy, "admin");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->sequence, 1u);
+
+  auto changed = ledger_->AdoptPolicy(MakePolicy(1, "2014-01-01", {100, 300}), "admin");
+  ASSERT_TRUE(changed->rejection);
+  EXPECT_EQ(changed->rejection->reason, v1::REASON_POLICY_VERSION_NOT_NEWER);
+
+  auto earlier = ledger_->AdoptPolicy(MakePolicy(2, "2013-01-01", {100}), "admin");
+  ASSERT_TRUE(earlier->rejection);
+  EXPECT_EQ(earlier->rejection->reason, v1::REASON_POLICY_VERSION_NOT_NEWER);
+
+  v1::Policy invalid = MakePolicy(2, "2015-01-01", {200, 100});
+  auto rejected = ledger_->AdoptPolicy(invalid, "admin");
+  ASSERT_TRUE(rejected->rejection);
+  EXPECT_EQ(rejected->rejection->reason, v1::REASON_INVALID_POLICY);
+  EXPECT_THAT(rejected->rejection->detail, HasSubstr("ascending"));
+  EXPECT_EQ(ledger_->Head().sequence, 2u) << "rejections append nothing";
+}
+
+TEST_F(LedgerTest, CancellationReversesTheCreditAndItsPostings) {
+  auto added = Push({Record("C1", kZhang, 500)});
+  ASSERT_EQ(added[0].outcome(), v1::OUTCOME_ACCEPTED);
+  v1::CollectionRecord cancel = Record("C1", kZhang, 500, "2025-04-01");
+  cancel.set_record_type(v1::RECORD_TYPE_CANCEL);
+  auto cancelled = Push({cancel});
+  ASSERT_EQ(cancelled[0].outcome(), v1::OUTCOME_ACCEPTED) << cancelled[0].detail();
+  EXPECT_EQ(Personal(kZhang), 0);
+  auto account = *ledger_->GetAccount(kZhang);
+  EXPECT_EQ(account->contribution_years(), 0u);
+  const auto totals = ledger_->LedgerAccountBalances();
+  EXPECT_EQ(totals.at("222401/tax_receivable"), 0);
+  EXPECT_EQ(totals.at("222401/individual_accounts/personal"), 0);
+  // After the cancellation the year is free again for a new receipt.
+  EXPECT_EQ(Push({Record("C2", kZhang, 200)})[0].outcome(), v1::OUTCOME_ACCEPTED);
+}
+
+TEST_F(LedgerTest, PostingsBalanceAndNameTheirAccounts) {
+  auto outcomes = Push({Record("B1", kZhang, 200), Record("B2", kLi, 100)});
+  for (const auto& o : outcomes) {
+    auto event = ledger_->ReadEvent(o.sequence());
+    ASSERT_TRUE(event.ok());
+    const auto postings = PostingsFor(*event);
+    ASSERT_EQ(postings.size(), 1u);
+    EXPECT_EQ(postings[0].debit_account(), "tax_receivable");
+    EXPECT_GT(postings[0].amount_fen(), 0);
+  }
+  EXPECT_EQ(PostingsFor(*ledger_->ReadEvent(outcomes[0].sequence()))[0].credit_account(),
+            StrCat("person/", kZhang, "/personal"));
+  EXPECT_EQ(PostingsFor(*ledger_->ReadEvent(outcomes[1].sequence()))[0].credit_account(),
+            "suspense");
+  int64_t sum = 0;
+  for (const auto& [name, balance] : ledger_->LedgerAccountBalances()) sum += balance;
+  EXPECT_EQ(sum, 0);
+  EXPECT_TRUE(PostingsFor(*ledger_->ReadEvent(1)).empty()) << "policy adoption moves no money";
+}
+
+TEST_F(LedgerTest, RebuildFromTheLogReproducesProjectionsByteForByte) {
+  Enrol(kLi);
+  v1::CollectionRecord cancel = Record("X1", kLi, 100, "2025-04-01");
+  cancel.set_record_type(v1::RECORD_TYPE_CANCEL);
+  Push({Record("X1", kLi, 100), Record("X2", kZhang, 500), Record("X3", MakeId(7), 200)});
+  Push({cancel, Record("X4", kLi, 200)});
+  ledger_.reset();
+
+  auto snapshot = [&] {
+    auto store = Store::Open(dir_.string());
+    EXPECT_TRUE(store.ok());
+    std::vector<std::vector<std::pair<std::string, std::string>>> all;
+    for (Cf cf : {Cf::kIdempotency, Cf::kAccounts, Cf::kLedgerAccounts, Cf::kPolicies,
+                  Cf::kMeta}) {
+      all.push_back(*(*store)->Scan(cf));
+    }
+    return all;
+  };
+  const auto before = snapshot();
+  ASSERT_FALSE(before[1].empty());
+  ASSERT_TRUE(Ledger::RebuildProjections(dir_.string()).ok());
+  EXPECT_EQ(snapshot(), before);
+  Reopen();
+  EXPECT_EQ(Personal(kLi), 20000);
+  EXPECT_EQ(Personal(kZhang), 50000);
+}
+
+TEST_F(LedgerTest, ATamperedEventIsDetectedOnOpen) {
+  Push({Record("D1", kZhang, 200), Record("D2", kLi, 100)});
+  const uint64_t tampered = 3;
+  ledger_.reset();
+  {
+    auto store = Store::Open(dir_.string());
+    ASSERT_TRUE(store.ok());
+    auto bytes = (*store)->Get(Cf::kEvents, keys::Event(tampered));
+    ASSERT_TRUE(bytes.ok() && bytes->has_value());
+    v1::EventEnvelope e;
+    ASSERT_TRUE(e.ParseFromString(**bytes));
+    e.mutable_contribution_collected()->set_amount_fen(500000);  // 5000 yuan instead of 200
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch.Put((*store)->handle(Cf::kEvents), keys::Event(tampered),
+                          SerializeStored(e)).ok());
+    ASSERT_TRUE((*store)->WriteSynced(batch).ok());
+  }
+  auto opened = Ledger::Open({.data_dir = dir_.string(), .clock_us = FixedNow});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(opened.status().message()), HasSubstr("event 4"));
+  // Rebuilding from a damaged log fails the same way instead of serving wrong balances.
+  EXPECT_EQ(Ledger::RebuildProjections(dir_.string()).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(LedgerTest, ProjectionsBehindTheLogRefuseToOpen) {
+  Push({Record("E1", kZhang, 200)});
+  ledger_.reset();
+  {
+    auto store = Store::Open(dir_.string());
+    ASSERT_TRUE(store.ok());
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch.Put((*store)->handle(Cf::kMeta), std::string(keys::kLastSequence),
+                          keys::EncodeU64(2)).ok());
+    ASSERT_TRUE((*store)->WriteSynced(batch).ok());
+  }
+  auto opened = Ledger::Open({.data_dir = dir_.string(), .clock_us = FixedNow});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(opened.status().message()), HasSubstr("rebuild"));
+  ASSERT_TRUE(Ledger::RebuildProjections(dir_.string()).ok());
+  Reopen();
+  EXPECT_EQ(Personal(kZhang), 20000);
+  EXPECT_EQ(ledger_->Head().sequence, 3u);
+}
+
+TEST_F(LedgerTest, EnrolmentRulesInOrder) {
+  v1::ParticipantEnrolled p;
+  p.set_citizen_id(kLi);
+  p.set_name("李四");
+  p.set_region_code(kRegion);
+  p.set_enrolment_date("2025-07-01");  // after the fixed "today" 2025-06-30
+  auto future = ledger_->Enrol(p, "agency");
+  ASSERT_TRUE(future->rejection);
+  EXPECT_EQ(future->rejection->reason, v1::REASON_DATE_IN_FUTURE);
+
+  p.set_enrolment_date("2025-01-01");
+  p.set_name("");
+  EXPECT_EQ(ledger_->Enrol(p, "agency")->rejection->reason, v1::REASON_INVALID_FIELD);
+  p.set_name("李四");
+  p.set_region_code("999999");
+  EXPECT_EQ(ledger_->Enrol(p, "agency")->rejection->reason, v1::REASON_UNKNOWN_REGION);
+  p.set_region_code(kRegion);
+  auto first = ledger_->Enrol(p, "agency");
+  ASSERT_FALSE(first->rejection);
+  auto again = ledger_->Enrol(p, "agency");
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->sequence, first->sequence);
+  p.set_phone("13800000000");
+  EXPECT_EQ(ledger_->Enrol(p, "agency")->rejection->reason, v1::REASON_ALREADY_ENROLLED);
+}
+
+}  // namespace
+}  // namespace ledger

@@ -218,11 +218,14 @@ absl::StatusOr<Decision> DecideCancel(const v1::CollectionRecord& r, WorkingStat
                                ") in citizen ID, region, year or amount"));
   }
   const absl::CivilDay date = *ParseDate(r.collection_date());
-  if (date < *ParseDate(original.collection_date()) || date > today) {
+  if (date > today) {
+    return Reject(v1::REASON_DATE_IN_FUTURE, StrCat("cancel date ", r.collection_date(),
+                                                    " is after today ", FormatDate(today)));
+  }
+  if (date < *ParseDate(original.collection_date())) {
     return Reject(v1::REASON_INVALID_DATE,
-                  StrCat("cancel date ", r.collection_date(),
-                               " must be between the collection date ",
-                               original.collection_date(), " and today"));
+                  StrCat("cancel date ", r.collection_date(), " is before the collection date ",
+                         original.collection_date()));
   }
   if (original.suspense_reason() == v1::SUSPENSE_REASON_UNSPECIFIED) {
     LEDGER_ASSIGN_OR_RETURN(const v1::Account* account, state.FindAccount(r.citizen_id()));

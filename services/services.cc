@@ -1,5 +1,7 @@
 #include "services/services.h"
 
+#include <arpa/inet.h>
+
 #include "ledger/citizen_id.h"
 #include "ledger/limits.h"
 #include "ledger/strings.h"
@@ -166,8 +168,13 @@ std::string ActorOf(const grpc::ServerContext* context) {
 
 bool IsLoopbackAddress(const std::string& listen_address) {
   const size_t colon = listen_address.rfind(':');
+  if (colon == std::string::npos) return false;
   const std::string host = listen_address.substr(0, colon);
-  return host == "localhost" || host == "[::1]" || host.starts_with("127.");
+  if (host == "localhost" || host == "[::1]") return true;
+  // Only an IPv4 literal in 127.0.0.0/8: a host *name* could resolve anywhere.
+  in_addr address{};
+  return inet_pton(AF_INET, host.c_str(), &address) == 1 &&
+         (ntohl(address.s_addr) >> 24) == 127;
 }
 
 absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOptions& options) {
@@ -184,6 +191,9 @@ absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOp
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
                            &running.port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // gRPC enables SO_REUSEPORT by default: a second ledgerd on the same port would then split
+  // clients between two different ledgers. Binding a port in use must fail instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(running.collection.get());
   builder.RegisterService(running.account.get());
   builder.RegisterService(running.policy.get());

@@ -4,6 +4,7 @@
 // some rows were rejected (each is printed with its line number).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -211,56 +212,63 @@ int Import(const std::string& server, const std::string& file, size_t batch_size
   auto csv = tools::CollectionCsv::FromHeader(**header);
   if (!csv.ok()) return Fail(StrCat(file, ": ", std::string(csv.status().message())));
 
-  ImportTotals totals;
-  std::vector<v1::CollectionRecord> records;
-  std::vector<size_t> lines;
-  for (;;) {
-    auto row = reader.Next();
-    if (!row.ok()) {
-      ++totals.rows;
-      ReportRejected(totals, std::string(row.status().message()));
-      continue;
-    }
-    if (!row->has_value()) break;
-    ++totals.rows;
-    auto record = csv->ParseRow(**row, reader.line());
-    if (!record.ok()) {
-      ReportRejected(totals, std::string(record.status().message()));
-      continue;
-    }
-    records.push_back(std::move(*record));
-    lines.push_back(reader.line());
-  }
-
+  // Rows are parsed and sent one stream (≤ kStreamRecordsMax records) at a time, so memory stays
+  // bounded whatever the file's size. The total for the progress display counts line ends.
+  const size_t total_estimate =
+      std::max<size_t>(1, std::count(text->begin(), text->end(), '\n')) - 1;
   const bool tty = isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
-  size_t done_before = 0, last_decile = 0;
+  ImportTotals totals;
+  size_t sent_before = 0, last_decile = 0;
   auto progress = [&](size_t sent_in_stream) {
-    const size_t sent = done_before + sent_in_stream;
-    const size_t decile = records.empty() ? 10 : sent * 10 / records.size();
+    const size_t sent = sent_before + sent_in_stream;
+    const size_t percent = std::min<size_t>(100, sent * 100 / std::max<size_t>(1, total_estimate));
     if (tty) {
-      std::fprintf(stderr, "\rsent %zu/%zu rows (%zu%%) %.0f rows/s   ", sent, records.size(),
-                   records.empty() ? 100 : sent * 100 / records.size(), sent / std::max(seconds(), 1e-9));
-    } else if (decile > last_decile) {
-      std::fprintf(stderr, "sent %zu/%zu rows (%zu%%)\n", sent, records.size(), decile * 10);
+      std::fprintf(stderr, "\rsent %zu/%zu rows (%zu%%) %.0f rows/s   ", sent, total_estimate,
+                   percent, sent / std::max(seconds(), 1e-9));
+    } else if (percent / 10 > last_decile) {
+      std::fprintf(stderr, "sent %zu/%zu rows (%zu%%)\n", sent, total_estimate, percent);
+      last_decile = percent / 10;
     }
-    last_decile = decile;
   };
   auto stub = v1::CollectionService::NewStub(Connect(server));
-  for (size_t i = 0; i < records.size(); i += ledger::kStreamRecordsMax) {
-    const size_t end = std::min(records.size(), i + ledger::kStreamRecordsMax);
-    std::vector<v1::CollectionRecord> part(records.begin() + i, records.begin() + end);
-    std::vector<size_t> part_lines(lines.begin() + i, lines.begin() + end);
-    if (auto st = SendStream(*stub, part, part_lines, batch_size, totals, progress); !st.ok()) {
-      if (tty) std::fputc('\n', stderr);
-      return Fail(StrCat("import stopped after ", i, " rows were committed: ",
-                         std::string(st.message()), " (re-run the import: committed rows come back "
-                         "as duplicate)"));
+  std::vector<v1::CollectionRecord> records;
+  std::vector<size_t> lines;
+  bool end_of_file = false;
+  while (!end_of_file) {
+    records.clear();
+    lines.clear();
+    while (records.size() < ledger::kStreamRecordsMax) {
+      auto row = reader.Next();
+      if (!row.ok()) {
+        ++totals.rows;
+        ReportRejected(totals, std::string(row.status().message()));
+        continue;
+      }
+      if (!row->has_value()) {
+        end_of_file = true;
+        break;
+      }
+      ++totals.rows;
+      auto record = csv->ParseRow(**row, reader.line());
+      if (!record.ok()) {
+        ReportRejected(totals, std::string(record.status().message()));
+        continue;
+      }
+      records.push_back(std::move(*record));
+      lines.push_back(reader.line());
     }
-    done_before = end;
+    if (records.empty()) continue;
+    if (auto st = SendStream(*stub, records, lines, batch_size, totals, progress); !st.ok()) {
+      if (tty) std::fputc('\n', stderr);
+      return Fail(StrCat("import stopped; rows before line ", lines.front(),
+                         " are committed: ", std::string(st.message()),
+                         " (re-run the import: committed rows come back as duplicate)"));
+    }
+    sent_before += records.size();
   }
   if (tty) std::fputc('\n', stderr);
   if (totals.printed > kRejectedRowsPrintedMax) {
@@ -271,7 +279,7 @@ int Import(const std::string& server, const std::string& file, size_t batch_size
       "imported %s: rows=%zu accepted=%zu duplicate=%zu suspense=%zu rejected=%zu seconds=%.2f "
       "rows_per_s=%.0f\n",
       file.c_str(), totals.rows, totals.accepted, totals.duplicate, totals.suspense,
-      totals.rejected, s, records.size() / std::max(s, 1e-9));
+      totals.rejected, s, sent_before / std::max(s, 1e-9));
   return totals.rejected > 0 ? kExitRowsRejected : 0;
 }
 

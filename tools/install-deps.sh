@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the ledger builds and tests with. Idempotent: when every
+# package is already installed it changes nothing and makes no network call.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config
+  protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
+  librocksdb-dev libabsl-dev libssl-dev libcli11-dev libspdlog-dev
+  libgtest-dev libgmock-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
