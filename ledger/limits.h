@@ -19,6 +19,20 @@ inline constexpr size_t kWriterQueueCommandsMax = 1'024;
 // Events applied per WriteBatch when rebuilding projections from the log.
 inline constexpr size_t kReplayEventsPerBatchMax = 20'000;
 
+// What one caller can send the server (enforced in services/).
+// Largest request message; a full kBatchRecordsMax batch is about 1.5 MiB.
+inline constexpr int kReceiveMessageBytesMax = 16 * 1024 * 1024;
+// StreamCollections streams in progress at once, server-wide; one more is RESOURCE_EXHAUSTED.
+inline constexpr int kConcurrentStreamsMax = 64;
+// HTTP/2 streams (concurrent calls) per client connection.
+inline constexpr int kStreamsPerConnectionMax = 128;
+// How long one StreamCollections stream may stay open; then DEADLINE_EXCEEDED (what was
+// committed stays committed).
+inline constexpr int kStreamDurationSecondsMax = 600;
+// Deadlines ledgerctl sets on its calls.
+inline constexpr int kClientUnaryDeadlineSeconds = 30;
+inline constexpr int kClientStreamDeadlineSeconds = kStreamDurationSecondsMax;
+
 // Text fields, in bytes of UTF-8.
 inline constexpr size_t kReceiptNumberBytesMax = 40;
 inline constexpr size_t kNameBytesMax = 64;

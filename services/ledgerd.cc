@@ -1,4 +1,4 @@
-// ledgerd: the pension ledger server. Embedded RocksDB data directory, gRPC on loopback.
+// ledgerd: the pension ledger server. Embedded RocksDB data directory, gRPC with mutual TLS.
 #include <csignal>
 #include <cstdlib>
 #include <thread>
@@ -14,15 +14,28 @@ int main(int argc, char** argv) {
   std::string data_dir = "./ledger-data";
   services::ServerOptions server_options;
   bool verify_chain = true;
+  services::TlsFiles tls;
   app.add_option("--data-dir", data_dir, "RocksDB data directory (created if missing)")
       ->capture_default_str();
-  app.add_option("--listen", server_options.listen_address,
-                 "host:port to listen on; loopback only until TLS is configured")
+  app.add_option("--listen", server_options.listen_address, "host:port to listen on")
       ->capture_default_str();
+  app.add_option("--tls-cert", tls.cert_file, "server certificate chain (PEM)");
+  app.add_option("--tls-key", tls.key_file, "server private key (PEM)");
+  app.add_option("--tls-client-ca", tls.client_ca_file,
+                 "CA that client certificates must chain to (PEM); roles come from their OU");
+  app.add_flag("--insecure-plaintext", server_options.insecure_plaintext,
+               "no TLS, loopback addresses only, every caller has every role (development)");
   app.add_option("--verify-chain-on-start", verify_chain,
                  "re-hash the whole event log before serving")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.client_ca_file.empty()) {
+    if (server_options.insecure_plaintext) {
+      spdlog::critical("--insecure-plaintext and --tls-* exclude each other");
+      return 1;
+    }
+    server_options.tls = tls;
+  }
 
   // Block the shutdown signals in every thread; one thread waits for them below.
   sigset_t signals;
@@ -46,9 +59,15 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start server: {}", std::string(server.status().ToString()));
     return 1;
   }
-  spdlog::warn(
-      "PLAINTEXT gRPC on {} (port {}): loopback development only; no caller is authenticated",
-      server_options.listen_address, server->port);
+  if (server_options.insecure_plaintext) {
+    spdlog::warn(
+        "PLAINTEXT gRPC on {} (port {}): loopback development only; no caller is "
+        "authenticated and every caller has every role",
+        server_options.listen_address, server->port);
+  } else {
+    spdlog::info("mutual TLS on {} (port {}): client CA {}", server_options.listen_address,
+                 server->port, tls.client_ca_file);
+  }
   spdlog::info("ledgerd serving; SIGINT or SIGTERM stops it");
 
   std::thread signal_waiter([&] {

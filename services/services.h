@@ -4,12 +4,14 @@
 #define SERVICES_SERVICES_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 #include "ledger/ledger.h"
 #include "ledger/v1/services.grpc.pb.h"
+#include "services/auth.h"
 
 namespace services {
 
@@ -19,25 +21,31 @@ inline constexpr char kReasonMetadataKey[] = "ledger-reason";
 
 // Maps a business rejection to its gRPC status and attaches the reason to `context`:
 // malformed input → INVALID_ARGUMENT, rule violation → FAILED_PRECONDITION,
-// conflict with what is recorded → ALREADY_EXISTS.
+// conflict with what is recorded → ALREADY_EXISTS, outside the caller's scope →
+// PERMISSION_DENIED, no verified identity → UNAUTHENTICATED.
 grpc::Status RejectionStatus(grpc::ServerContext* context, const ledger::Rejection& rejection);
 grpc::StatusCode ReasonCode(ledger::v1::Reason reason);
 
 // Maps a storage / internal error from the ledger (UNAVAILABLE, RESOURCE_EXHAUSTED, DATA_LOSS …).
 grpc::Status FromAbsl(const absl::Status& status);
 
-// The identity recorded as an event's actor. Until mutual TLS lands this is the peer address,
-// prefixed "unauthenticated:"; with TLS it will be the certificate subject.
-std::string ActorOf(const grpc::ServerContext* context);
+struct TlsFiles {
+  std::string cert_file;       // server certificate chain (PEM)
+  std::string key_file;        // its private key (PEM)
+  std::string client_ca_file;  // CA(s) client certificates must chain to (PEM)
+};
 
 struct ServerOptions {
   // host:port; port 0 picks a free one (see RunningServer::port).
   std::string listen_address = "127.0.0.1:50051";
-  // Largest request message accepted, in bytes. A full 10,000-record batch is about 1.5 MiB.
-  int max_receive_message_bytes = 16 * 1024 * 1024;
+  // Mutual TLS: required unless `insecure_plaintext`.
+  std::optional<TlsFiles> tls;
+  // Plain text, for loopback development only: every caller has every role.
+  bool insecure_plaintext = false;
 };
 
 struct RunningServer {
+  std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<grpc::Service> collection;
   std::unique_ptr<grpc::Service> account;
   std::unique_ptr<grpc::Service> policy;
@@ -48,8 +56,9 @@ struct RunningServer {
 // True for 127.0.0.0/8, localhost and [::1] listen addresses.
 bool IsLoopbackAddress(const std::string& listen_address);
 
-// Builds and starts the server on `options.listen_address` (plain text: loopback only, until
-// TLS). FAILED_PRECONDITION for a non-loopback address; UNAVAILABLE if the port cannot be bound.
+// Builds and starts the server on `options.listen_address`: mutual TLS, or plain text on a
+// loopback address only. FAILED_PRECONDITION for plain text elsewhere or for neither;
+// INVALID_ARGUMENT if a TLS file cannot be read; UNAVAILABLE if the port cannot be bound.
 absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOptions& options);
 
 }  // namespace services

@@ -222,7 +222,8 @@ class LedgerServerTest : public ::testing::Test {
   }
 
   void StartServer() {
-    auto running = services::StartServer(*ledger_, {.listen_address = "127.0.0.1:0"});
+    auto running = services::StartServer(*ledger_, {.listen_address = "127.0.0.1:0",
+                                                      .insecure_plaintext = true});
     ASSERT_TRUE(running.ok()) << running.status();
     server_ = std::make_unique<services::RunningServer>(*std::move(running));
     ASSERT_GT(server_->port, 0);
@@ -421,7 +422,7 @@ TEST_F(LedgerServerTest, MixedBatchGivesOneOutcomePerRecordInOrder) {
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->contribution_collected().receipt_number(), "R0001");
   EXPECT_EQ(first->recorded_time_us(), FixedNowUs());
-  EXPECT_THAT(first->actor(), ::testing::StartsWith("unauthenticated:"));
+  EXPECT_THAT(first->actor(), ::testing::StartsWith("plaintext-dev:"));
   auto suspense = ledger_->ReadEvent(head + 2);
   ASSERT_TRUE(suspense.ok()) << suspense.status();
   EXPECT_EQ(suspense->contribution_collected().receipt_number(), "R0005");
@@ -1397,22 +1398,24 @@ TEST(StartServerTest, RefusesNonLoopbackAddresses) {
   {
     auto ledger = ledger::Ledger::Open({.data_dir = dir, .clock_us = FixedNowUs});
     ASSERT_TRUE(ledger.ok()) << ledger.status();
-    auto running = services::StartServer(**ledger, {.listen_address = "0.0.0.0:0"});
+    auto running = services::StartServer(
+        **ledger, {.listen_address = "0.0.0.0:0", .insecure_plaintext = true});
     EXPECT_EQ(running.status().code(), absl::StatusCode::kFailedPrecondition);
+    // Neither TLS nor explicit plain text: refused even on loopback.
+    auto neither = services::StartServer(**ledger, {.listen_address = "127.0.0.1:0"});
+    EXPECT_EQ(neither.status().code(), absl::StatusCode::kFailedPrecondition);
   }
   std::filesystem::remove_all(dir);
 }
 
-// BUG (services.cc): a host name that merely starts with "127." is taken for a loopback address,
-// so the plain-text server can be bound to whatever that name resolves to.
+// Regression: a host name that merely starts with "127." was taken for a loopback address, so the
+// plain-text server could be bound to whatever that name resolves to.
 TEST(StartServerTest, HostNameStartingWith127IsNotLoopback) {
   EXPECT_FALSE(services::IsLoopbackAddress("127.example.com:50051"));
 }
 
-// BUG (services.cc): gRPC enables SO_REUSEPORT by default, so a second server (here: on another
-// ledger) binds a port that is already in use and the kernel splits connections between the two
-// ledgers. StartServer promises UNAVAILABLE when the port cannot be bound; it should set
-// GRPC_ARG_ALLOW_REUSEPORT to 0.
+// Regression: gRPC enables SO_REUSEPORT by default, so a second server (here: on another ledger)
+// bound a port already in use and the kernel split connections between the two ledgers.
 TEST(StartServerTest, SecondServerOnAPortInUseFails) {
   const std::string base =
       StrCat(::testing::TempDir(), "ledger_it_sameport_", static_cast<int64_t>(getpid()));
@@ -1421,9 +1424,11 @@ TEST(StartServerTest, SecondServerOnAPortInUseFails) {
     auto first = ledger::Ledger::Open({.data_dir = base + "_1", .clock_us = FixedNowUs});
     auto second = ledger::Ledger::Open({.data_dir = base + "_2", .clock_us = FixedNowUs});
     ASSERT_TRUE(first.ok() && second.ok());
-    auto one = services::StartServer(**first, {.listen_address = "127.0.0.1:0"});
+    auto one = services::StartServer(
+        **first, {.listen_address = "127.0.0.1:0", .insecure_plaintext = true});
     ASSERT_TRUE(one.ok()) << one.status();
-    auto two = services::StartServer(**second, {.listen_address = StrCat("127.0.0.1:", one->port)});
+    auto two = services::StartServer(
+        **second, {.listen_address = StrCat("127.0.0.1:", one->port), .insecure_plaintext = true});
     EXPECT_EQ(two.status().code(), absl::StatusCode::kUnavailable);
     if (two.ok()) two->server->Shutdown();
     one->server->Shutdown();

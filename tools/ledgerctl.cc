@@ -33,10 +33,41 @@ constexpr int kExitRowsRejected = 3;
 // How many rejected rows an import prints before summarising the rest.
 constexpr size_t kRejectedRowsPrintedMax = 100;
 
+// How to reach the server: mutual TLS when --ca/--cert/--key are given, else plain text.
+struct Connection {
+  std::string server = "127.0.0.1:50051";
+  std::string ca_file, cert_file, key_file;
+};
+Connection g_connection;
+
+std::string ReadOrDie(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (!in || out.str().empty()) {
+    std::cerr << "error: cannot read " << path << "\n";
+    std::exit(1);
+  }
+  return out.str();
+}
+
 std::shared_ptr<grpc::Channel> Connect(const std::string& server) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);  // a full stream's outcomes
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  const Connection& c = g_connection;
+  if (c.ca_file.empty() && c.cert_file.empty() && c.key_file.empty()) {
+    return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadOrDie(c.ca_file);
+  ssl.pem_cert_chain = ReadOrDie(c.cert_file);
+  ssl.pem_private_key = ReadOrDie(c.key_file);
+  return grpc::CreateCustomChannel(server, grpc::SslCredentials(ssl), args);
+}
+
+// Every call has a deadline: a hung server never hangs an operator's script.
+void SetDeadline(grpc::ClientContext& context, int seconds) {
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
 }
 
 int Fail(const std::string& what) {
@@ -78,6 +109,7 @@ int AdoptPolicy(const std::string& server, const std::string& file) {
   if (!policy.ok()) return Fail(StrCat(file, ": ", std::string(policy.status().message())));
   auto stub = v1::PolicyService::NewStub(Connect(server));
   grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
   v1::AdoptPolicyRequest request;
   *request.mutable_policy() = *policy;
   v1::AdoptPolicyResponse response;
@@ -93,6 +125,7 @@ int AdoptPolicy(const std::string& server, const std::string& file) {
 int ShowPolicy(const std::string& server, const std::string& region) {
   auto stub = v1::PolicyService::NewStub(Connect(server));
   grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
   v1::GetPolicyRequest request;
   request.set_region_code(region);
   v1::Policy policy;
@@ -104,6 +137,7 @@ int ShowPolicy(const std::string& server, const std::string& region) {
 int Enrol(const std::string& server, const v1::ParticipantEnrolled& participant) {
   auto stub = v1::AccountService::NewStub(Connect(server));
   grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
   v1::EnrolRequest request;
   *request.mutable_participant() = participant;
   v1::EnrolResponse response;
@@ -127,6 +161,7 @@ std::string SourceName(v1::FundingSource source) {
 int ShowAccount(const std::string& server, const std::string& citizen_id, bool json) {
   auto stub = v1::AccountService::NewStub(Connect(server));
   grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
   v1::GetAccountRequest request;
   request.set_citizen_id(citizen_id);
   v1::Account a;
@@ -174,6 +209,7 @@ absl::Status SendStream(v1::CollectionService::Stub& stub, const std::vector<v1:
                         const std::vector<size_t>& lines, size_t batch_size, ImportTotals& totals,
                         const std::function<void(size_t)>& progress) {
   grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientStreamDeadlineSeconds);
   v1::PushCollectionsResponse response;
   auto writer = stub.StreamCollections(&context, &response);
   v1::PushCollectionsRequest message;
@@ -290,6 +326,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string server = "127.0.0.1:50051";
   app.add_option("--server", server, "ledgerd address host:port")->capture_default_str();
+  app.add_option("--ca", g_connection.ca_file, "CA that signed the server certificate (PEM)");
+  app.add_option("--cert", g_connection.cert_file, "client certificate (PEM); its OU is the role");
+  app.add_option("--key", g_connection.key_file, "client private key (PEM)");
 
   auto* policy = app.add_subcommand("policy", "adopt or show a region's policy");
   policy->require_subcommand(1);
@@ -333,6 +372,11 @@ int main(int argc, char** argv) {
       ->required();
 
   CLI11_PARSE(app, argc, argv);
+  const Connection& c = g_connection;
+  if ((c.ca_file.empty() || c.cert_file.empty() || c.key_file.empty()) &&
+      !(c.ca_file.empty() && c.cert_file.empty() && c.key_file.empty())) {
+    return Fail("--ca, --cert and --key go together (mutual TLS), or none of them (plain text)");
+  }
 
   if (adopt->parsed()) return AdoptPolicy(server, policy_file);
   if (show_policy->parsed()) return ShowPolicy(server, region);

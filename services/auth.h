@@ -1,0 +1,60 @@
+// Who is calling, and may they. Identity comes from the client's TLS certificate, which gRPC has
+// already verified against the configured CA (mutual TLS):
+//   role    = the subject's organizational unit (OU): tax-bureau | fund-agency | auditor | admin
+//   regions = SAN URIs "urn:ledger:region:<6-digit code>"; none means every region
+//   actor   = the subject, RFC 2253 ("CN=tax-bureau-dev,OU=tax-bureau,O=Pension Ledger Dev")
+// Every RPC method is mapped to the roles allowed to call it in ONE table (MethodRoles); a method
+// not in the table is denied to everyone.
+#ifndef SERVICES_AUTH_H_
+#define SERVICES_AUTH_H_
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+
+namespace services {
+
+enum class Role { kTaxBureau, kFundAgency, kAuditor, kAdmin };
+
+std::string_view RoleName(Role role);
+std::optional<Role> RoleFromName(std::string_view name);
+
+// Full gRPC method name ("/ledger.v1.CollectionService/PushCollections") → roles allowed.
+const std::map<std::string, std::set<Role>, std::less<>>& MethodRoles();
+
+struct Caller {
+  std::string actor;                 // recorded on every event the call causes
+  std::optional<Role> role;          // none: the certificate names no known role
+  std::vector<std::string> regions;  // empty: every region
+  bool every_role = false;           // plain-text development mode only
+
+  bool MayAccessRegion(std::string_view region_code) const;
+};
+
+// Identity from a PEM certificate (exposed for tests). INVALID_ARGUMENT if it does not parse.
+absl::StatusOr<Caller> CallerFromCertificate(std::string_view pem);
+
+class Authorizer {
+ public:
+  // `plaintext_dev`: no TLS, loopback development; every caller is "plaintext-dev:<peer>" with
+  // every role and region. Otherwise a verified client certificate is required.
+  explicit Authorizer(bool plaintext_dev) : plaintext_dev_(plaintext_dev) {}
+
+  // The caller of `context` if it may call `method`. Otherwise UNAUTHENTICATED (no verified
+  // certificate) or PERMISSION_DENIED (role not in the table for the method), with the reason
+  // attached to `context`'s trailing metadata.
+  absl::StatusOr<Caller> Authorize(grpc::ServerContext* context, std::string_view method) const;
+
+ private:
+  bool plaintext_dev_;
+};
+
+}  // namespace services
+
+#endif  // SERVICES_AUTH_H_
