@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/repeated_field.h"
+#include "ledger/limits.h"
 #include "ledger/v1/events.pb.h"
 #include "ledger/v1/policy.pb.h"
 #include "ledger/v1/records.pb.h"
@@ -61,6 +62,35 @@ struct ChainHead {
   std::string hash;        // SHA-256 of that event's stored bytes (genesis: 32 zero bytes)
 };
 
+// Counters of the group-commit writer since Open (monotonic).
+struct WriterStats {
+  uint64_t commits = 0;     // synced WriteBatches
+  uint64_t commands = 0;    // commands answered (a PushCollections call is one command)
+  uint64_t records = 0;     // collection records decided
+  uint64_t events = 0;      // events appended
+  uint64_t commit_us = 0;   // time spent in WriteSynced (the fsync'd write), summed
+};
+
+// A collection push handed to the writer without waiting for it (Ledger::SubmitCollections).
+class PendingPush {
+ public:
+  PendingPush(PendingPush&&) noexcept;
+  PendingPush& operator=(PendingPush&&) noexcept;
+  // Waits for the writer if Wait() was not called: it still reads the records.
+  ~PendingPush();
+
+  // Blocks until the push is committed (durable) or failed; then exactly as PushCollections.
+  // Call at most once.
+  [[nodiscard]] absl::StatusOr<std::vector<v1::RecordOutcome>> Wait();
+
+  struct State;
+
+ private:
+  friend class Ledger;
+  explicit PendingPush(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+};
+
 class Ledger {
  public:
   // Opens (or creates) the ledger, checks the chain (see Options), loads policies and ledger
@@ -68,8 +98,10 @@ class Ledger {
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(Options options);
 
   // Drops every projection and rebuilds it by replaying the log from sequence 1, verifying the
-  // chain as it goes. Offline: the ledger at `data_dir` must not be open elsewhere.
-  static absl::Status RebuildProjections(const std::string& data_dir);
+  // chain as it goes, `events_per_batch` events per write. Offline: the ledger at `data_dir`
+  // must not be open elsewhere.
+  static absl::Status RebuildProjections(const std::string& data_dir,
+                                         size_t events_per_batch = kReplayEventsPerBatchMax);
 
   // Finishes queued commands, stops the writer, closes the database.
   ~Ledger();
@@ -92,6 +124,12 @@ class Ledger {
   [[nodiscard]] absl::StatusOr<std::vector<v1::RecordOutcome>> PushCollections(
       const Records& records, std::string_view actor);
 
+  // As PushCollections, but returns once the records are queued, so the caller can prepare its
+  // next batch while this one is validated and committed (commands are applied in submission
+  // order). At most kCommitRecordsMax records; more fail in Wait() with RESOURCE_EXHAUSTED.
+  [[nodiscard]] PendingPush SubmitCollections(std::shared_ptr<const Records> records,
+                                              std::string actor);
+
   // Enrols a resident. Checks, in order: citizen ID, name and text fields, enrolment date
   // (valid, not in the future), special group, region known, age ≥ 16 on the enrolment date,
   // then an enrolled ID → duplicate (identical) or ALREADY_ENROLLED.
@@ -108,6 +146,7 @@ class Ledger {
   absl::StatusOr<std::optional<v1::Account>> GetAccount(std::string_view citizen_id) const;
   std::optional<v1::Policy> LatestPolicy(std::string_view region_code) const;
   ChainHead Head() const;
+  WriterStats Stats() const;
   // Ledger (double-entry) account balances, debits minus credits in fen, keyed
   // "<region>/<account>". Their sum is always zero.
   std::map<std::string, int64_t> LedgerAccountBalances() const;

@@ -340,6 +340,27 @@ TEST_F(LedgerTest, ProjectionsBehindTheLogRefuseToOpen) {
   EXPECT_EQ(ledger_->Head().sequence, 3u);
 }
 
+TEST_F(LedgerTest, AnUnfinishedRebuildRefusesToOpenUntilRebuiltAgain) {
+  Push({Record("G1", kZhang, 200)});
+  ledger_.reset();
+  {
+    // What a crash between "rebuild started" and "rebuilt projections flushed" leaves behind.
+    auto store = Store::Open(dir_.string());
+    ASSERT_TRUE(store.ok());
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch.Put((*store)->handle(Cf::kMeta), std::string(keys::kRebuildInProgress), "1")
+                    .ok());
+    ASSERT_TRUE((*store)->WriteSynced(batch).ok());
+  }
+  auto opened = Ledger::Open({.data_dir = dir_.string(), .clock_us = FixedNow});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(opened.status().message()), HasSubstr("rebuild"));
+  ASSERT_TRUE(Ledger::RebuildProjections(dir_.string(), /*events_per_batch=*/1).ok());
+  Reopen();
+  EXPECT_EQ(Personal(kZhang), 20000);
+}
+
 TEST_F(LedgerTest, EnrolmentRulesInOrder) {
   v1::ParticipantEnrolled p;
   p.set_citizen_id(kLi);

@@ -17,13 +17,17 @@ inline constexpr size_t kCommitRecordsMax = 20'000;
 // Commands waiting for the writer; callers block (back-pressure) beyond this.
 inline constexpr size_t kWriterQueueCommandsMax = 1'024;
 // Events applied per WriteBatch when rebuilding projections from the log.
-inline constexpr size_t kReplayEventsPerBatchMax = 20'000;
+// Each batch keeps the accounts it touches in memory: larger batches rewrite an account less often.
+inline constexpr size_t kReplayEventsPerBatchMax = 100'000;
 
 // What one caller can send the server (enforced in services/).
 // Largest request message; a full kBatchRecordsMax batch is about 1.5 MiB.
 inline constexpr int kReceiveMessageBytesMax = 16 * 1024 * 1024;
 // StreamCollections streams in progress at once, server-wide; one more is RESOURCE_EXHAUSTED.
 inline constexpr int kConcurrentStreamsMax = 64;
+// Messages of one collection stream queued for the writer at once: the next message is received
+// while these are validated and committed.
+inline constexpr size_t kStreamPipelineDepth = 2;
 // HTTP/2 streams (concurrent calls) per client connection.
 inline constexpr int kStreamsPerConnectionMax = 128;
 // How long one StreamCollections stream may stay open; then DEADLINE_EXCEEDED (what was

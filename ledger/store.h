@@ -14,6 +14,8 @@
 //   meta            key: "last_sequence"                value: u64 BE
 //                   key: "chain_head"                   value: 32-byte SHA-256 of the last event
 //                   key: "schema_version"               value: decimal text, currently "1"
+//                   key: "rebuild_in_progress"          value: "1" while projections are being
+//                   rebuilt from the log (absent otherwise; the ledger refuses to open with it)
 // Big-endian integers make RocksDB's bytewise order equal to numeric order.
 #ifndef LEDGER_STORE_H_
 #define LEDGER_STORE_H_
@@ -46,6 +48,7 @@ std::string Policy(std::string_view region_code, uint32_t version);
 inline constexpr std::string_view kLastSequence = "last_sequence";
 inline constexpr std::string_view kChainHead = "chain_head";
 inline constexpr std::string_view kSchemaVersion = "schema_version";
+inline constexpr std::string_view kRebuildInProgress = "rebuild_in_progress";
 inline constexpr std::string_view kCurrentSchemaVersion = "1";
 }  // namespace keys
 
@@ -64,6 +67,13 @@ class Store {
   // Commits `batch` atomically and durably: WriteOptions::sync = true, so when this returns OK
   // the batch is on stable storage (fsync'd WAL) and survives a crash or power loss.
   absl::Status WriteSynced(rocksdb::WriteBatch& batch);
+
+  // Applies `batch` without the WAL: it reaches disk only at FlushProjections(). For the offline
+  // rebuild, which marks itself in progress (keys::kRebuildInProgress) until the flush is done.
+  absl::Status WriteUnlogged(rocksdb::WriteBatch& batch);
+  // Flushes every projection's memtable to SST files and waits: after this the unlogged writes
+  // are durable.
+  absl::Status FlushProjections();
 
   // Drops and recreates every column family except `events`. Only with no writer running.
   absl::Status DropProjections();

@@ -1,5 +1,7 @@
 #include "ledger/working_state.h"
 
+#include <algorithm>
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
@@ -156,13 +158,22 @@ void WorkingState::WriteTo(rocksdb::WriteBatch& batch, bool include_events) cons
       put(Cf::kEvents, keys::Event(first_new + i), stored_events_[i]);
     }
   }
-  for (const std::string& receipt : dirty_receipts_) {
-    const ReceiptEntry& e = *receipts_.at(receipt);
-    put(Cf::kIdempotency, keys::Receipt(receipt),
+  // Keys go into the batch in key order: RocksDB's memtable skip list inserts ascending keys far
+  // faster than random ones (measured: the larger part of a rebuild's CPU time).
+  auto sorted = [](const std::unordered_set<std::string>& keys) {
+    std::vector<const std::string*> out;
+    out.reserve(keys.size());
+    for (const std::string& k : keys) out.push_back(&k);
+    std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return *a < *b; });
+    return out;
+  };
+  for (const std::string* receipt : sorted(dirty_receipts_)) {
+    const ReceiptEntry& e = *receipts_.at(*receipt);
+    put(Cf::kIdempotency, keys::Receipt(*receipt),
         keys::EncodeU64(e.collected_sequence) + keys::EncodeU64(e.cancelled_sequence));
   }
-  for (const std::string& id : dirty_accounts_) {
-    put(Cf::kAccounts, id, accounts_.at(id)->SerializeAsString());
+  for (const std::string* id : sorted(dirty_accounts_)) {
+    put(Cf::kAccounts, *id, accounts_.at(*id)->SerializeAsString());
   }
   // Double entry: the committed totals sum to zero (checked at every earlier commit), so the
   // group's deltas must too.

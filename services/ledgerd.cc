@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
 #include "services/services.h"
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
                  "re-hash the whole event log before serving")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // Debian's abseil checks every absl::Mutex acquisition for lock-order cycles (gRPC takes many);
+  // that is a debugging aid, measurably costly on the request path.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.client_ca_file.empty()) {
     if (server_options.insecure_plaintext) {
       spdlog::critical("--insecure-plaintext and --tls-* exclude each other");

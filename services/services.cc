@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <sstream>
 
@@ -92,33 +93,57 @@ grpc::Status RegionDenied(grpc::ServerContext* context, std::string_view region)
                                           region, "'")});
 }
 
-// Commits `records` for `caller`; records for regions outside the caller's certificate are
-// rejected (REGION_NOT_PERMITTED) without reaching the ledger.
-absl::StatusOr<std::vector<v1::RecordOutcome>> PushScoped(ledger::Ledger& ledger,
-                                                          const Caller& caller,
-                                                          const ledger::Ledger::Records& records) {
-  if (caller.regions.empty()) return ledger.PushCollections(records, caller.actor);
-  std::vector<v1::RecordOutcome> outcomes(records.size());
-  ledger::Ledger::Records permitted;
-  std::vector<int> positions;
-  for (int i = 0; i < records.size(); ++i) {
-    if (caller.MayAccessRegion(records[i].region_code())) {
-      *permitted.Add() = records[i];
-      positions.push_back(i);
-    } else {
-      outcomes[i] = Rejected(i, v1::REASON_REGION_NOT_PERMITTED,
-                             StrCat("the caller's certificate does not cover region '",
-                                    records[i].region_code(), "'"));
+// One message's records submitted for `caller`. Records for regions outside the caller's
+// certificate are rejected here (REGION_NOT_PERMITTED) and never reach the ledger; the rest are
+// queued for the writer at once, and Wait() merges both back into request order.
+class ScopedPush {
+ public:
+  static ScopedPush Submit(ledger::Ledger& ledger, const Caller& caller,
+                           std::shared_ptr<const ledger::Ledger::Records> records) {
+    if (caller.regions.empty()) {
+      return ScopedPush({}, {}, false, ledger.SubmitCollections(std::move(records), caller.actor));
     }
+    std::vector<v1::RecordOutcome> outcomes(records->size());
+    auto permitted = std::make_shared<ledger::Ledger::Records>();
+    std::vector<int> positions;
+    for (int i = 0; i < records->size(); ++i) {
+      const v1::CollectionRecord& r = records->Get(i);
+      if (caller.MayAccessRegion(r.region_code())) {
+        *permitted->Add() = r;
+        positions.push_back(i);
+      } else {
+        outcomes[i] = Rejected(i, v1::REASON_REGION_NOT_PERMITTED,
+                               StrCat("the caller's certificate does not cover region '",
+                                      r.region_code(), "'"));
+      }
+    }
+    return ScopedPush(std::move(outcomes), std::move(positions), true,
+                      ledger.SubmitCollections(std::move(permitted), caller.actor));
   }
-  auto pushed = ledger.PushCollections(permitted, caller.actor);
-  if (!pushed.ok()) return pushed.status();
-  for (size_t j = 0; j < pushed->size(); ++j) {
-    outcomes[positions[j]] = std::move((*pushed)[j]);
-    outcomes[positions[j]].set_index(positions[j]);
+
+  absl::StatusOr<std::vector<v1::RecordOutcome>> Wait() {
+    auto pushed = pending_.Wait();
+    if (!pushed.ok() || !scoped_) return pushed;
+    for (size_t j = 0; j < pushed->size(); ++j) {
+      outcomes_[positions_[j]] = std::move((*pushed)[j]);
+      outcomes_[positions_[j]].set_index(positions_[j]);
+    }
+    return std::move(outcomes_);
   }
-  return outcomes;
-}
+
+ private:
+  ScopedPush(std::vector<v1::RecordOutcome> outcomes, std::vector<int> positions, bool scoped,
+             ledger::PendingPush pending)
+      : outcomes_(std::move(outcomes)),
+        positions_(std::move(positions)),
+        scoped_(scoped),
+        pending_(std::move(pending)) {}
+
+  std::vector<v1::RecordOutcome> outcomes_;  // rejections found here (scoped callers only)
+  std::vector<int> positions_;               // request index of each submitted record
+  bool scoped_;
+  ledger::PendingPush pending_;
+};
 
 class CollectionServiceImpl final : public v1::CollectionService::Service {
  public:
@@ -140,7 +165,10 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
                                            " records in one request; at most ",
                                            ledger::kBatchRecordsMax)));
     }
-    auto outcomes = PushScoped(ledger_, *caller, request->records());
+    // The request outlives the wait below, so the records are lent, not copied.
+    std::shared_ptr<const ledger::Ledger::Records> records(std::shared_ptr<void>(),
+                                                            &request->records());
+    auto outcomes = ScopedPush::Submit(ledger_, *caller, std::move(records)).Wait();
     if (!outcomes.ok()) return log.Done(FromAbsl(outcomes.status()));
     Count(*outcomes, 0, response);
     return log.Done(grpc::Status::OK);
@@ -166,36 +194,63 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
     }
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::seconds(ledger::kStreamDurationSecondsMax);
+    // Up to kStreamPipelineDepth messages are with the writer while the next one is received
+    // and parsed; their outcomes are collected in order.
+    std::deque<std::pair<uint32_t, ScopedPush>> in_flight;
+    absl::Status failed;
+    auto collect_oldest = [&] {
+      auto outcomes = in_flight.front().second.Wait();
+      if (outcomes.ok()) {
+        Count(*outcomes, in_flight.front().first, response);
+      } else if (failed.ok()) {
+        failed = outcomes.status();
+      }
+      in_flight.pop_front();
+    };
+    auto finish = [&](grpc::Status status) {
+      while (!in_flight.empty()) collect_oldest();
+      if (status.ok() && !failed.ok()) status = FromAbsl(failed);
+      return log.Done(status);
+    };
     v1::PushCollectionsRequest message;
     size_t total = 0;
-    while (reader->Read(&message)) {
+    while (failed.ok() && reader->Read(&message)) {
       log.set_records(total + message.records_size());
       if (std::chrono::steady_clock::now() > deadline) {
-        return log.Done(LimitExceeded(context, grpc::StatusCode::DEADLINE_EXCEEDED,
-                                      "stream_duration_max",
-                                      StrCat("a stream may stay open ",
-                                             ledger::kStreamDurationSecondsMax, " s (the first ",
-                                             total, " records are committed); open a new one")));
+        return finish(LimitExceeded(context, grpc::StatusCode::DEADLINE_EXCEEDED,
+                                    "stream_duration_max",
+                                    StrCat("a stream may stay open ",
+                                           ledger::kStreamDurationSecondsMax, " s (the first ",
+                                           total, " records are committed); open a new one")));
       }
       if (static_cast<size_t>(message.records_size()) > ledger::kBatchRecordsMax) {
-        return log.Done(LimitExceeded(
+        return finish(LimitExceeded(
             context, grpc::StatusCode::RESOURCE_EXHAUSTED, "batch_records_max",
             StrCat(message.records_size(), " records in one stream message; at most ",
                    ledger::kBatchRecordsMax, " (earlier messages are committed)")));
       }
       if (total + message.records_size() > ledger::kStreamRecordsMax) {
-        return log.Done(LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                      "stream_records_max",
-                                      StrCat("more than ", ledger::kStreamRecordsMax,
-                                             " records in one stream (the first ", total,
-                                             " are committed); open a new stream")));
+        return finish(LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                    "stream_records_max",
+                                    StrCat("more than ", ledger::kStreamRecordsMax,
+                                           " records in one stream (the first ", total,
+                                           " are committed); open a new stream")));
       }
-      auto outcomes = PushScoped(ledger_, *caller, message.records());
-      if (!outcomes.ok()) return log.Done(FromAbsl(outcomes.status()));
-      Count(*outcomes, static_cast<uint32_t>(total), response);
-      total += message.records_size();
+      auto records = std::make_shared<ledger::Ledger::Records>();
+      records->Swap(message.mutable_records());
+      const size_t n = records->size();
+      in_flight.emplace_back(static_cast<uint32_t>(total),
+                             ScopedPush::Submit(ledger_, *caller, std::move(records)));
+      total += n;
+      while (in_flight.size() >= ledger::kStreamPipelineDepth) collect_oldest();
     }
-    return log.Done(grpc::Status::OK);
+    if (failed.ok() && context->IsCancelled()) {
+      // Read() also ends when gRPC drops the call: the client went away, its deadline passed, or a
+      // message exceeded kReceiveMessageBytesMax (the client sees RESOURCE_EXHAUSTED then).
+      return finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                                 StrCat("the stream was cancelled after ", total, " records")));
+    }
+    return finish(grpc::Status::OK);
   }
 
  private:
@@ -380,6 +435,10 @@ absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOp
   // gRPC enables SO_REUSEPORT by default: a second ledgerd on the same port would then split
   // clients between two different ledgers. Binding a port in use must fail instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Enough threads polling for new calls that concurrent callers reach the writer together
+  // (and share its fsync) instead of trickling in one thread start at a time.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 16);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 128);
   builder.RegisterService(running.collection.get());
   builder.RegisterService(running.account.get());
   builder.RegisterService(running.policy.get());

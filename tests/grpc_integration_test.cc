@@ -1314,13 +1314,14 @@ TEST_F(LedgerServerTest, RebuildingProjectionsReproducesThemExactly) {
   };
   const v1::PushCollectionsResponse early_response = PushOk(early);
   EXPECT_EQ(early_response.rejected_count(), 0u);
-  // More than kReplayEventsPerBatchMax events, so the rebuild replays in several batches and the
-  // cancellations below are replayed in a later batch than the collections they cancel.
+  // More events than the rebuild's batch (kTestReplayBatch below), so it replays in several
+  // batches and the cancellations below are replayed in a later batch than what they cancel.
   for (int m = 0; m < 3; ++m) {
     const v1::PushCollectionsResponse bulk = PushOk(SuspenseRecords("BULK", m * 7000, 7000));
     EXPECT_EQ(bulk.suspense_count(), 7000u);
   }
-  ASSERT_GT(ledger_->Head().sequence, ledger::kReplayEventsPerBatchMax);
+  constexpr size_t kTestReplayBatch = 20'000;
+  ASSERT_GT(ledger_->Head().sequence, kTestReplayBatch);
   const std::vector<v1::CollectionRecord> late = {
       CancelOf(a_2014, "2015-02-01"),
       CancelOf(c_parked, "2024-03-01"),
@@ -1342,7 +1343,7 @@ TEST_F(LedgerServerTest, RebuildingProjectionsReproducesThemExactly) {
   const ColumnFamilies before = ReadProjections(dir_);
   ASSERT_EQ(before.size(), 5u);
   EXPECT_FALSE(before.at(static_cast<int>(ledger::Cf::kAccounts)).empty());
-  const absl::Status rebuilt = ledger::Ledger::RebuildProjections(dir_);
+  const absl::Status rebuilt = ledger::Ledger::RebuildProjections(dir_, kTestReplayBatch);
   ASSERT_TRUE(rebuilt.ok()) << rebuilt;
   const ColumnFamilies after = ReadProjections(dir_);
   for (const auto& [cf, rows] : before) {

@@ -1,0 +1,884 @@
+// Mutual TLS and role-based access, end to end: development certificates made by
+// deploy/tls/make-dev-certs.sh, a real ledger on a temporary directory, the real server with TLS on
+// a loopback port, and generated client stubs presenting each identity.
+#include "services/auth.h"
+
+#include <google/protobuf/descriptor.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "ledger/ledger.h"
+#include "ledger/limits.h"
+#include "ledger/policy.h"
+#include "ledger/strings.h"
+#include "ledger/v1/services.grpc.pb.h"
+#include "services/services.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+namespace v1 = ledger::v1;
+using ::ledger::StrCat;
+using ::services::Role;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kRegion[] = "222401";
+constexpr char kOtherRegion[] = "222402";      // a copy of the demo policy, adopted by some tests
+constexpr char kIdA[] = "22240119650315123X";  // born 1965; enrolled by every fixture
+constexpr char kIdB[] = "222401198001014568";  // born 1980
+constexpr char kIdC[] = "222401199211207899";  // born 1992; never enrolled
+constexpr char kIdTooYoung[] = "222401201001011230";  // born 2010
+constexpr char kIdBadCheck[] = "222401198001014569";  // kIdB with a wrong check digit
+
+// The identities a client can present. Each but kNoCertificate is <name>.crt / <name>.key in the
+// certificate directory.
+constexpr char kTaxBureau[] = "tax-bureau";
+constexpr char kFundAgency[] = "fund-agency";
+constexpr char kAuditor[] = "auditor";
+constexpr char kAdmin[] = "admin";
+constexpr char kNoRole[] = "no-role";
+constexpr char kNoCertificate[] = "no-certificate";
+constexpr char kExpired[] = "expired";
+constexpr char kOtherCa[] = "other-ca";
+constexpr char kTaxBureauYanji[] = "tax-bureau-222401";
+
+constexpr const char* kMatrixIdentities[] = {
+    kTaxBureau, kFundAgency, kAuditor, kAdmin, kNoRole, kNoCertificate, kExpired, kOtherCa,
+};
+
+// Full names of the six methods.
+constexpr char kPushCollections[] = "/ledger.v1.CollectionService/PushCollections";
+constexpr char kStreamCollections[] = "/ledger.v1.CollectionService/StreamCollections";
+constexpr char kEnrol[] = "/ledger.v1.AccountService/Enrol";
+constexpr char kGetAccount[] = "/ledger.v1.AccountService/GetAccount";
+constexpr char kAdoptPolicy[] = "/ledger.v1.PolicyService/AdoptPolicy";
+constexpr char kGetPolicy[] = "/ledger.v1.PolicyService/GetPolicy";
+
+// The access rules as the specification states them, written out independently of
+// services::MethodRoles(): the tax bureau pushes collections and reads policy; the fund agency
+// enrols, reads accounts and policy; the auditor reads accounts and policy and writes nothing;
+// admin adopts and reads policy.
+const std::map<std::string, std::set<std::string>>& SpecifiedAccess() {
+  static const auto* kAccess = new std::map<std::string, std::set<std::string>>{
+      {kTaxBureau, {kPushCollections, kStreamCollections, kGetPolicy}},
+      {kFundAgency, {kEnrol, kGetAccount, kGetPolicy}},
+      {kAuditor, {kGetAccount, kGetPolicy}},
+      {kAdmin, {kAdoptPolicy, kGetPolicy}},
+  };
+  return *kAccess;
+}
+
+int64_t FixedNowUs() {
+  // 2025-06-30 12:00 UTC = 2025-06-30 20:00 in Beijing: "today" is 2025-06-30.
+  return absl::ToUnixMicros(
+      absl::FromCivil(absl::CivilSecond(2025, 6, 30, 12, 0, 0), absl::UTCTimeZone()));
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(StrCat("cannot open ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<v1::Policy> LoadDemoPolicy() {
+  auto text = ReadFile(StrCat(LEDGER_SOURCE_DIR, "/deploy/policies/yanji-222401.json"));
+  if (!text.ok()) return text.status();
+  return ledger::ParsePolicyJson(*text);
+}
+
+v1::CollectionRecord Add(std::string receipt, std::string citizen_id, int year, int64_t fen,
+                         std::string date, std::string region = kRegion) {
+  v1::CollectionRecord r;
+  r.set_record_type(v1::RECORD_TYPE_ADD);
+  r.set_receipt_number(std::move(receipt));
+  r.set_citizen_id(std::move(citizen_id));
+  r.set_name("金哲");
+  r.set_region_code(std::move(region));
+  r.set_contribution_year(year);
+  r.set_amount_fen(fen);
+  r.set_collection_date(std::move(date));
+  r.set_tax_office("22240100");
+  r.set_batch_id("BATCH-1");
+  return r;
+}
+
+v1::ParticipantEnrolled Participant(std::string citizen_id, std::string name,
+                                    std::string date = "2020-01-01") {
+  v1::ParticipantEnrolled p;
+  p.set_citizen_id(std::move(citizen_id));
+  p.set_name(std::move(name));
+  p.set_ethnicity("朝鲜族");
+  p.set_address("延吉市公园路1号");
+  p.set_phone("13800000000");
+  p.set_region_code(kRegion);
+  p.set_enrolment_date(std::move(date));
+  return p;
+}
+
+// A finished RPC: its status and the machine-readable reason from the trailers.
+struct RpcResult {
+  grpc::Status status;
+  std::string reason;
+};
+
+std::string ReasonOf(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find(services::kReasonMetadataKey);
+  return it == trailers.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+std::string Describe(const grpc::Status& status) {
+  return StrCat("code ", static_cast<int>(status.error_code()), ": ", status.error_message());
+}
+
+void SetDeadline(grpc::ClientContext& context) {
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+}
+
+// One helper per method. Each makes exactly one call on `channel`.
+using Channel = std::shared_ptr<grpc::Channel>;
+
+RpcResult Push(const Channel& channel, const std::vector<v1::CollectionRecord>& records,
+               v1::PushCollectionsResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::PushCollectionsRequest request;
+  for (const v1::CollectionRecord& r : records) *request.add_records() = r;
+  grpc::Status status =
+      v1::CollectionService::NewStub(channel)->PushCollections(&context, request, response);
+  return {status, ReasonOf(context)};
+}
+
+RpcResult Stream(const Channel& channel,
+                 const std::vector<std::vector<v1::CollectionRecord>>& messages,
+                 v1::PushCollectionsResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  auto stub = v1::CollectionService::NewStub(channel);
+  auto writer = stub->StreamCollections(&context, response);
+  for (const auto& records : messages) {
+    v1::PushCollectionsRequest message;
+    for (const v1::CollectionRecord& r : records) *message.add_records() = r;
+    if (!writer->Write(message)) break;  // the server ended the stream; Finish says why
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  return {status, ReasonOf(context)};
+}
+
+RpcResult Enrol(const Channel& channel, const v1::ParticipantEnrolled& participant,
+                v1::EnrolResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::EnrolRequest request;
+  *request.mutable_participant() = participant;
+  grpc::Status status = v1::AccountService::NewStub(channel)->Enrol(&context, request, response);
+  return {status, ReasonOf(context)};
+}
+
+RpcResult GetAccount(const Channel& channel, const std::string& citizen_id, v1::Account* account) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::GetAccountRequest request;
+  request.set_citizen_id(citizen_id);
+  grpc::Status status =
+      v1::AccountService::NewStub(channel)->GetAccount(&context, request, account);
+  return {status, ReasonOf(context)};
+}
+
+RpcResult Adopt(const Channel& channel, const v1::Policy& policy,
+                v1::AdoptPolicyResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::AdoptPolicyRequest request;
+  *request.mutable_policy() = policy;
+  grpc::Status status =
+      v1::PolicyService::NewStub(channel)->AdoptPolicy(&context, request, response);
+  return {status, ReasonOf(context)};
+}
+
+RpcResult GetPolicy(const Channel& channel, const std::string& region, v1::Policy* policy) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::GetPolicyRequest request;
+  request.set_region_code(region);
+  grpc::Status status = v1::PolicyService::NewStub(channel)->GetPolicy(&context, request, policy);
+  return {status, ReasonOf(context)};
+}
+
+// Restores the default spdlog logger when it goes out of scope, however the test ends.
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(text_, /*force_flush=*/true);
+    auto logger = std::make_shared<spdlog::logger>("auth_test_capture", sink);
+    logger->set_level(spdlog::level::trace);
+    spdlog::set_default_logger(std::move(logger));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+
+  std::string Text() const { return text_.str(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream text_;
+};
+
+// A fresh ledger (demo policy adopted, kIdA enrolled) served with mutual TLS on a free loopback
+// port. The certificates are made once per test suite.
+class AuthTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    certs_dir_ = new std::string(
+        StrCat(::testing::TempDir(), "ledger_auth_certs_", static_cast<int64_t>(getpid())));
+    std::filesystem::remove_all(*certs_dir_);
+    const std::string log = StrCat(*certs_dir_, ".log");
+    const std::string command = StrCat("'", LEDGER_SOURCE_DIR, "/deploy/tls/make-dev-certs.sh' '",
+                                       *certs_dir_, "' --test-extras >'", log, "' 2>&1");
+    const int rc = std::system(command.c_str());
+    auto output = ReadFile(log);
+    ASSERT_EQ(rc, 0) << "making the development certificates failed: " << command << "\n"
+                     << (output.ok() ? *output : std::string("(no output)"));
+    for (const char* name : {"ca", "server", kTaxBureau, kFundAgency, kAuditor, kAdmin, kNoRole,
+                             kExpired, kOtherCa, kTaxBureauYanji}) {
+      ASSERT_TRUE(std::filesystem::exists(CertFile(name))) << CertFile(name);
+      if (std::string_view(name) != "ca") {
+        ASSERT_TRUE(std::filesystem::exists(KeyFile(name))) << KeyFile(name);
+      }
+    }
+    certs_ok_ = true;
+  }
+
+  static void TearDownTestSuite() {
+    std::error_code ignored;
+    std::filesystem::remove_all(*certs_dir_, ignored);
+    std::filesystem::remove(StrCat(*certs_dir_, ".log"), ignored);
+    delete certs_dir_;
+    certs_dir_ = nullptr;
+    certs_ok_ = false;
+  }
+
+  static std::string CertFile(std::string_view name) {
+    return StrCat(*certs_dir_, "/", name, ".crt");
+  }
+  static std::string KeyFile(std::string_view name) {
+    return StrCat(*certs_dir_, "/", name, ".key");
+  }
+  static std::string Pem(const std::string& path) {
+    auto text = ReadFile(path);
+    EXPECT_TRUE(text.ok()) << text.status();
+    return text.ok() ? *text : std::string();
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(certs_ok_) << "the development certificates were not made";
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = StrCat(::testing::TempDir(), "ledger_auth_", info->name(), "_",
+                  static_cast<int64_t>(getpid()));
+    std::filesystem::remove_all(dir_);
+    auto policy = LoadDemoPolicy();
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    demo_policy_ = *std::move(policy);
+
+    auto opened = ledger::Ledger::Open(
+        {.data_dir = dir_, .verify_chain_on_open = true, .clock_us = FixedNowUs});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    ledger_ = *std::move(opened);
+    auto adopted = ledger_->AdoptPolicy(demo_policy_, "test-setup");
+    ASSERT_TRUE(adopted.ok() && !adopted->rejection) << "cannot adopt the demo policy";
+    auto enrolled = ledger_->Enrol(Participant(kIdA, "金哲"), "test-setup");
+    ASSERT_TRUE(enrolled.ok() && !enrolled->rejection) << "cannot enrol kIdA";
+
+    auto running = services::StartServer(
+        *ledger_, {.listen_address = "127.0.0.1:0",
+                   .tls = services::TlsFiles{.cert_file = CertFile("server"),
+                                             .key_file = KeyFile("server"),
+                                             .client_ca_file = CertFile("ca")}});
+    ASSERT_TRUE(running.ok()) << running.status();
+    server_ = std::make_unique<services::RunningServer>(*std::move(running));
+    ASSERT_GT(server_->port, 0);
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) {
+      server_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      server_->server->Wait();
+      server_.reset();
+    }
+    ledger_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  // A new channel to the server presenting `identity` (kNoCertificate: trusts the CA, presents
+  // nothing). `host` is "127.0.0.1" or "localhost": the server certificate names both.
+  Channel Connect(std::string_view identity, std::string_view host = "127.0.0.1",
+                  int max_send_bytes = -1) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Pem(CertFile("ca"));
+    if (identity != kNoCertificate) {
+      ssl.pem_private_key = Pem(KeyFile(identity));
+      ssl.pem_cert_chain = Pem(CertFile(identity));
+    }
+    grpc::ChannelArguments args;
+    // Each channel its own connection: no subchannel shared with another identity's channel.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetMaxSendMessageSize(max_send_bytes);
+    args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+    return grpc::CreateCustomChannel(StrCat(host, ":", server_->port), grpc::SslCredentials(ssl),
+                                     args);
+  }
+
+  uint64_t Head() const { return ledger_->Head().sequence; }
+
+  // The demo policy under region kOtherRegion, adopted as admin over TLS.
+  void AdoptOtherRegionPolicy() {
+    v1::Policy other = demo_policy_;
+    other.set_region_code(kOtherRegion);
+    other.set_region_name("测试市");
+    v1::AdoptPolicyResponse response;
+    RpcResult r = Adopt(Connect(kAdmin), other, &response);
+    ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+    ASSERT_FALSE(response.duplicate());
+  }
+
+  static inline std::string* certs_dir_ = nullptr;
+  static inline bool certs_ok_ = false;
+
+  std::string dir_;
+  v1::Policy demo_policy_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<services::RunningServer> server_;
+};
+
+// --- 1. the access matrix ----------------------------------------------------------------------
+
+enum class Expect { kAllowed, kRoleDenied, kNoCertificate, kHandshakeRefused };
+
+Expect Expected(std::string_view identity, const std::string& method) {
+  if (identity == kNoCertificate) return Expect::kNoCertificate;
+  if (identity == kExpired || identity == kOtherCa) return Expect::kHandshakeRefused;
+  const auto& access = SpecifiedAccess();
+  const auto row = access.find(std::string(identity));
+  if (row == access.end()) return Expect::kRoleDenied;  // no-role: no rights at all
+  return row->second.contains(method) ? Expect::kAllowed : Expect::kRoleDenied;
+}
+
+TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
+  v1::Policy version2 = demo_policy_;
+  version2.set_version(2);
+  struct Method {
+    std::string name;
+    bool writes;  // an allowed call commits exactly one event
+    std::function<RpcResult(const Channel&, std::string_view identity)> call;
+  };
+  const std::vector<Method> methods = {
+      {kPushCollections, true,
+       [](const Channel& channel, std::string_view identity) {
+         v1::PushCollectionsResponse response;
+         return Push(channel, {Add(StrCat("PUSH-", identity), kIdA, 2023, 50000, "2023-03-01")},
+                     &response);
+       }},
+      {kStreamCollections, true,
+       [](const Channel& channel, std::string_view identity) {
+         v1::PushCollectionsResponse response;
+         return Stream(channel,
+                       {{Add(StrCat("STREAM-", identity), kIdA, 2022, 50000, "2022-03-01")}},
+                       &response);
+       }},
+      {kEnrol, true,
+       [](const Channel& channel, std::string_view) {
+         v1::EnrolResponse response;
+         return Enrol(channel, Participant(kIdB, "李梅"), &response);
+       }},
+      {kGetAccount, false,
+       [](const Channel& channel, std::string_view) {
+         v1::Account account;
+         RpcResult r = GetAccount(channel, kIdA, &account);
+         if (r.status.ok()) {
+           EXPECT_EQ(account.citizen_id(), kIdA);
+         }
+         return r;
+       }},
+      {kAdoptPolicy, true,
+       [&version2](const Channel& channel, std::string_view) {
+         v1::AdoptPolicyResponse response;
+         return Adopt(channel, version2, &response);
+       }},
+      {kGetPolicy, false,
+       [](const Channel& channel, std::string_view) {
+         v1::Policy policy;
+         RpcResult r = GetPolicy(channel, kRegion, &policy);
+         if (r.status.ok()) {
+           EXPECT_EQ(policy.region_code(), kRegion);
+         }
+         return r;
+       }},
+  };
+  ASSERT_EQ(methods.size(), services::MethodRoles().size()) << "a method is missing here";
+
+  int allowed = 0;
+  for (const char* identity : kMatrixIdentities) {
+    const Channel channel = Connect(identity);
+    for (const Method& method : methods) {
+      SCOPED_TRACE(StrCat(method.name, " as ", identity));
+      const uint64_t head = Head();
+      const RpcResult r = method.call(channel, identity);
+      switch (Expected(identity, method.name)) {
+        case Expect::kAllowed:
+          ++allowed;
+          EXPECT_NE(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+              << Describe(r.status);
+          EXPECT_NE(r.status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << Describe(r.status);
+          EXPECT_NE(r.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(r.status);
+          // Every request here is valid, so an allowed call succeeds outright.
+          EXPECT_TRUE(r.status.ok()) << Describe(r.status);
+          EXPECT_EQ(Head(), head + (method.writes ? 1 : 0));
+          continue;
+        case Expect::kRoleDenied:
+          EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+              << Describe(r.status);
+          EXPECT_EQ(r.reason, "REASON_ROLE_NOT_PERMITTED");
+          break;
+        case Expect::kNoCertificate:
+          EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << Describe(r.status);
+          EXPECT_EQ(r.reason, "REASON_NO_CLIENT_CERTIFICATE");
+          break;
+        case Expect::kHandshakeRefused:
+          // Not UNAUTHENTICATED: the server verifies the client certificate (against the client
+          // CA, including its validity period) during the TLS handshake and aborts the
+          // handshake, so no HTTP/2 connection exists, no method runs and no ledger-reason
+          // trailer can be sent. The client sees a connection failure: UNAVAILABLE.
+          EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(r.status);
+          EXPECT_EQ(r.reason, "");
+          break;
+      }
+      EXPECT_EQ(Head(), head) << "a denied call changed the ledger";
+    }
+  }
+  // tax-bureau 3, fund-agency 3, auditor 2, admin 2.
+  EXPECT_EQ(allowed, 10);
+}
+
+// The server certificate names both localhost and 127.0.0.1: clients may use either.
+TEST_F(AuthTest, ClientsMayNameTheServerLocalhostOr127001) {
+  for (std::string_view host : {"localhost", "127.0.0.1"}) {
+    SCOPED_TRACE(host);
+    v1::Policy policy;
+    RpcResult r = GetPolicy(Connect(kAuditor, host), kRegion, &policy);
+    ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+    EXPECT_EQ(policy.version(), demo_policy_.version());
+  }
+}
+
+// A certificate of the ledger's own CA that is not for client authentication (the server's: its
+// extended key usage is serverAuth only) is refused in the handshake like a foreign one.
+TEST_F(AuthTest, CertificateWithoutClientAuthUsageIsRefusedInTheHandshake) {
+  const uint64_t head = Head();
+  v1::Policy policy;
+  RpcResult r = GetPolicy(Connect("server"), kRegion, &policy);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(r.status);
+  v1::PushCollectionsResponse response;
+  r = Push(Connect("server"), {Add("SERVER-1", kIdA, 2024, 50000, "2024-03-01")}, &response);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(r.status);
+  EXPECT_EQ(Head(), head);
+}
+
+// --- 2. the one table covers exactly the real methods -------------------------------------------
+
+TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  std::set<std::string> methods;
+  for (const char* name :
+       {v1::CollectionService::service_full_name(), v1::AccountService::service_full_name(),
+        v1::PolicyService::service_full_name()}) {
+    const google::protobuf::ServiceDescriptor* service = pool->FindServiceByName(name);
+    ASSERT_NE(service, nullptr) << name;
+    // Any service added to the same file is covered too.
+    const google::protobuf::FileDescriptor* file = service->file();
+    EXPECT_EQ(file->service_count(), 3) << "a new service: add it to this test";
+    for (int s = 0; s < file->service_count(); ++s) {
+      const google::protobuf::ServiceDescriptor* in_file = file->service(s);
+      for (int m = 0; m < in_file->method_count(); ++m) {
+        methods.insert(StrCat("/", in_file->full_name(), "/", in_file->method(m)->name()));
+      }
+    }
+  }
+  EXPECT_EQ(methods.size(), 6u);
+  EXPECT_TRUE(methods.contains(kPushCollections));
+
+  const auto& table = services::MethodRoles();
+  for (const std::string& method : methods) {
+    EXPECT_TRUE(table.contains(method)) << method << " has no entry in MethodRoles()";
+  }
+  for (const auto& [method, roles] : table) {
+    EXPECT_TRUE(methods.contains(method)) << method << " in MethodRoles() is not a real method";
+    EXPECT_FALSE(roles.empty()) << method << " is open to nobody";
+  }
+}
+
+TEST(MethodRolesTest, TableMatchesTheSpecification) {
+  std::map<std::string, std::set<std::string>> from_table;
+  for (const auto& [method, roles] : services::MethodRoles()) {
+    for (Role role : roles) from_table[std::string(services::RoleName(role))].insert(method);
+  }
+  EXPECT_EQ(from_table, SpecifiedAccess());
+}
+
+TEST(RoleNameTest, RoundTripsAndRejectsUnknownNames) {
+  for (Role role : {Role::kTaxBureau, Role::kFundAgency, Role::kAuditor, Role::kAdmin}) {
+    EXPECT_EQ(services::RoleFromName(services::RoleName(role)), role);
+  }
+  EXPECT_EQ(services::RoleName(Role::kTaxBureau), "tax-bureau");
+  EXPECT_FALSE(services::RoleFromName("server").has_value());
+  EXPECT_FALSE(services::RoleFromName("Tax-Bureau").has_value());
+  EXPECT_FALSE(services::RoleFromName("").has_value());
+}
+
+// Authorize() consults the table before looking at the caller, so a bare ServerContext is enough
+// to check that a method not in the table is denied, even in plain-text development mode.
+TEST(AuthorizerTest, DeniesAMethodNotInTheTable) {
+  for (bool plaintext_dev : {false, true}) {
+    for (const char* method : {"/ledger.v1.CollectionService/DeleteEverything",
+                               "/ledger.v1.collectionservice/pushcollections",
+                               "/ledger.v1.CollectionService/PushCollections/", ""}) {
+      SCOPED_TRACE(StrCat(method, plaintext_dev ? " (plain text)" : " (TLS)"));
+      grpc::ServerContext context;
+      const services::Authorizer authorizer(plaintext_dev);
+      const auto caller = authorizer.Authorize(&context, method);
+      EXPECT_EQ(caller.status().code(), absl::StatusCode::kPermissionDenied) << caller.status();
+    }
+  }
+}
+
+// --- 3. identity: the actor, role and regions --------------------------------------------------
+
+TEST_F(AuthTest, EventsRecordTheCertificateSubjectAsActor) {
+  const uint64_t head = Head();
+  v1::PushCollectionsResponse pushed;
+  RpcResult r = Push(Connect(kTaxBureau, "localhost"),
+                     {Add("ACTOR-1", kIdA, 2024, 50000, "2024-03-01")}, &pushed);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  ASSERT_EQ(pushed.outcomes_size(), 1);
+  ASSERT_EQ(pushed.outcomes(0).outcome(), v1::OUTCOME_ACCEPTED) << pushed.outcomes(0).detail();
+  EXPECT_EQ(pushed.outcomes(0).sequence(), head + 1);
+
+  v1::EnrolResponse enrolled;
+  r = Enrol(Connect(kFundAgency), Participant(kIdB, "李梅"), &enrolled);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  EXPECT_EQ(enrolled.sequence(), head + 2);
+
+  v1::Policy version2 = demo_policy_;
+  version2.set_version(2);
+  v1::AdoptPolicyResponse adopted;
+  r = Adopt(Connect(kAdmin), version2, &adopted);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  EXPECT_EQ(adopted.sequence(), head + 3);
+
+  v1::PushCollectionsResponse streamed;
+  r = Stream(Connect(kTaxBureauYanji), {{Add("ACTOR-2", kIdB, 2024, 50000, "2024-03-01")}},
+             &streamed);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  ASSERT_EQ(streamed.outcomes_size(), 1);
+  EXPECT_EQ(streamed.outcomes(0).sequence(), head + 4);
+
+  const std::pair<uint64_t, std::string> want[] = {
+      {head + 1, "CN=tax-bureau-dev,OU=tax-bureau,O=Pension Ledger Dev"},
+      {head + 2, "CN=fund-agency-dev,OU=fund-agency,O=Pension Ledger Dev"},
+      {head + 3, "CN=admin-dev,OU=admin,O=Pension Ledger Dev"},
+      {head + 4, "CN=tax-bureau-yanji-dev,OU=tax-bureau,O=Pension Ledger Dev"},
+  };
+  for (const auto& [sequence, actor] : want) {
+    SCOPED_TRACE(sequence);
+    auto event = ledger_->ReadEvent(sequence);
+    ASSERT_TRUE(event.ok()) << event.status();
+    EXPECT_EQ(event->actor(), actor);
+  }
+  EXPECT_EQ(Head(), head + 4);
+}
+
+TEST_F(AuthTest, CallerFromCertificateReadsRoleRegionsAndSubject) {
+  struct Case {
+    std::string file;
+    std::optional<Role> role;
+    std::vector<std::string> regions;
+    std::string actor;
+  };
+  const std::vector<Case> cases = {
+      {kTaxBureau, Role::kTaxBureau, {}, "CN=tax-bureau-dev,OU=tax-bureau,O=Pension Ledger Dev"},
+      {kFundAgency,
+       Role::kFundAgency,
+       {},
+       "CN=fund-agency-dev,OU=fund-agency,O=Pension Ledger Dev"},
+      {kAuditor, Role::kAuditor, {}, "CN=auditor-dev,OU=auditor,O=Pension Ledger Dev"},
+      {kAdmin, Role::kAdmin, {}, "CN=admin-dev,OU=admin,O=Pension Ledger Dev"},
+      {kTaxBureauYanji,
+       Role::kTaxBureau,
+       {"222401"},
+       "CN=tax-bureau-yanji-dev,OU=tax-bureau,O=Pension Ledger Dev"},
+      {kNoRole, std::nullopt, {}, "CN=no-role-dev,O=Pension Ledger Dev"},
+      // OU=server is not a role.
+      {"server", std::nullopt, {}, "CN=localhost,OU=server,O=Pension Ledger Dev"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.file);
+    auto caller = services::CallerFromCertificate(Pem(CertFile(c.file)));
+    ASSERT_TRUE(caller.ok()) << caller.status();
+    EXPECT_EQ(caller->role, c.role);
+    EXPECT_EQ(caller->regions, c.regions);
+    EXPECT_EQ(caller->actor, c.actor);
+    EXPECT_FALSE(caller->every_role);
+  }
+
+  auto yanji = services::CallerFromCertificate(Pem(CertFile(kTaxBureauYanji)));
+  ASSERT_TRUE(yanji.ok()) << yanji.status();
+  EXPECT_TRUE(yanji->MayAccessRegion(kRegion));
+  EXPECT_FALSE(yanji->MayAccessRegion(kOtherRegion));
+  EXPECT_FALSE(yanji->MayAccessRegion(""));
+  auto everywhere = services::CallerFromCertificate(Pem(CertFile(kTaxBureau)));
+  ASSERT_TRUE(everywhere.ok()) << everywhere.status();
+  EXPECT_TRUE(everywhere->MayAccessRegion(kRegion));
+  EXPECT_TRUE(everywhere->MayAccessRegion(kOtherRegion));
+
+  for (const std::string& garbage :
+       {std::string(), std::string("not a certificate"),
+        std::string("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+        Pem(KeyFile(kTaxBureau))}) {
+    EXPECT_EQ(services::CallerFromCertificate(garbage).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+// --- 4. a certificate limited to one region ----------------------------------------------------
+
+TEST_F(AuthTest, RegionLimitedCertificateIsRejectedPerRecordOutsideItsRegion) {
+  ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
+  const uint64_t head = Head();
+  const v1::CollectionRecord mine = Add("REG-1", kIdA, 2024, 50000, "2024-03-01");
+  const v1::CollectionRecord other = Add("REG-2", kIdC, 2024, 50000, "2024-03-01", kOtherRegion);
+
+  v1::PushCollectionsResponse response;
+  RpcResult r = Push(Connect(kTaxBureauYanji), {mine, other}, &response);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  ASSERT_EQ(response.outcomes_size(), 2);
+  EXPECT_EQ(response.outcomes(0).index(), 0u);
+  EXPECT_EQ(response.outcomes(0).outcome(), v1::OUTCOME_ACCEPTED) << response.outcomes(0).detail();
+  EXPECT_EQ(response.outcomes(0).sequence(), head + 1);
+  EXPECT_EQ(response.outcomes(1).index(), 1u);
+  EXPECT_EQ(response.outcomes(1).outcome(), v1::OUTCOME_REJECTED);
+  EXPECT_EQ(response.outcomes(1).reason(), v1::REASON_REGION_NOT_PERMITTED)
+      << v1::Reason_Name(response.outcomes(1).reason());
+  EXPECT_EQ(response.outcomes(1).sequence(), 0u);
+  EXPECT_THAT(response.outcomes(1).detail(), HasSubstr(kOtherRegion));
+  EXPECT_EQ(response.accepted_count(), 1u);
+  EXPECT_EQ(response.rejected_count(), 1u);
+  EXPECT_EQ(Head(), head + 1);
+
+  // Nothing was written for the second record: the unrestricted tax bureau's identical push is new
+  // (SUSPENSE: not enrolled), not a DUPLICATE.
+  v1::PushCollectionsResponse unrestricted;
+  r = Push(Connect(kTaxBureau), {other}, &unrestricted);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  ASSERT_EQ(unrestricted.outcomes_size(), 1);
+  EXPECT_EQ(unrestricted.outcomes(0).outcome(), v1::OUTCOME_SUSPENSE)
+      << unrestricted.outcomes(0).detail();
+  EXPECT_EQ(unrestricted.outcomes(0).sequence(), head + 2);
+}
+
+TEST_F(AuthTest, RegionLimitedCertificateOnAStreamKeepsIndicesAcrossMessages) {
+  ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
+  const uint64_t head = Head();
+  const v1::CollectionRecord other1 = Add("SREG-1", kIdC, 2024, 50000, "2024-03-01", kOtherRegion);
+  const v1::CollectionRecord mine = Add("SREG-2", kIdA, 2023, 50000, "2023-03-01");
+  const v1::CollectionRecord other2 = Add("SREG-3", kIdC, 2023, 50000, "2023-03-01", kOtherRegion);
+
+  v1::PushCollectionsResponse response;
+  RpcResult r = Stream(Connect(kTaxBureauYanji), {{other1}, {mine, other2}}, &response);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  ASSERT_EQ(response.outcomes_size(), 3);
+  for (uint32_t i : {0u, 2u}) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(response.outcomes(i).index(), i);
+    EXPECT_EQ(response.outcomes(i).outcome(), v1::OUTCOME_REJECTED);
+    EXPECT_EQ(response.outcomes(i).reason(), v1::REASON_REGION_NOT_PERMITTED)
+        << v1::Reason_Name(response.outcomes(i).reason());
+    EXPECT_EQ(response.outcomes(i).sequence(), 0u);
+  }
+  EXPECT_EQ(response.outcomes(1).index(), 1u);
+  EXPECT_EQ(response.outcomes(1).outcome(), v1::OUTCOME_ACCEPTED) << response.outcomes(1).detail();
+  EXPECT_EQ(response.outcomes(1).sequence(), head + 1);
+  EXPECT_EQ(response.accepted_count(), 1u);
+  EXPECT_EQ(response.rejected_count(), 2u);
+  EXPECT_EQ(Head(), head + 1);
+
+  v1::PushCollectionsResponse unrestricted;
+  r = Push(Connect(kTaxBureau), {other1, other2}, &unrestricted);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  ASSERT_EQ(unrestricted.outcomes_size(), 2);
+  EXPECT_EQ(unrestricted.suspense_count(), 2u);
+  EXPECT_EQ(unrestricted.duplicate_count(), 0u);
+  EXPECT_EQ(Head(), head + 3);
+}
+
+// --- 5. limits over TLS ------------------------------------------------------------------------
+
+TEST_F(AuthTest, RequestOverTheMessageSizeLimitIsResourceExhausted) {
+  constexpr int kMiB = 1024 * 1024;
+  static_assert(ledger::kReceiveMessageBytesMax == 16 * kMiB);
+  const Channel channel = Connect(kTaxBureau, "127.0.0.1", 64 * kMiB);
+  const uint64_t head = Head();
+
+  v1::CollectionRecord huge = Add("HUGE-1", kIdA, 2024, 50000, "2024-03-01");
+  huge.set_name(std::string(17 * kMiB, 'x'));
+  v1::PushCollectionsResponse response;
+  RpcResult r = Push(channel, {huge}, &response);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << Describe(r.status);
+  EXPECT_EQ(response.outcomes_size(), 0);
+  EXPECT_EQ(Head(), head);
+
+  // The same in a stream.
+  v1::PushCollectionsResponse streamed;
+  r = Stream(channel, {{huge}}, &streamed);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << Describe(r.status);
+  EXPECT_EQ(streamed.outcomes_size(), 0);
+  EXPECT_EQ(Head(), head);
+
+  // Under the limit (and far over gRPC's default 4 MiB) the message reaches the ledger, which
+  // rejects the record for its name; nothing is written either.
+  v1::CollectionRecord large = huge;
+  large.set_name(std::string(15 * kMiB, 'x'));
+  r = Push(channel, {large}, &response);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  ASSERT_EQ(response.outcomes_size(), 1);
+  EXPECT_EQ(response.outcomes(0).outcome(), v1::OUTCOME_REJECTED);
+  EXPECT_EQ(response.outcomes(0).reason(), v1::REASON_INVALID_FIELD)
+      << v1::Reason_Name(response.outcomes(0).reason());
+  EXPECT_EQ(Head(), head);
+
+  // The connection is still usable.
+  v1::PushCollectionsResponse ok;
+  r = Push(channel, {Add("HUGE-2", kIdA, 2024, 50000, "2024-03-01")}, &ok);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  EXPECT_EQ(ok.accepted_count(), 1u);
+  EXPECT_EQ(Head(), head + 1);
+}
+
+TEST_F(AuthTest, UnaryPushOverTheBatchLimitIsResourceExhausted) {
+  const uint64_t head = Head();
+  std::vector<v1::CollectionRecord> too_many;
+  for (size_t i = 0; i <= ledger::kBatchRecordsMax; ++i) {
+    too_many.push_back(Add(StrCat("BATCH-", i), kIdC, 2024, 10000, "2024-03-01"));
+  }
+  ASSERT_EQ(too_many.size(), ledger::kBatchRecordsMax + 1);
+  v1::PushCollectionsResponse response;
+  RpcResult r = Push(Connect(kTaxBureau), too_many, &response);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << Describe(r.status);
+  EXPECT_EQ(r.reason, "batch_records_max");
+  EXPECT_EQ(response.outcomes_size(), 0);
+  EXPECT_EQ(Head(), head);
+}
+
+// --- 6. personal data stays out of the logs ----------------------------------------------------
+
+TEST_F(AuthTest, CallLogsCarryNoRawCitizenIds) {
+  const std::string raw_ids[] = {kIdA, kIdB, kIdC, kIdTooYoung, kIdBadCheck};
+  std::string log;
+  {
+    CapturedLog captured;
+    const Channel tax = Connect(kTaxBureau);
+    const Channel fund = Connect(kFundAgency);
+    const Channel auditor = Connect(kAuditor);
+
+    v1::EnrolResponse enrolled;
+    RpcResult r = Enrol(fund, Participant(kIdB, "李梅"), &enrolled);
+    EXPECT_TRUE(r.status.ok()) << Describe(r.status);
+    r = Enrol(fund, Participant(kIdTooYoung, "小明", "2025-01-01"), &enrolled);
+    EXPECT_EQ(r.reason, "REASON_TOO_YOUNG") << Describe(r.status);
+    r = Enrol(fund, Participant(kIdA, "金哲二"), &enrolled);
+    EXPECT_EQ(r.reason, "REASON_ALREADY_ENROLLED") << Describe(r.status);
+    r = Enrol(fund, Participant(kIdBadCheck, "李梅"), &enrolled);
+    EXPECT_EQ(r.reason, "REASON_INVALID_CITIZEN_ID") << Describe(r.status);
+
+    const v1::CollectionRecord paid = Add("LOG-1", kIdA, 2024, 50000, "2024-03-01");
+    v1::CollectionRecord conflicting = paid;
+    conflicting.set_amount_fen(60000);
+    const std::vector<v1::CollectionRecord> batch = {
+        paid,                                                  // accepted
+        Add("LOG-2", kIdC, 2024, 50000, "2024-03-01"),         // suspense: not enrolled
+        Add("LOG-3", kIdBadCheck, 2024, 50000, "2024-03-01"),  // bad check digit
+        conflicting,                                           // same receipt, other amount
+    };
+    v1::PushCollectionsResponse pushed;
+    r = Push(tax, batch, &pushed);
+    ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+    EXPECT_EQ(pushed.accepted_count(), 1u);
+    EXPECT_EQ(pushed.suspense_count(), 1u);
+    EXPECT_EQ(pushed.rejected_count(), 2u);
+    r = Stream(tax, {batch}, &pushed);
+    EXPECT_TRUE(r.status.ok()) << Describe(r.status);
+
+    v1::Account account;
+    r = GetAccount(auditor, kIdA, &account);
+    EXPECT_TRUE(r.status.ok()) << Describe(r.status);
+    r = GetAccount(fund, kIdC, &account);
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(r.status);
+    r = GetAccount(fund, kIdBadCheck, &account);
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(r.status);
+    // A denied caller naming an ID.
+    r = GetAccount(tax, kIdB, &account);
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(r.status);
+    log = captured.Text();
+  }
+
+  for (const std::string& id : raw_ids) {
+    EXPECT_THAT(log, Not(HasSubstr(id))) << "raw citizen ID in the log";
+  }
+  // Names are personal data too.
+  for (const char* name : {"李梅", "小明", "金哲"}) {
+    EXPECT_THAT(log, Not(HasSubstr(name))) << "a name in the log";
+  }
+  // Not vacuous: the calls were logged, with IDs in masked form.
+  EXPECT_THAT(log, HasSubstr("2224**********123X"));  // ALREADY_ENROLLED
+  EXPECT_THAT(log, HasSubstr("2224**********7899"));  // GetAccount: not enrolled
+  EXPECT_THAT(log, HasSubstr("2224**********1230"));  // TOO_YOUNG
+  std::istringstream lines(log);
+  int count = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    ++count;
+    EXPECT_THAT(line, HasSubstr("rpc method=")) << line;
+  }
+  EXPECT_EQ(count, 10) << log;  // one line per call
+  EXPECT_THAT(log, HasSubstr("actor=\"CN=fund-agency-dev,OU=fund-agency,O=Pension Ledger Dev\""));
+}
+
+}  // namespace
