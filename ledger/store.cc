@@ -143,6 +143,16 @@ absl::Status Store::FlushProjections() {
   return FromRocks(db_->Flush(fo, projections), "flushing rebuilt projections");
 }
 
+absl::Status Store::CompactAll() {
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* handle : handles_) {
+    auto s = db_->CompactRange(options, handle, nullptr, nullptr);
+    if (!s.ok()) return FromRocks(s, "compacting");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Store::DropProjections() {
   for (int i = 0; i < kCfCount; ++i) {
     if (i == static_cast<int>(Cf::kEvents)) continue;

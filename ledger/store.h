@@ -75,6 +75,9 @@ class Store {
   // are durable.
   absl::Status FlushProjections();
 
+  // Compacts every column family fully (bottommost level too) and waits. Offline tools only.
+  absl::Status CompactAll();
+
   // Drops and recreates every column family except `events`. Only with no writer running.
   absl::Status DropProjections();
 

@@ -105,6 +105,20 @@ absl::StatusOr<Caller> CallerFromCertificate(std::string_view pem) {
   return caller;
 }
 
+absl::StatusOr<Caller> Authorizer::CachedCaller(std::string_view pem) const {
+  const std::string key(pem);
+  {
+    absl::MutexLock lock(&cache_mu_);
+    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  }
+  auto caller = CallerFromCertificate(pem);
+  if (!caller.ok()) return caller;
+  absl::MutexLock lock(&cache_mu_);
+  if (cache_.size() >= kCachedCertificatesMax) cache_.clear();
+  cache_.emplace(key, *caller);
+  return caller;
+}
+
 absl::StatusOr<Caller> Authorizer::Authorize(grpc::ServerContext* context,
                                              std::string_view method) const {
   auto deny = [&](grpc::StatusCode code, const char* reason, std::string message) {
@@ -127,7 +141,7 @@ absl::StatusOr<Caller> Authorizer::Authorize(grpc::ServerContext* context,
     return deny(grpc::StatusCode::UNAUTHENTICATED, "REASON_NO_CLIENT_CERTIFICATE",
                 "a client certificate signed by the ledger's client CA is required");
   }
-  auto caller = CallerFromCertificate(std::string_view(pems[0].data(), pems[0].size()));
+  auto caller = CachedCaller(std::string_view(pems[0].data(), pems[0].size()));
   if (!caller.ok()) {
     return deny(grpc::StatusCode::UNAUTHENTICATED, "REASON_NO_CLIENT_CERTIFICATE",
                 std::string(caller.status().message()));

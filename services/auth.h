@@ -13,7 +13,10 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
+
+#include "absl/synchronization/mutex.h"
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
@@ -52,7 +55,15 @@ class Authorizer {
   absl::StatusOr<Caller> Authorize(grpc::ServerContext* context, std::string_view method) const;
 
  private:
+  // The identity of a verified certificate, parsed once: keyed by the PEM text gRPC hands us
+  // (the same bytes for every call on a connection). Bounded: cleared when it reaches
+  // kCachedCertificatesMax entries.
+  absl::StatusOr<Caller> CachedCaller(std::string_view pem) const;
+  static constexpr size_t kCachedCertificatesMax = 4096;
+
   bool plaintext_dev_;
+  mutable absl::Mutex cache_mu_;
+  mutable std::unordered_map<std::string, Caller> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace services

@@ -1,6 +1,6 @@
 // ledger-bench: measures the ledger through its real gRPC seam.
 //
-//   ledger-bench SCENARIO [options]     SCENARIO: ingest | latency | read | replay |
+//   ledger-bench SCENARIO [options]     SCENARIO: ingest | latency | read | replay | disk |
 //                                                 storage-limit | interest | all
 //
 // Without --server it starts its own ledger and server in this process on a fresh temporary data
@@ -49,7 +49,7 @@ struct Config {
   std::string data_dir;
   std::string policy_file = "deploy/policies/yanji-222401.json";
   size_t records = 100'000;
-  size_t batch_size = 5'000;
+  size_t batch_size = 1'000;
   size_t latency_calls = 2'000;
   size_t reads = 200'000;
   int concurrency = 64;
@@ -196,6 +196,30 @@ class Bench {
                 "reads_per_s=%.0f p50_us=%.0f p99_us=%.0f tls=%d\n",
                 config_.concurrency, us.size(), accounts, s, us.size() / s,
                 Percentile(us, 0.50), Percentile(us, 0.99), Tls());
+  }
+
+  // Bytes on disk per event once everything is flushed and fully compacted (embedded only).
+  void Disk() {
+    if (!embedded_) {
+      std::printf("scenario=disk status=skipped reason=needs_embedded_ledger\n");
+      return;
+    }
+    const uint64_t events = ledger_->Head().sequence;
+    StopEmbedded();
+    {
+      auto store = ledger::Store::Open(config_.data_dir);
+      if (!store.ok()) Die(std::string(store.status().message()));
+      if (auto st = (*store)->CompactAll(); !st.ok()) Die(std::string(st.message()));
+    }
+    uint64_t bytes = 0;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(config_.data_dir)) {
+      if (f.is_regular_file()) bytes += f.file_size();
+    }
+    std::printf("scenario=disk events=%llu bytes=%llu disk_bytes_per_event=%.0f\n",
+                static_cast<unsigned long long>(events), static_cast<unsigned long long>(bytes),
+                static_cast<double>(bytes) / std::max<uint64_t>(1, events));
+    if (!OpenEmbedded()) Die("reopen after compaction");
+    channel_ = Connect();
   }
 
   // Rebuilds every projection from the log of the embedded ledger (stopped first).
@@ -434,7 +458,14 @@ class Bench {
   // A single-record unary push of a fresh receipt (suspense unless enrolled); its latency in µs.
   double OnePush(size_t i) {
     thread_local std::unique_ptr<v1::CollectionService::Stub> stub;
-    if (!stub) stub = v1::CollectionService::NewStub(Connect());
+    if (!stub) {
+      // Each caller connects (TLS handshake included) before its first call is timed.
+      auto channel = Connect();
+      if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+        Die("cannot connect");
+      }
+      stub = v1::CollectionService::NewStub(channel);
+    }
     grpc::ClientContext context;
     v1::PushCollectionsRequest request;
     *request.add_records() = MakeRecord(StrCat(run_, "L", latency_round_), kDistinctIdsMax - 1 - i);
@@ -484,10 +515,10 @@ int main(int argc, char** argv) {
   CLI::App app{"ledger-bench: measure the pension ledger through gRPC"};
   Config config;
   std::string scenario;
-  app.add_option("scenario", scenario, "ingest|latency|read|replay|storage-limit|interest|all")
+  app.add_option("scenario", scenario, "ingest|latency|read|replay|disk|storage-limit|interest|all")
       ->required()
-      ->check(CLI::IsMember({"ingest", "latency", "read", "replay", "storage-limit", "interest",
-                             "all"}));
+      ->check(CLI::IsMember({"ingest", "latency", "read", "replay", "disk", "storage-limit",
+                             "interest", "all"}));
   app.add_option("--server", config.server, "drive a running ledgerd (default: start one here)");
   app.add_option("--tls-dir", config.tls_dir,
                  "mutual TLS with make-dev-certs.sh's files (default: plain text, embedded only)");
@@ -511,11 +542,12 @@ int main(int argc, char** argv) {
   if (!bench.Start()) return 1;
   const bool all = scenario == "all";
   if (all || scenario == "storage-limit" || scenario == "ingest") bench.StorageLimit();
-  if (all || scenario == "ingest" || scenario == "replay") bench.Ingest();
+  if (all || scenario == "ingest" || scenario == "replay" || scenario == "disk") bench.Ingest();
   if (all || scenario == "latency") bench.Latency();
   if (all || scenario == "read") bench.Read();
   if (all || scenario == "interest") bench.Interest();
   if (all || scenario == "replay") bench.Replay();
+  if (all || scenario == "disk") bench.Disk();
   bench.Summary();
   return 0;
 }

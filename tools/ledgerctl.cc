@@ -354,7 +354,7 @@ int main(int argc, char** argv) {
 
   auto* import = app.add_subcommand("import", "import a tax collection CSV file");
   std::string csv_file;
-  size_t batch_size = 5000;
+  size_t batch_size = 1000;  // the best of 100..10000 measured (BENCHMARKS.md)
   import->add_option("file", csv_file, "CSV file with a header row")->required();
   import->add_option("--batch-size", batch_size, "records per stream message (1-10000)")
       ->capture_default_str();
