@@ -38,12 +38,13 @@ namespace {
 
 // A queued command and the slot for its answer.
 struct Command {
-  enum class Kind { kCollections, kEnrol, kPolicy };
+  enum class Kind { kCollections, kEnrol, kPolicy, kBackup };
   Kind kind;
   std::string_view actor;
   const Ledger::Records* records = nullptr;
   const v1::ParticipantEnrolled* enrolment = nullptr;
   const v1::Policy* policy = nullptr;
+  const std::string* backup_directory = nullptr;
 
   std::vector<v1::RecordOutcome> outcomes;
   CommandResult result;
@@ -287,7 +288,13 @@ class Ledger::Impl {
       stats_.commit_us += commit_us;
     }
     for (Command* c : group) {
-      if (!status.ok()) c->status = status;
+      if (!status.ok()) {
+        c->status = status;
+      } else if (c->kind == Command::Kind::kBackup) {
+        // After this group's commit and before the next: the copy holds exactly `head`.
+        c->status = store_->Checkpoint(*c->backup_directory);
+        c->result.sequence = committed_.head.sequence;
+      }
       c->done.set_value();
     }
   }
@@ -317,6 +324,8 @@ class Ledger::Impl {
         }
         return absl::OkStatus();
       }
+      case Command::Kind::kBackup:
+        return absl::OkStatus();  // runs after the group's commit (CommitGroup)
       case Command::Kind::kEnrol:
       case Command::Kind::kPolicy: {
         absl::StatusOr<Decision> decided = c.kind == Command::Kind::kEnrol
@@ -473,6 +482,17 @@ absl::StatusOr<CommandResult> Ledger::AdoptPolicy(const v1::Policy& policy,
   impl_->Run(c);
   if (!c.status.ok()) return c.status;
   return c.result;
+}
+
+absl::StatusOr<ChainHead> Ledger::Backup(const std::string& directory) {
+  if (directory.empty()) return absl::InvalidArgumentError("backup directory is empty");
+  Command c{.kind = Command::Kind::kBackup, .backup_directory = &directory};
+  impl_->Run(c);
+  if (!c.status.ok()) return c.status;
+  // The writer is past the checkpoint, but the head it recorded is what the copy holds.
+  if (c.result.sequence == 0) return ChainHead{0, GenesisHash()};
+  LEDGER_ASSIGN_OR_RETURN(v1::EventEnvelope last, ReadEvent(c.result.sequence));
+  return ChainHead{c.result.sequence, last.hash()};
 }
 
 absl::StatusOr<std::optional<v1::Account>> Ledger::GetAccount(std::string_view citizen_id) const {

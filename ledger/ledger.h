@@ -142,6 +142,11 @@ class Ledger {
   [[nodiscard]] absl::StatusOr<CommandResult> AdoptPolicy(const v1::Policy& policy,
                                                           std::string_view actor);
 
+  // Online backup: between two commits, writes a consistent copy of the whole ledger to
+  // `directory` (a new directory on the server's filesystem) and returns the chain head it holds.
+  // Writes pause only for the checkpoint itself. Restore = open a copy of that directory.
+  [[nodiscard]] absl::StatusOr<ChainHead> Backup(const std::string& directory);
+
   // Reads (concurrent with writes; each sees a committed state).
   absl::StatusOr<std::optional<v1::Account>> GetAccount(std::string_view citizen_id) const;
   std::optional<v1::Policy> LatestPolicy(std::string_view region_code) const;

@@ -1,10 +1,13 @@
 #include "ledger/store.h"
 
+#include <filesystem>
+
 #include "absl/status/status.h"
 #include "ledger/strings.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 
 namespace ledger {
 namespace keys {
@@ -81,6 +84,11 @@ rocksdb::ColumnFamilyOptions CfOptions(int cf) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  std::error_code error;
+  std::filesystem::create_directories(path, error);  // RocksDB makes only the last component
+  if (error) {
+    return absl::UnavailableError(StrCat("creating data directory ", path, ": ", error.message()));
+  }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -141,6 +149,16 @@ absl::Status Store::FlushProjections() {
   rocksdb::FlushOptions fo;
   fo.wait = true;
   return FromRocks(db_->Flush(fo, projections), "flushing rebuilt projections");
+}
+
+absl::Status Store::Checkpoint(const std::string& directory) {
+  rocksdb::Checkpoint* raw = nullptr;
+  auto s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return FromRocks(s, "preparing a checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: flush the memtables first, so the copy needs no WAL replay.
+  return FromRocks(checkpoint->CreateCheckpoint(directory, /*log_size_for_flush=*/0),
+                   StrCat("writing a checkpoint to ", directory));
 }
 
 absl::Status Store::CompactAll() {

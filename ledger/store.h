@@ -75,6 +75,10 @@ class Store {
   // are durable.
   absl::Status FlushProjections();
 
+  // A consistent point-in-time copy of the whole database in `directory` (which must not exist),
+  // hard-linked where the filesystem allows. Safe while the database is open.
+  absl::Status Checkpoint(const std::string& directory);
+
   // Compacts every column family fully (bottommost level too) and waits. Offline tools only.
   absl::Status CompactAll();
 

@@ -71,6 +71,8 @@ const std::map<std::string, std::set<Role>, std::less<>>& MethodRoles() {
       // Admin adopts policy; every role may read the rules it works under.
       {"/ledger.v1.PolicyService/AdoptPolicy", {kAdmin}},
       {"/ledger.v1.PolicyService/GetPolicy", {kTaxBureau, kFundAgency, kAuditor, kAdmin}},
+      // Operations.
+      {"/ledger.v1.AdminService/Backup", {kAdmin}},
   };
   return *kTable;
 }

@@ -74,10 +74,20 @@ int main(int argc, char** argv) {
   }
   spdlog::info("ledgerd serving; SIGINT or SIGTERM stops it");
 
+  // First SIGINT/SIGTERM: report NOT_SERVING, stop accepting, let in-flight calls finish (up to
+  // 10 s), then close the ledger, which answers queued commands and syncs. A second signal ends
+  // the process at once: once the first arrives this thread takes the default dispositions and
+  // unblocks both signals, and every other thread still blocks them. (Anything acknowledged is
+  // already on disk; anything not yet answered was never acknowledged.)
   std::thread signal_waiter([&] {
     int received = 0;
     sigwait(&signals, &received);
-    spdlog::info("signal {} received: finishing in-flight calls and stopping", received);
+    spdlog::info("signal {} received: finishing in-flight calls and stopping (again to exit now)",
+                 received);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+    server->server->GetHealthCheckService()->SetServingStatus(false);
     server->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   });
   server->server->Wait();

@@ -5,12 +5,15 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "ledger/citizen_id.h"
 #include "ledger/limits.h"
 #include "ledger/strings.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "spdlog/spdlog.h"
 
 namespace services {
@@ -25,6 +28,7 @@ constexpr char kEnrol[] = "/ledger.v1.AccountService/Enrol";
 constexpr char kGetAccount[] = "/ledger.v1.AccountService/GetAccount";
 constexpr char kAdoptPolicy[] = "/ledger.v1.PolicyService/AdoptPolicy";
 constexpr char kGetPolicy[] = "/ledger.v1.PolicyService/GetPolicy";
+constexpr char kBackup[] = "/ledger.v1.AdminService/Backup";
 
 // One structured log line per call, written when the call ends. Carries no personal data: status
 // messages from the ledger mask citizen IDs, and records are only counted.
@@ -351,6 +355,35 @@ class PolicyServiceImpl final : public v1::PolicyService::Service {
   const Authorizer& auth_;
 };
 
+class AdminServiceImpl final : public v1::AdminService::Service {
+ public:
+  AdminServiceImpl(ledger::Ledger& ledger, const Authorizer& auth) : ledger_(ledger), auth_(auth) {}
+
+  grpc::Status Backup(grpc::ServerContext* context, const v1::BackupRequest* request,
+                      v1::BackupResponse* response) override {
+    CallLog log(kBackup);
+    auto caller = auth_.Authorize(context, kBackup);
+    if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
+    log.set_actor(caller->actor);
+    const std::filesystem::path dir(request->directory());
+    if (!dir.is_absolute() || std::filesystem::exists(dir)) {
+      return log.Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   StrCat("backup directory '", request->directory(),
+                                          "' must be an absolute path that does not exist")));
+    }
+    auto head = ledger_.Backup(request->directory());
+    if (!head.ok()) return log.Done(FromAbsl(head.status()));
+    response->set_sequence(head->sequence);
+    response->set_chain_head(head->hash);
+    spdlog::info("backup directory=\"{}\" sequence={}", request->directory(), head->sequence);
+    return log.Done(grpc::Status::OK);
+  }
+
+ private:
+  ledger::Ledger& ledger_;
+  const Authorizer& auth_;
+};
+
 absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view what) {
   std::ifstream in(path);
   std::ostringstream text;
@@ -428,6 +461,9 @@ absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOp
   running.collection = std::make_unique<CollectionServiceImpl>(ledger, *running.authorizer);
   running.account = std::make_unique<AccountServiceImpl>(ledger, *running.authorizer);
   running.policy = std::make_unique<PolicyServiceImpl>(ledger, *running.authorizer);
+  running.admin = std::make_unique<AdminServiceImpl>(ledger, *running.authorizer);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, *credentials, &running.port);
   builder.SetMaxReceiveMessageSize(ledger::kReceiveMessageBytesMax);
@@ -442,10 +478,12 @@ absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOp
   builder.RegisterService(running.collection.get());
   builder.RegisterService(running.account.get());
   builder.RegisterService(running.policy.get());
+  builder.RegisterService(running.admin.get());
   running.server = builder.BuildAndStart();
   if (!running.server || running.port == 0) {
     return absl::UnavailableError(StrCat("cannot listen on ", options.listen_address));
   }
+  running.server->GetHealthCheckService()->SetServingStatus(true);
   return running;
 }
 

@@ -49,6 +49,7 @@ struct RunningServer {
   std::unique_ptr<grpc::Service> collection;
   std::unique_ptr<grpc::Service> account;
   std::unique_ptr<grpc::Service> policy;
+  std::unique_ptr<grpc::Service> admin;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 };
@@ -56,6 +57,10 @@ struct RunningServer {
 // True for 127.0.0.0/8, localhost and [::1] listen addresses.
 bool IsLoopbackAddress(const std::string& listen_address);
 
+// Besides the ledger's services the server offers grpc.health.v1 (SERVING once started;
+// ledgerd sets NOT_SERVING when it begins to stop) and server reflection, both open to any
+// connected caller: they reveal the schema and the serving state, no ledger data.
+//
 // Builds and starts the server on `options.listen_address`: mutual TLS, or plain text on a
 // loopback address only. FAILED_PRECONDITION for plain text elsewhere or for neither;
 // INVALID_ARGUMENT if a TLS file cannot be read; UNAVAILABLE if the port cannot be bound.

@@ -71,24 +71,25 @@ constexpr const char* kMatrixIdentities[] = {
     kTaxBureau, kFundAgency, kAuditor, kAdmin, kNoRole, kNoCertificate, kExpired, kOtherCa,
 };
 
-// Full names of the six methods.
+// Full names of the seven methods.
 constexpr char kPushCollections[] = "/ledger.v1.CollectionService/PushCollections";
 constexpr char kStreamCollections[] = "/ledger.v1.CollectionService/StreamCollections";
 constexpr char kEnrol[] = "/ledger.v1.AccountService/Enrol";
 constexpr char kGetAccount[] = "/ledger.v1.AccountService/GetAccount";
 constexpr char kAdoptPolicy[] = "/ledger.v1.PolicyService/AdoptPolicy";
 constexpr char kGetPolicy[] = "/ledger.v1.PolicyService/GetPolicy";
+constexpr char kBackup[] = "/ledger.v1.AdminService/Backup";
 
 // The access rules as the specification states them, written out independently of
 // services::MethodRoles(): the tax bureau pushes collections and reads policy; the fund agency
 // enrols, reads accounts and policy; the auditor reads accounts and policy and writes nothing;
-// admin adopts and reads policy.
+// admin adopts and reads policy and takes backups.
 const std::map<std::string, std::set<std::string>>& SpecifiedAccess() {
   static const auto* kAccess = new std::map<std::string, std::set<std::string>>{
       {kTaxBureau, {kPushCollections, kStreamCollections, kGetPolicy}},
       {kFundAgency, {kEnrol, kGetAccount, kGetPolicy}},
       {kAuditor, {kGetAccount, kGetPolicy}},
-      {kAdmin, {kAdoptPolicy, kGetPolicy}},
+      {kAdmin, {kAdoptPolicy, kGetPolicy, kBackup}},
   };
   return *kAccess;
 }
@@ -443,6 +444,22 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
          }
          return r;
        }},
+      {kBackup, false,
+       [](const Channel& channel, std::string_view identity) {
+         const std::string dir = StrCat(::testing::TempDir(), "auth_backup_", identity, "_",
+                                        static_cast<int64_t>(getpid()));
+         std::filesystem::remove_all(dir);
+         grpc::ClientContext context;
+         SetDeadline(context);
+         v1::BackupRequest request;
+         request.set_directory(dir);
+         v1::BackupResponse response;
+         grpc::Status status =
+             v1::AdminService::NewStub(channel)->Backup(&context, request, &response);
+         EXPECT_EQ(std::filesystem::exists(dir), status.ok()) << "only an allowed backup writes";
+         std::filesystem::remove_all(dir);
+         return RpcResult{status, ReasonOf(context)};
+       }},
   };
   ASSERT_EQ(methods.size(), services::MethodRoles().size()) << "a method is missing here";
 
@@ -485,8 +502,8 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       EXPECT_EQ(Head(), head) << "a denied call changed the ledger";
     }
   }
-  // tax-bureau 3, fund-agency 3, auditor 2, admin 2.
-  EXPECT_EQ(allowed, 10);
+  // tax-bureau 3, fund-agency 3, auditor 2, admin 3.
+  EXPECT_EQ(allowed, 11);
 }
 
 // The server certificate names both localhost and 127.0.0.1: clients may use either.
@@ -520,12 +537,12 @@ TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
   std::set<std::string> methods;
   for (const char* name :
        {v1::CollectionService::service_full_name(), v1::AccountService::service_full_name(),
-        v1::PolicyService::service_full_name()}) {
+        v1::PolicyService::service_full_name(), v1::AdminService::service_full_name()}) {
     const google::protobuf::ServiceDescriptor* service = pool->FindServiceByName(name);
     ASSERT_NE(service, nullptr) << name;
     // Any service added to the same file is covered too.
     const google::protobuf::FileDescriptor* file = service->file();
-    EXPECT_EQ(file->service_count(), 3) << "a new service: add it to this test";
+    EXPECT_EQ(file->service_count(), 4) << "a new service: add it to this test";
     for (int s = 0; s < file->service_count(); ++s) {
       const google::protobuf::ServiceDescriptor* in_file = file->service(s);
       for (int m = 0; m < in_file->method_count(); ++m) {
@@ -533,7 +550,7 @@ TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
       }
     }
   }
-  EXPECT_EQ(methods.size(), 6u);
+  EXPECT_EQ(methods.size(), 7u);
   EXPECT_TRUE(methods.contains(kPushCollections));
 
   const auto& table = services::MethodRoles();
