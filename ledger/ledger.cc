@@ -157,6 +157,12 @@ absl::Status VerifyRange(const Store& store, uint64_t from, uint64_t to, const C
   return absl::OkStatus();
 }
 
+// The snake_case name of an event's type, as in events.proto ("contribution_collected").
+std::string EventTypeName(const v1::EventEnvelope& e) {
+  const auto* field = v1::EventEnvelope::descriptor()->FindFieldByNumber(e.event_case());
+  return field ? field->name() : "none";
+}
+
 v1::RecordOutcome OutcomeFor(uint32_t index, const Decision& d) {
   v1::RecordOutcome o;
   o.set_index(index);
@@ -175,8 +181,12 @@ v1::RecordOutcome OutcomeFor(uint32_t index, const Decision& d) {
 
 class Ledger::Impl {
  public:
-  Impl(std::unique_ptr<Store> store, CommittedState committed, std::function<int64_t()> clock)
-      : store_(std::move(store)), committed_(std::move(committed)), clock_(std::move(clock)) {
+  Impl(std::unique_ptr<Store> store, CommittedState committed, std::function<int64_t()> clock,
+       std::function<void(const CommitInfo&)> on_commit)
+      : store_(std::move(store)),
+        committed_(std::move(committed)),
+        clock_(std::move(clock)),
+        on_commit_(std::move(on_commit)) {
     writer_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "ledger-writer");  // visible in top, perf, gdb
       WriterLoop();
@@ -276,6 +286,13 @@ class Ledger::Impl {
         absl::MutexLock lock(&published_mu_);
         committed_ = std::move(next);
       }
+      if (status.ok() && on_commit_) {
+        CommitInfo info{.commands = group.size(), .events = appended, .commit_us = commit_us};
+        for (const v1::EventEnvelope& e : state.appended_events()) {
+          ++info.events_by_type[EventTypeName(e)];
+        }
+        on_commit_(info);
+      }
     }
     {
       absl::MutexLock lock(&published_mu_);
@@ -352,6 +369,7 @@ class Ledger::Impl {
   CommittedState committed_;
   WriterStats stats_;  // guarded by published_mu_
   std::function<int64_t()> clock_;
+  std::function<void(const CommitInfo&)> on_commit_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;  // a command was queued, or stopping
@@ -380,7 +398,8 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(Options options) {
     LEDGER_RETURN_IF_ERROR(VerifyRange(*store, 1, 0, committed.head));
   }
   return std::unique_ptr<Ledger>(new Ledger(
-      std::make_unique<Impl>(std::move(store), std::move(committed), std::move(options.clock_us))));
+      std::make_unique<Impl>(std::move(store), std::move(committed), std::move(options.clock_us),
+                             std::move(options.on_commit))));
 }
 
 absl::Status Ledger::RebuildProjections(const std::string& data_dir, size_t events_per_batch) {
@@ -511,6 +530,13 @@ std::optional<v1::Policy> Ledger::LatestPolicy(std::string_view region_code) con
 
 ChainHead Ledger::Head() const { return impl_->Head(); }
 WriterStats Ledger::Stats() const { return impl_->Stats(); }
+
+StorageStats Ledger::Storage() const {
+  const Store& store = impl_->store();
+  return StorageStats{store.SumProperty("rocksdb.total-sst-files-size"),
+                      store.SumProperty("rocksdb.cur-size-all-mem-tables"),
+                      store.SumProperty("rocksdb.estimate-pending-compaction-bytes")};
+}
 
 std::map<std::string, int64_t> Ledger::LedgerAccountBalances() const { return impl_->Totals(); }
 

@@ -30,6 +30,21 @@
 
 namespace ledger {
 
+// What one group commit did; handed to Options::on_commit.
+struct CommitInfo {
+  uint64_t commands = 0;
+  uint64_t events = 0;
+  uint64_t commit_us = 0;  // the synced WriteBatch (fsync included)
+  std::map<std::string, uint64_t> events_by_type;  // "contribution_collected" → count
+};
+
+// RocksDB's own view of its size, for monitoring.
+struct StorageStats {
+  uint64_t sst_bytes = 0;                 // all SST files, every column family
+  uint64_t memtable_bytes = 0;            // all memtables
+  uint64_t pending_compaction_bytes = 0;  // estimated bytes compaction still has to rewrite
+};
+
 struct Options {
   // RocksDB data directory; created if missing.
   std::string data_dir;
@@ -39,6 +54,9 @@ struct Options {
   // Microseconds since the Unix epoch. Read by the writer only, once per commit, to stamp
   // `recorded_time_us` and to reject business dates in the future. Default: the system clock.
   std::function<int64_t()> clock_us;
+  // Called by the writer thread after every successful commit, before callers are answered.
+  // Must be quick and must not call back into the ledger. Default: none.
+  std::function<void(const CommitInfo&)> on_commit;
 };
 
 // A command's business rejection: a typed reason (checked in a documented order) and a message
@@ -152,6 +170,7 @@ class Ledger {
   std::optional<v1::Policy> LatestPolicy(std::string_view region_code) const;
   ChainHead Head() const;
   WriterStats Stats() const;
+  StorageStats Storage() const;
   // Ledger (double-entry) account balances, debits minus credits in fen, keyed
   // "<region>/<account>". Their sum is always zero.
   std::map<std::string, int64_t> LedgerAccountBalances() const;

@@ -194,6 +194,15 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::Scan(Cf 
   return out;
 }
 
+uint64_t Store::SumProperty(const std::string& property) const {
+  uint64_t total = 0;
+  for (auto* handle : handles_) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(handle, property, &value)) total += value;
+  }
+  return total;
+}
+
 std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Cf cf) const {
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;

@@ -88,6 +88,10 @@ class Store {
   // Every (key, value) of a column family, in key order. For tests and tools on small ledgers.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(Cf cf) const;
 
+  // Sum of a RocksDB integer property (e.g. "rocksdb.total-sst-files-size") over every column
+  // family.
+  uint64_t SumProperty(const std::string& property) const;
+
   std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf) const;
   rocksdb::ColumnFamilyHandle* handle(Cf cf) const { return handles_[static_cast<int>(cf)]; }
 

@@ -66,6 +66,7 @@ class WorkingState {
 
   bool empty() const { return head_.sequence == committed_.head.sequence; }
   size_t appended() const { return head_.sequence - committed_.head.sequence; }
+  const std::vector<v1::EventEnvelope>& appended_events() const { return appended_events_; }
   // Everything changed, plus the new meta (last sequence, chain head), into `batch`.
   // Checks the double-entry invariant: all ledger accounts sum to zero.
   void WriteTo(rocksdb::WriteBatch& batch, bool include_events) const;

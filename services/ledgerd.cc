@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", tls.key_file, "server private key (PEM)");
   app.add_option("--tls-client-ca", tls.client_ca_file,
                  "CA that client certificates must chain to (PEM); roles come from their OU");
+  std::string metrics_listen = "127.0.0.1:9464";
+  app.add_option("--metrics-listen", metrics_listen,
+                 "host:port for Prometheus /metrics (plain HTTP); empty disables it")
+      ->capture_default_str();
   app.add_flag("--insecure-plaintext", server_options.insecure_plaintext,
                "no TLS, loopback addresses only, every caller has every role (development)");
   app.add_option("--verify-chain-on-start", verify_chain,
@@ -48,12 +52,26 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  std::unique_ptr<services::Metrics> metrics;
+  ledger::Options options{.data_dir = data_dir, .verify_chain_on_open = verify_chain};
+  if (!metrics_listen.empty()) {
+    auto started = services::Metrics::Start(metrics_listen);
+    if (!started.ok()) {
+      spdlog::critical("{}", std::string(started.status().message()));
+      return 1;
+    }
+    metrics = std::move(*started);
+    options.on_commit = [m = metrics.get()](const ledger::CommitInfo& c) { m->ObserveCommit(c); };
+    server_options.metrics = metrics.get();
+    spdlog::info("metrics on http://{}/metrics", metrics_listen);
+  }
   spdlog::info("opening ledger data_dir={} verify_chain_on_start={}", data_dir, verify_chain);
-  auto ledger = ledger::Ledger::Open({.data_dir = data_dir, .verify_chain_on_open = verify_chain});
+  auto ledger = ledger::Ledger::Open(std::move(options));
   if (!ledger.ok()) {
     spdlog::critical("cannot open ledger: {}", std::string(ledger.status().ToString()));
     return 1;
   }
+  if (metrics) metrics->Watch(ledger->get());
   const ledger::ChainHead head = (*ledger)->Head();
   spdlog::info("ledger open last_sequence={} chain_head={}", head.sequence,
                ledger::HexEncode(head.hash));
@@ -92,6 +110,7 @@ int main(int argc, char** argv) {
   });
   server->server->Wait();
   signal_waiter.join();
+  if (metrics) metrics->Watch(nullptr);
   ledger->reset();  // drains the writer and closes RocksDB (everything acknowledged is synced)
   spdlog::info("ledgerd stopped");
   return 0;

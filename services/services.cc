@@ -34,8 +34,8 @@ constexpr char kBackup[] = "/ledger.v1.AdminService/Backup";
 // messages from the ledger mask citizen IDs, and records are only counted.
 class CallLog {
  public:
-  explicit CallLog(std::string_view method)
-      : method_(method), start_(std::chrono::steady_clock::now()) {}
+  CallLog(std::string_view method, Metrics* metrics)
+      : method_(method), metrics_(metrics), start_(std::chrono::steady_clock::now()) {}
   void set_actor(std::string actor) { actor_ = std::move(actor); }
   void set_records(size_t records) { records_ = records; }
 
@@ -43,6 +43,7 @@ class CallLog {
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
             .count();
+    if (metrics_) metrics_->ObserveRpc(method_, static_cast<int>(status.error_code()), ms / 1e3);
     if (status.ok()) {
       spdlog::info("rpc method={} actor=\"{}\" code=OK ms={:.3f} records={}", method_, actor_, ms,
                    records_);
@@ -56,6 +57,7 @@ class CallLog {
 
  private:
   std::string_view method_;
+  Metrics* metrics_;
   std::chrono::steady_clock::time_point start_;
   std::string actor_ = "-";
   size_t records_ = 0;
@@ -151,13 +153,13 @@ class ScopedPush {
 
 class CollectionServiceImpl final : public v1::CollectionService::Service {
  public:
-  CollectionServiceImpl(ledger::Ledger& ledger, const Authorizer& auth)
-      : ledger_(ledger), auth_(auth) {}
+  CollectionServiceImpl(ledger::Ledger& ledger, const Authorizer& auth, Metrics* metrics)
+      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
 
   grpc::Status PushCollections(grpc::ServerContext* context,
                                const v1::PushCollectionsRequest* request,
                                v1::PushCollectionsResponse* response) override {
-    CallLog log(kPushCollections);
+    CallLog log(kPushCollections, metrics_);
     log.set_records(request->records_size());
     auto caller = auth_.Authorize(context, kPushCollections);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
@@ -181,7 +183,7 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
   grpc::Status StreamCollections(grpc::ServerContext* context,
                                  grpc::ServerReader<v1::PushCollectionsRequest>* reader,
                                  v1::PushCollectionsResponse* response) override {
-    CallLog log(kStreamCollections);
+    CallLog log(kStreamCollections, metrics_);
     auto caller = auth_.Authorize(context, kStreamCollections);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
@@ -260,17 +262,18 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
  private:
   ledger::Ledger& ledger_;
   const Authorizer& auth_;
+  Metrics* metrics_;
   std::atomic<int> open_streams_{0};
 };
 
 class AccountServiceImpl final : public v1::AccountService::Service {
  public:
-  AccountServiceImpl(ledger::Ledger& ledger, const Authorizer& auth)
-      : ledger_(ledger), auth_(auth) {}
+  AccountServiceImpl(ledger::Ledger& ledger, const Authorizer& auth, Metrics* metrics)
+      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
 
   grpc::Status Enrol(grpc::ServerContext* context, const v1::EnrolRequest* request,
                      v1::EnrolResponse* response) override {
-    CallLog log(kEnrol);
+    CallLog log(kEnrol, metrics_);
     auto caller = auth_.Authorize(context, kEnrol);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
@@ -287,7 +290,7 @@ class AccountServiceImpl final : public v1::AccountService::Service {
 
   grpc::Status GetAccount(grpc::ServerContext* context, const v1::GetAccountRequest* request,
                           v1::Account* response) override {
-    CallLog log(kGetAccount);
+    CallLog log(kGetAccount, metrics_);
     auto caller = auth_.Authorize(context, kGetAccount);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
@@ -310,16 +313,17 @@ class AccountServiceImpl final : public v1::AccountService::Service {
  private:
   ledger::Ledger& ledger_;
   const Authorizer& auth_;
+  Metrics* metrics_;
 };
 
 class PolicyServiceImpl final : public v1::PolicyService::Service {
  public:
-  PolicyServiceImpl(ledger::Ledger& ledger, const Authorizer& auth)
-      : ledger_(ledger), auth_(auth) {}
+  PolicyServiceImpl(ledger::Ledger& ledger, const Authorizer& auth, Metrics* metrics)
+      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
 
   grpc::Status AdoptPolicy(grpc::ServerContext* context, const v1::AdoptPolicyRequest* request,
                            v1::AdoptPolicyResponse* response) override {
-    CallLog log(kAdoptPolicy);
+    CallLog log(kAdoptPolicy, metrics_);
     auto caller = auth_.Authorize(context, kAdoptPolicy);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
@@ -336,7 +340,7 @@ class PolicyServiceImpl final : public v1::PolicyService::Service {
 
   grpc::Status GetPolicy(grpc::ServerContext* context, const v1::GetPolicyRequest* request,
                          v1::Policy* response) override {
-    CallLog log(kGetPolicy);
+    CallLog log(kGetPolicy, metrics_);
     auto caller = auth_.Authorize(context, kGetPolicy);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
@@ -353,15 +357,17 @@ class PolicyServiceImpl final : public v1::PolicyService::Service {
  private:
   ledger::Ledger& ledger_;
   const Authorizer& auth_;
+  Metrics* metrics_;
 };
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  AdminServiceImpl(ledger::Ledger& ledger, const Authorizer& auth) : ledger_(ledger), auth_(auth) {}
+  AdminServiceImpl(ledger::Ledger& ledger, const Authorizer& auth, Metrics* metrics)
+      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
 
   grpc::Status Backup(grpc::ServerContext* context, const v1::BackupRequest* request,
                       v1::BackupResponse* response) override {
-    CallLog log(kBackup);
+    CallLog log(kBackup, metrics_);
     auto caller = auth_.Authorize(context, kBackup);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
@@ -382,6 +388,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
  private:
   ledger::Ledger& ledger_;
   const Authorizer& auth_;
+  Metrics* metrics_;
 };
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view what) {
@@ -458,10 +465,14 @@ absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOp
   if (!credentials.ok()) return credentials.status();
   RunningServer running;
   running.authorizer = std::make_unique<Authorizer>(options.insecure_plaintext);
-  running.collection = std::make_unique<CollectionServiceImpl>(ledger, *running.authorizer);
-  running.account = std::make_unique<AccountServiceImpl>(ledger, *running.authorizer);
-  running.policy = std::make_unique<PolicyServiceImpl>(ledger, *running.authorizer);
-  running.admin = std::make_unique<AdminServiceImpl>(ledger, *running.authorizer);
+  running.collection =
+      std::make_unique<CollectionServiceImpl>(ledger, *running.authorizer, options.metrics);
+  running.account =
+      std::make_unique<AccountServiceImpl>(ledger, *running.authorizer, options.metrics);
+  running.policy =
+      std::make_unique<PolicyServiceImpl>(ledger, *running.authorizer, options.metrics);
+  running.admin =
+      std::make_unique<AdminServiceImpl>(ledger, *running.authorizer, options.metrics);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

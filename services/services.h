@@ -12,6 +12,7 @@
 #include "ledger/ledger.h"
 #include "ledger/v1/services.grpc.pb.h"
 #include "services/auth.h"
+#include "services/metrics.h"
 
 namespace services {
 
@@ -42,6 +43,8 @@ struct ServerOptions {
   std::optional<TlsFiles> tls;
   // Plain text, for loopback development only: every caller has every role.
   bool insecure_plaintext = false;
+  // Where to count calls (ledger_rpc_*); nullptr: nowhere. Must outlive the server.
+  Metrics* metrics = nullptr;
 };
 
 struct RunningServer {

@@ -3,10 +3,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -224,6 +230,93 @@ TEST_F(OpsTest, BackupDuringWritesRestoresToTheHeadItReports) {
   }
   ASSERT_TRUE(ledger::Ledger::RebuildProjections(replayed).ok());
   EXPECT_EQ(scan(restored), scan(replayed));
+}
+
+// GET http://127.0.0.1:<port><path> over a plain socket; the whole response, headers included.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = StrCat("GET ", path, " HTTP/1.0\r\nHost: localhost\r\n\r\n");
+  EXPECT_EQ(send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, n);
+  close(fd);
+  return response;
+}
+
+// The value of the sample line that starts with `series` (name plus labels) in a scrape.
+std::optional<double> Sample(const std::string& scrape, const std::string& series) {
+  std::istringstream lines(scrape);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return std::nullopt;
+}
+
+TEST(MetricsTest, ScrapeShowsCallsCommitsEventsAndTheHead) {
+  const std::string dir = StrCat(::testing::TempDir(), "ledger_metrics_",
+                                 static_cast<int64_t>(getpid()));
+  std::filesystem::remove_all(dir);
+  auto metrics = services::Metrics::Start("127.0.0.1:0");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  services::Metrics* m = metrics->get();
+  auto ledger = ledger::Ledger::Open(
+      {.data_dir = dir, .on_commit = [m](const ledger::CommitInfo& c) { m->ObserveCommit(c); }});
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  m->Watch(ledger->get());
+  auto server = services::StartServer(**ledger, {.listen_address = "127.0.0.1:0",
+                                                 .insecure_plaintext = true, .metrics = m});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(StrCat("127.0.0.1:", server->port),
+                                     grpc::InsecureChannelCredentials());
+  {
+    std::ifstream in(StrCat(LEDGER_SOURCE_DIR, "/deploy/policies/yanji-222401.json"));
+    std::stringstream text;
+    text << in.rdbuf();
+    grpc::ClientContext context;
+    v1::AdoptPolicyRequest request;
+    *request.mutable_policy() = *ledger::ParsePolicyJson(text.str());
+    v1::AdoptPolicyResponse response;
+    ASSERT_TRUE(v1::PolicyService::NewStub(channel)->AdoptPolicy(&context, request, &response).ok());
+  }
+  for (int i = 0; i < 2; ++i) {  // one found, one NOT_FOUND
+    grpc::ClientContext context;
+    v1::GetPolicyRequest request;
+    request.set_region_code(i == 0 ? "222401" : "999999");
+    v1::Policy policy;
+    (void)v1::PolicyService::NewStub(channel)->GetPolicy(&context, request, &policy);
+  }
+
+  const std::string scrape = HttpGet(m->port(), "/metrics");
+  ASSERT_THAT(scrape, HasSubstr("200 OK"));
+  EXPECT_EQ(Sample(scrape, "ledger_last_sequence"), 1.0);
+  EXPECT_EQ(Sample(scrape, "ledger_events_total{type=\"policy_adopted\"}"), 1.0);
+  EXPECT_EQ(Sample(scrape, "ledger_commit_events_count"), 1.0);
+  EXPECT_EQ(Sample(scrape, "ledger_commit_fsync_seconds_count"), 1.0);
+  EXPECT_EQ(Sample(scrape, "ledger_rpc_requests_total{code=\"0\",method=\"/ledger.v1.PolicyService/"
+                           "GetPolicy\"}"),
+            1.0);
+  EXPECT_EQ(Sample(scrape, "ledger_rpc_requests_total{code=\"5\",method=\"/ledger.v1.PolicyService/"
+                           "GetPolicy\"}"),
+            1.0);
+  EXPECT_EQ(Sample(scrape, "ledger_rpc_duration_seconds_count{method=\"/ledger.v1.PolicyService/"
+                           "GetPolicy\"}"),
+            2.0);
+  EXPECT_TRUE(Sample(scrape, "ledger_rocksdb_memtable_bytes").has_value());
+  EXPECT_TRUE(Sample(scrape, "ledger_rocksdb_pending_compaction_bytes").has_value());
+
+  server->server->Shutdown();
+  m->Watch(nullptr);
+  ledger->reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config openssl
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
-  librocksdb-dev libabsl-dev libssl-dev libcli11-dev libspdlog-dev
+  librocksdb-dev libabsl-dev libssl-dev libcli11-dev libspdlog-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev
 )
 
