@@ -1,5 +1,6 @@
 // ledgerd: the pension ledger server. Embedded RocksDB data directory, gRPC with mutual TLS.
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -7,43 +8,107 @@
 #include "absl/synchronization/mutex.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
+#include "services/config.h"
 #include "services/services.h"
+#include "spdlog/pattern_formatter.h"
 #include "spdlog/spdlog.h"
+
+namespace {
+
+// spdlog flag %j: the log message escaped for a JSON string.
+class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+      if (c == '"' || c == '\\') {
+        dest.push_back('\\');
+        dest.push_back(c);
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        const char escaped[] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
+        dest.append(escaped, escaped + sizeof escaped);
+      } else {
+        dest.push_back(c);
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+};
+
+void UseJsonLogs() {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<JsonEscapedMessage>('j').set_pattern(
+      R"({"time":"%Y-%m-%dT%H:%M:%S.%f%z","level":"%l","thread":%t,"msg":"%j"})");
+  spdlog::set_formatter(std::move(formatter));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ledgerd: urban and rural residents' pension account ledger server"};
-  std::string data_dir = "./ledger-data";
-  services::ServerOptions server_options;
-  bool verify_chain = true;
-  services::TlsFiles tls;
-  app.add_option("--data-dir", data_dir, "RocksDB data directory (created if missing)")
-      ->capture_default_str();
-  app.add_option("--listen", server_options.listen_address, "host:port to listen on")
-      ->capture_default_str();
-  app.add_option("--tls-cert", tls.cert_file, "server certificate chain (PEM)");
-  app.add_option("--tls-key", tls.key_file, "server private key (PEM)");
-  app.add_option("--tls-client-ca", tls.client_ca_file,
-                 "CA that client certificates must chain to (PEM); roles come from their OU");
-  std::string metrics_listen = "127.0.0.1:9464";
-  app.add_option("--metrics-listen", metrics_listen,
-                 "host:port for Prometheus /metrics (plain HTTP); empty disables it")
-      ->capture_default_str();
-  app.add_flag("--insecure-plaintext", server_options.insecure_plaintext,
-               "no TLS, loopback addresses only, every caller has every role (development)");
-  app.add_option("--verify-chain-on-start", verify_chain,
-                 "re-hash the whole event log before serving")
-      ->capture_default_str();
+  // Flags override the config file, which overrides the defaults (services/config.h).
+  services::LedgerdConfig flags;
+  std::string config_file;
+  bool print_config = false;
+  app.add_option("--config", config_file, "TOML configuration file (see deploy/ledgerd.toml)");
+  app.add_flag("--print-config", print_config, "print the effective configuration and exit");
+  auto* o_data = app.add_option("--data-dir", flags.data_dir, "RocksDB data directory");
+  auto* o_listen = app.add_option("--listen", flags.listen, "host:port for gRPC");
+  auto* o_cert = app.add_option("--tls-cert", flags.tls_cert, "server certificate chain (PEM)");
+  auto* o_key = app.add_option("--tls-key", flags.tls_key, "server private key (PEM)");
+  auto* o_ca = app.add_option("--tls-client-ca", flags.tls_client_ca,
+                              "CA that client certificates must chain to (PEM); role = their OU");
+  auto* o_metrics = app.add_option("--metrics-listen", flags.metrics_listen,
+                                   "host:port for Prometheus /metrics; empty disables it");
+  auto* o_plain = app.add_flag("--insecure-plaintext", flags.insecure_plaintext,
+                               "no TLS, loopback only, every caller has every role (development)");
+  auto* o_verify = app.add_option("--verify-chain-on-start", flags.verify_chain_on_start,
+                                  "re-hash the whole event log before serving");
+  auto* o_log = app.add_option("--log-format", flags.log_format, "text or json");
   CLI11_PARSE(app, argc, argv);
+
+  services::LedgerdConfig config;
+  if (!config_file.empty()) {
+    auto loaded = services::LoadConfig(config_file, config);
+    if (!loaded.ok()) {
+      spdlog::critical("{}", std::string(loaded.status().message()));
+      return 1;
+    }
+    config = *loaded;
+  }
+  if (o_data->count()) config.data_dir = flags.data_dir;
+  if (o_listen->count()) config.listen = flags.listen;
+  if (o_cert->count()) config.tls_cert = flags.tls_cert;
+  if (o_key->count()) config.tls_key = flags.tls_key;
+  if (o_ca->count()) config.tls_client_ca = flags.tls_client_ca;
+  if (o_metrics->count()) config.metrics_listen = flags.metrics_listen;
+  if (o_plain->count()) config.insecure_plaintext = flags.insecure_plaintext;
+  if (o_verify->count()) config.verify_chain_on_start = flags.verify_chain_on_start;
+  if (o_log->count()) config.log_format = flags.log_format;
+  if (auto st = services::ValidateConfig(config); !st.ok()) {
+    spdlog::critical("configuration: {}", std::string(st.message()));
+    return 1;
+  }
+  if (print_config) {
+    std::fputs(services::ToToml(config).c_str(), stdout);
+    return 0;
+  }
+  if (config.log_format == "json") UseJsonLogs();
   // Debian's abseil checks every absl::Mutex acquisition for lock-order cycles (gRPC takes many);
   // that is a debugging aid, measurably costly on the request path.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  if (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.client_ca_file.empty()) {
-    if (server_options.insecure_plaintext) {
-      spdlog::critical("--insecure-plaintext and --tls-* exclude each other");
-      return 1;
-    }
-    server_options.tls = tls;
+
+  services::ServerOptions server_options{.listen_address = config.listen,
+                                         .insecure_plaintext = config.insecure_plaintext};
+  if (!config.tls_cert.empty()) {
+    server_options.tls = services::TlsFiles{config.tls_cert, config.tls_key, config.tls_client_ca};
   }
+  const std::string& data_dir = config.data_dir;
+  const bool verify_chain = config.verify_chain_on_start;
+  const std::string& metrics_listen = config.metrics_listen;
 
   // Block the shutdown signals in every thread; one thread waits for them below.
   sigset_t signals;
@@ -88,7 +153,7 @@ int main(int argc, char** argv) {
         server_options.listen_address, server->port);
   } else {
     spdlog::info("mutual TLS on {} (port {}): client CA {}", server_options.listen_address,
-                 server->port, tls.client_ca_file);
+                 server->port, config.tls_client_ca);
   }
   spdlog::info("ledgerd serving; SIGINT or SIGTERM stops it");
 

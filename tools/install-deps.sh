@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config openssl
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   librocksdb-dev libabsl-dev libssl-dev libcli11-dev libspdlog-dev prometheus-cpp-dev
+  libtomlplusplus-dev
   libgtest-dev libgmock-dev
 )
 

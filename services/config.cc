@@ -1,0 +1,125 @@
+#include "services/config.h"
+
+#include <map>
+#include <set>
+
+#include "absl/status/status.h"
+#include "ledger/strings.h"
+#include "toml++/toml.h"
+
+namespace services {
+namespace {
+
+using ledger::StrCat;
+
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+absl::StatusOr<LedgerdConfig> LoadConfig(const std::string& path, LedgerdConfig config) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    if (std::string(e.description()).find("File could not be opened") != std::string::npos) {
+      return absl::NotFoundError(StrCat("config ", path, ": cannot be read"));
+    }
+    return absl::InvalidArgumentError(StrCat("config ", path, ": line ", where.line, ": ",
+                                             std::string(e.description())));
+  }
+  auto bad = [&](const std::string& key, const std::string& why) {
+    return absl::InvalidArgumentError(StrCat("config ", path, ": key '", key, "': ", why));
+  };
+  // The keys each table may hold, and where each value goes.
+  struct Slot {
+    std::string* text = nullptr;
+    bool* flag = nullptr;
+  };
+  const std::map<std::string, std::map<std::string, Slot>> schema = {
+      {"",
+       {{"data_dir", {&config.data_dir}},
+        {"verify_chain_on_start", {nullptr, &config.verify_chain_on_start}},
+        {"log_format", {&config.log_format}}}},
+      {"server",
+       {{"listen", {&config.listen}}, {"insecure_plaintext", {nullptr, &config.insecure_plaintext}}}},
+      {"tls",
+       {{"cert", {&config.tls_cert}},
+        {"key", {&config.tls_key}},
+        {"client_ca", {&config.tls_client_ca}}}},
+      {"metrics", {{"listen", {&config.metrics_listen}}}},
+  };
+  auto apply = [&](const std::string& table_name, const toml::table& table) -> absl::Status {
+    const auto& keys = schema.at(table_name);
+    for (const auto& [key_node, value] : table) {
+      const std::string key(key_node.str());
+      const std::string full = table_name.empty() ? key : StrCat(table_name, ".", key);
+      if (table_name.empty() && schema.contains(key)) continue;  // a sub-table, handled below
+      auto slot = keys.find(key);
+      if (slot == keys.end()) return bad(full, "unknown key");
+      if (slot->second.text) {
+        auto s = value.value<std::string>();
+        if (!value.is_string() || !s) return bad(full, "expected a string");
+        *slot->second.text = *s;
+      } else {
+        auto b = value.value<bool>();
+        if (!value.is_boolean() || !b) return bad(full, "expected true or false");
+        *slot->second.flag = *b;
+      }
+    }
+    return absl::OkStatus();
+  };
+  if (auto st = apply("", root); !st.ok()) return st;
+  for (const auto& [name_node, node] : root) {
+    const std::string name(name_node.str());
+    if (!schema.contains(name) || name.empty()) continue;
+    if (!node.is_table()) return bad(name, "expected a table ([" + name + "])");
+    if (auto st = apply(name, *node.as_table()); !st.ok()) return st;
+  }
+  if (auto st = ValidateConfig(config); !st.ok()) {
+    return absl::InvalidArgumentError(StrCat("config ", path, ": ", std::string(st.message())));
+  }
+  return config;
+}
+
+absl::Status ValidateConfig(const LedgerdConfig& c) {
+  if (c.log_format != "text" && c.log_format != "json") {
+    return absl::InvalidArgumentError("key 'log_format': must be \"text\" or \"json\"");
+  }
+  if (c.data_dir.empty()) return absl::InvalidArgumentError("key 'data_dir': must not be empty");
+  if (c.listen.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError("key 'server.listen': must be host:port");
+  }
+  const int tls_files = !c.tls_cert.empty() + !c.tls_key.empty() + !c.tls_client_ca.empty();
+  if (tls_files != 0 && tls_files != 3) {
+    return absl::InvalidArgumentError("keys 'tls.cert', 'tls.key', 'tls.client_ca' go together");
+  }
+  if (tls_files == 3 && c.insecure_plaintext) {
+    return absl::InvalidArgumentError("'server.insecure_plaintext' and the tls keys exclude each other");
+  }
+  return absl::OkStatus();
+}
+
+std::string ToToml(const LedgerdConfig& c) {
+  return StrCat("data_dir = ", Quote(c.data_dir), "\n",                                   //
+                "verify_chain_on_start = ", c.verify_chain_on_start ? "true" : "false", "\n",  //
+                "log_format = ", Quote(c.log_format), "\n",                               //
+                "\n[server]\n",                                                           //
+                "listen = ", Quote(c.listen), "\n",                                       //
+                "insecure_plaintext = ", c.insecure_plaintext ? "true" : "false", "\n",   //
+                "\n[tls]\n",                                                              //
+                "cert = ", Quote(c.tls_cert), "\n",                                       //
+                "key = ", Quote(c.tls_key), "\n",                                         //
+                "client_ca = ", Quote(c.tls_client_ca), "\n",                             //
+                "\n[metrics]\n",                                                          //
+                "listen = ", Quote(c.metrics_listen), "\n");
+}
+
+}  // namespace services

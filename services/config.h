@@ -1,0 +1,51 @@
+// ledgerd's configuration: one TOML file, then command-line flags that override it.
+//
+//   data_dir = "./ledger-data"          # RocksDB data directory
+//   verify_chain_on_start = true        # re-hash the whole log before serving
+//   log_format = "text"                 # text | json (one JSON object per line)
+//   [server]
+//   listen = "127.0.0.1:50051"          # host:port for gRPC
+//   insecure_plaintext = false          # no TLS; loopback only; every caller has every role
+//   [tls]
+//   cert = ""                           # server certificate chain (PEM)
+//   key = ""                            # server private key (PEM)
+//   client_ca = ""                      # CA client certificates must chain to (PEM)
+//   [metrics]
+//   listen = "127.0.0.1:9464"           # Prometheus /metrics; "" disables it
+//
+// An unknown key, a value of the wrong type or an invalid value stops start-up with the file, the
+// key and the reason.
+#ifndef SERVICES_CONFIG_H_
+#define SERVICES_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace services {
+
+struct LedgerdConfig {
+  std::string data_dir = "./ledger-data";
+  bool verify_chain_on_start = true;
+  std::string log_format = "text";
+  std::string listen = "127.0.0.1:50051";
+  bool insecure_plaintext = false;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::string metrics_listen = "127.0.0.1:9464";
+};
+
+// Reads `path` over `base` (keys absent from the file keep their value in `base`).
+// INVALID_ARGUMENT "config FILE: key 'K': REASON"; NOT_FOUND if the file cannot be read.
+absl::StatusOr<LedgerdConfig> LoadConfig(const std::string& path, LedgerdConfig base);
+
+// Checks values that do not depend on the file's syntax (log_format, TLS completeness).
+absl::Status ValidateConfig(const LedgerdConfig& config);
+
+// The configuration as a TOML document that LoadConfig reads back unchanged.
+std::string ToToml(const LedgerdConfig& config);
+
+}  // namespace services
+
+#endif  // SERVICES_CONFIG_H_
