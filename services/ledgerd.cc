@@ -130,18 +130,9 @@ int main(int argc, char** argv) {
     server_options.metrics = metrics.get();
     spdlog::info("metrics on http://{}/metrics", metrics_listen);
   }
-  spdlog::info("opening ledger data_dir={} verify_chain_on_start={}", data_dir, verify_chain);
-  auto ledger = ledger::Ledger::Open(std::move(options));
-  if (!ledger.ok()) {
-    spdlog::critical("cannot open ledger: {}", std::string(ledger.status().ToString()));
-    return 1;
-  }
-  if (metrics) metrics->Watch(ledger->get());
-  const ledger::ChainHead head = (*ledger)->Head();
-  spdlog::info("ledger open last_sequence={} chain_head={}", head.sequence,
-               ledger::HexEncode(head.hash));
-
-  auto server = services::StartServer(**ledger, server_options);
+  // Listen first, reporting NOT_SERVING (and answering UNAVAILABLE "starting") while the ledger
+  // is opened and its log verified, which takes a while on a large ledger; then serve.
+  auto server = services::StartServerStarting(server_options);
   if (!server.ok()) {
     spdlog::critical("cannot start server: {}", std::string(server.status().ToString()));
     return 1;
@@ -155,6 +146,19 @@ int main(int argc, char** argv) {
     spdlog::info("mutual TLS on {} (port {}): client CA {}", server_options.listen_address,
                  server->port, config.tls_client_ca);
   }
+  spdlog::info("opening ledger data_dir={} verify_chain_on_start={} (health NOT_SERVING)",
+               data_dir, verify_chain);
+  auto ledger = ledger::Ledger::Open(std::move(options));
+  if (!ledger.ok()) {
+    spdlog::critical("cannot open ledger: {}", std::string(ledger.status().ToString()));
+    server->server->Shutdown();
+    return 1;
+  }
+  if (metrics) metrics->Watch(ledger->get());
+  const ledger::ChainHead head = (*ledger)->Head();
+  spdlog::info("ledger open last_sequence={} chain_head={}", head.sequence,
+               ledger::HexEncode(head.hash));
+  server->Serve(**ledger);
   spdlog::info("ledgerd serving; SIGINT or SIGTERM stops it");
 
   // First SIGINT/SIGTERM: report NOT_SERVING, stop accepting, let in-flight calls finish (up to

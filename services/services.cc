@@ -93,6 +93,13 @@ void Count(const std::vector<v1::RecordOutcome>& outcomes, uint32_t index_offset
   }
 }
 
+// Calls that arrive while ledgerd is still opening (verifying) the ledger.
+grpc::Status Starting(grpc::ServerContext* context) {
+  context->AddTrailingMetadata(kReasonMetadataKey, "starting");
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the ledger is starting (verifying its log); retry shortly");
+}
+
 grpc::Status RegionDenied(grpc::ServerContext* context, std::string_view region) {
   return RejectionStatus(context, {v1::REASON_REGION_NOT_PERMITTED,
                                    StrCat("the caller's certificate does not cover region '",
@@ -153,7 +160,7 @@ class ScopedPush {
 
 class CollectionServiceImpl final : public v1::CollectionService::Service {
  public:
-  CollectionServiceImpl(ledger::Ledger& ledger, const Authorizer& auth, Metrics* metrics)
+  CollectionServiceImpl(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
       : ledger_(ledger), auth_(auth), metrics_(metrics) {}
 
   grpc::Status PushCollections(grpc::ServerContext* context,
@@ -164,6 +171,8 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
     auto caller = auth_.Authorize(context, kPushCollections);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
+    ledger::Ledger* ledger = ledger_.load();
+    if (ledger == nullptr) return log.Done(Starting(context));
     if (static_cast<size_t>(request->records_size()) > ledger::kBatchRecordsMax) {
       return log.Done(LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
                                     "batch_records_max",
@@ -174,7 +183,7 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
     // The request outlives the wait below, so the records are lent, not copied.
     std::shared_ptr<const ledger::Ledger::Records> records(std::shared_ptr<void>(),
                                                             &request->records());
-    auto outcomes = ScopedPush::Submit(ledger_, *caller, std::move(records)).Wait();
+    auto outcomes = ScopedPush::Submit(*ledger, *caller, std::move(records)).Wait();
     if (!outcomes.ok()) return log.Done(FromAbsl(outcomes.status()));
     Count(*outcomes, 0, response);
     return log.Done(grpc::Status::OK);
@@ -187,6 +196,8 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
     auto caller = auth_.Authorize(context, kStreamCollections);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
+    ledger::Ledger* ledger = ledger_.load();
+    if (ledger == nullptr) return log.Done(Starting(context));
     // Counts this stream while it runs; released on every return path.
     struct Slot {
       std::atomic<int>& open;
@@ -246,7 +257,7 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
       records->Swap(message.mutable_records());
       const size_t n = records->size();
       in_flight.emplace_back(static_cast<uint32_t>(total),
-                             ScopedPush::Submit(ledger_, *caller, std::move(records)));
+                             ScopedPush::Submit(*ledger, *caller, std::move(records)));
       total += n;
       while (in_flight.size() >= ledger::kStreamPipelineDepth) collect_oldest();
     }
@@ -260,7 +271,7 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
   }
 
  private:
-  ledger::Ledger& ledger_;
+  const std::atomic<ledger::Ledger*>& ledger_;
   const Authorizer& auth_;
   Metrics* metrics_;
   std::atomic<int> open_streams_{0};
@@ -268,7 +279,7 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
 
 class AccountServiceImpl final : public v1::AccountService::Service {
  public:
-  AccountServiceImpl(ledger::Ledger& ledger, const Authorizer& auth, Metrics* metrics)
+  AccountServiceImpl(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
       : ledger_(ledger), auth_(auth), metrics_(metrics) {}
 
   grpc::Status Enrol(grpc::ServerContext* context, const v1::EnrolRequest* request,
@@ -277,10 +288,12 @@ class AccountServiceImpl final : public v1::AccountService::Service {
     auto caller = auth_.Authorize(context, kEnrol);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
+    ledger::Ledger* ledger = ledger_.load();
+    if (ledger == nullptr) return log.Done(Starting(context));
     if (!caller->MayAccessRegion(request->participant().region_code())) {
       return log.Done(RegionDenied(context, request->participant().region_code()));
     }
-    auto result = ledger_.Enrol(request->participant(), caller->actor);
+    auto result = ledger->Enrol(request->participant(), caller->actor);
     if (!result.ok()) return log.Done(FromAbsl(result.status()));
     if (result->rejection) return log.Done(RejectionStatus(context, *result->rejection));
     response->set_sequence(result->sequence);
@@ -294,11 +307,13 @@ class AccountServiceImpl final : public v1::AccountService::Service {
     auto caller = auth_.Authorize(context, kGetAccount);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
+    ledger::Ledger* ledger = ledger_.load();
+    if (ledger == nullptr) return log.Done(Starting(context));
     if (auto st = ledger::ValidateCitizenId(request->citizen_id()); !st.ok()) {
       return log.Done(RejectionStatus(
           context, {v1::REASON_INVALID_CITIZEN_ID, std::string(st.message())}));
     }
-    auto account = ledger_.GetAccount(request->citizen_id());
+    auto account = ledger->GetAccount(request->citizen_id());
     if (!account.ok()) return log.Done(FromAbsl(account.status()));
     if (!account->has_value() || !caller->MayAccessRegion((*account)->region_code())) {
       // Outside the caller's regions looks exactly like "not enrolled": no existence oracle.
@@ -311,14 +326,14 @@ class AccountServiceImpl final : public v1::AccountService::Service {
   }
 
  private:
-  ledger::Ledger& ledger_;
+  const std::atomic<ledger::Ledger*>& ledger_;
   const Authorizer& auth_;
   Metrics* metrics_;
 };
 
 class PolicyServiceImpl final : public v1::PolicyService::Service {
  public:
-  PolicyServiceImpl(ledger::Ledger& ledger, const Authorizer& auth, Metrics* metrics)
+  PolicyServiceImpl(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
       : ledger_(ledger), auth_(auth), metrics_(metrics) {}
 
   grpc::Status AdoptPolicy(grpc::ServerContext* context, const v1::AdoptPolicyRequest* request,
@@ -327,10 +342,12 @@ class PolicyServiceImpl final : public v1::PolicyService::Service {
     auto caller = auth_.Authorize(context, kAdoptPolicy);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
+    ledger::Ledger* ledger = ledger_.load();
+    if (ledger == nullptr) return log.Done(Starting(context));
     if (!caller->MayAccessRegion(request->policy().region_code())) {
       return log.Done(RegionDenied(context, request->policy().region_code()));
     }
-    auto result = ledger_.AdoptPolicy(request->policy(), caller->actor);
+    auto result = ledger->AdoptPolicy(request->policy(), caller->actor);
     if (!result.ok()) return log.Done(FromAbsl(result.status()));
     if (result->rejection) return log.Done(RejectionStatus(context, *result->rejection));
     response->set_sequence(result->sequence);
@@ -344,7 +361,9 @@ class PolicyServiceImpl final : public v1::PolicyService::Service {
     auto caller = auth_.Authorize(context, kGetPolicy);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
-    auto policy = ledger_.LatestPolicy(request->region_code());
+    ledger::Ledger* ledger = ledger_.load();
+    if (ledger == nullptr) return log.Done(Starting(context));
+    auto policy = ledger->LatestPolicy(request->region_code());
     if (!policy) {
       return log.Done(grpc::Status(
           grpc::StatusCode::NOT_FOUND,
@@ -355,14 +374,14 @@ class PolicyServiceImpl final : public v1::PolicyService::Service {
   }
 
  private:
-  ledger::Ledger& ledger_;
+  const std::atomic<ledger::Ledger*>& ledger_;
   const Authorizer& auth_;
   Metrics* metrics_;
 };
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  AdminServiceImpl(ledger::Ledger& ledger, const Authorizer& auth, Metrics* metrics)
+  AdminServiceImpl(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
       : ledger_(ledger), auth_(auth), metrics_(metrics) {}
 
   grpc::Status Backup(grpc::ServerContext* context, const v1::BackupRequest* request,
@@ -371,13 +390,15 @@ class AdminServiceImpl final : public v1::AdminService::Service {
     auto caller = auth_.Authorize(context, kBackup);
     if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
     log.set_actor(caller->actor);
+    ledger::Ledger* ledger = ledger_.load();
+    if (ledger == nullptr) return log.Done(Starting(context));
     const std::filesystem::path dir(request->directory());
     if (!dir.is_absolute() || std::filesystem::exists(dir)) {
       return log.Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                    StrCat("backup directory '", request->directory(),
                                           "' must be an absolute path that does not exist")));
     }
-    auto head = ledger_.Backup(request->directory());
+    auto head = ledger->Backup(request->directory());
     if (!head.ok()) return log.Done(FromAbsl(head.status()));
     response->set_sequence(head->sequence);
     response->set_chain_head(head->hash);
@@ -386,7 +407,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   }
 
  private:
-  ledger::Ledger& ledger_;
+  const std::atomic<ledger::Ledger*>& ledger_;
   const Authorizer& auth_;
   Metrics* metrics_;
 };
@@ -460,10 +481,12 @@ bool IsLoopbackAddress(const std::string& listen_address) {
          (ntohl(address.s_addr) >> 24) == 127;
 }
 
-absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOptions& options) {
+absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) {
   auto credentials = Credentials(options);
   if (!credentials.ok()) return credentials.status();
   RunningServer running;
+  running.ledger = std::make_unique<std::atomic<ledger::Ledger*>>(nullptr);
+  const std::atomic<ledger::Ledger*>& ledger = *running.ledger;
   running.authorizer = std::make_unique<Authorizer>(options.insecure_plaintext);
   running.collection =
       std::make_unique<CollectionServiceImpl>(ledger, *running.authorizer, options.metrics);
@@ -494,7 +517,18 @@ absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOp
   if (!running.server || running.port == 0) {
     return absl::UnavailableError(StrCat("cannot listen on ", options.listen_address));
   }
-  running.server->GetHealthCheckService()->SetServingStatus(true);
+  running.server->GetHealthCheckService()->SetServingStatus(false);
+  return running;
+}
+
+void RunningServer::Serve(ledger::Ledger& ledger) {
+  this->ledger->store(&ledger);
+  server->GetHealthCheckService()->SetServingStatus(true);
+}
+
+absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOptions& options) {
+  auto running = StartServerStarting(options);
+  if (running.ok()) running->Serve(ledger);
   return running;
 }
 

@@ -3,6 +3,7 @@
 #ifndef SERVICES_SERVICES_H_
 #define SERVICES_SERVICES_H_
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,11 @@ struct ServerOptions {
 };
 
 struct RunningServer {
+  // Serves `ledger` from now on and reports SERVING.
+  void Serve(ledger::Ledger& ledger);
+
+  // The ledger the services use; null while starting (calls get UNAVAILABLE, reason "starting").
+  std::unique_ptr<std::atomic<ledger::Ledger*>> ledger;
   std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<grpc::Service> collection;
   std::unique_ptr<grpc::Service> account;
@@ -68,6 +74,10 @@ bool IsLoopbackAddress(const std::string& listen_address);
 // loopback address only. FAILED_PRECONDITION for plain text elsewhere or for neither;
 // INVALID_ARGUMENT if a TLS file cannot be read; UNAVAILABLE if the port cannot be bound.
 absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOptions& options);
+
+// The same, but listening before the ledger is open: health NOT_SERVING, every ledger call
+// UNAVAILABLE (reason "starting") until RunningServer::Serve.
+absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options);
 
 }  // namespace services
 

@@ -106,6 +106,46 @@ TEST_F(OpsTest, HealthIsServingOnceStartedAndNotServingWhenStopping) {
   EXPECT_EQ(HealthStatus(), 2);
 }
 
+TEST(StartingServerTest, NotServingAndUnavailableUntilTheLedgerIsOpen) {
+  auto running = services::StartServerStarting(
+      {.listen_address = "127.0.0.1:0", .insecure_plaintext = true});
+  ASSERT_TRUE(running.ok()) << running.status();
+  auto channel = grpc::CreateChannel(StrCat("127.0.0.1:", running->port),
+                                     grpc::InsecureChannelCredentials());
+  auto health = [&] {
+    grpc::GenericStub stub(channel);
+    grpc::ClientContext context;
+    grpc::ByteBuffer request = Buffer(""), response;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                   &response, [&](grpc::Status s) { done.set_value(s); });
+    EXPECT_TRUE(done.get_future().get().ok());
+    return Bytes(response);
+  };
+  auto get_policy = [&] {
+    grpc::ClientContext context;
+    v1::GetPolicyRequest request;
+    request.set_region_code("222401");
+    v1::Policy policy;
+    return v1::PolicyService::NewStub(channel)->GetPolicy(&context, request, &policy);
+  };
+  EXPECT_EQ(health(), std::string("\x08\x02", 2)) << "NOT_SERVING while starting";
+  EXPECT_EQ(get_policy().error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  const std::string dir = StrCat(::testing::TempDir(), "ledger_starting_",
+                                 static_cast<int64_t>(getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    auto ledger = ledger::Ledger::Open({.data_dir = dir});
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    running->Serve(**ledger);
+    EXPECT_EQ(health(), std::string("\x08\x01", 2)) << "SERVING once open";
+    EXPECT_EQ(get_policy().error_code(), grpc::StatusCode::NOT_FOUND) << "served by the ledger";
+    running->server->Shutdown();
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(OpsTest, ReflectionListsTheLedgerServices) {
   // grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo with one request,
   // list_services = "" (field 7, length 0).
