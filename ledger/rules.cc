@@ -177,16 +177,7 @@ absl::StatusOr<Decision> DecideAdd(const v1::CollectionRecord& r, WorkingState& 
   e.set_external_ref(r.receipt_number());
   e.set_region_code(r.region_code());
   e.set_policy_version(policy->version());
-  auto* c = e.mutable_contribution_collected();
-  c->set_receipt_number(r.receipt_number());
-  c->set_citizen_id(r.citizen_id());
-  c->set_name(r.name());
-  c->set_contribution_year(r.contribution_year());
-  c->set_amount_fen(r.amount_fen());
-  c->set_collection_date(r.collection_date());
-  c->set_tax_office(r.tax_office());
-  c->set_batch_id(r.batch_id());
-  c->set_suspense_reason(suspense);
+  *e.mutable_contribution_collected() = CollectedFrom(r, suspense);
   return d;
 }
 
@@ -260,6 +251,21 @@ absl::StatusOr<Decision> DecideCancel(const v1::CollectionRecord& r, WorkingStat
 }
 
 }  // namespace
+
+v1::ContributionCollected CollectedFrom(const v1::CollectionRecord& r,
+                                        v1::SuspenseReason suspense) {
+  v1::ContributionCollected c;
+  c.set_receipt_number(r.receipt_number());
+  c.set_citizen_id(r.citizen_id());
+  c.set_name(r.name());
+  c.set_contribution_year(r.contribution_year());
+  c.set_amount_fen(r.amount_fen());
+  c.set_collection_date(r.collection_date());
+  c.set_tax_office(r.tax_office());
+  c.set_batch_id(r.batch_id());
+  c.set_suspense_reason(suspense);
+  return c;
+}
 
 bool IsCleanText(std::string_view text, size_t max_bytes) {
   if (text.size() > max_bytes) return false;

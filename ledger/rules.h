@@ -31,6 +31,10 @@ absl::StatusOr<Decision> DecideEnrolment(const v1::ParticipantEnrolled& enrolmen
                                          WorkingState& state, absl::CivilDay today);
 absl::StatusOr<Decision> DecidePolicy(const v1::Policy& policy, WorkingState& state);
 
+// The ContributionCollected event body an accepted ADD record becomes.
+v1::ContributionCollected CollectedFrom(const v1::CollectionRecord& record,
+                                        v1::SuspenseReason suspense);
+
 // True when `text` is valid UTF-8 without control characters and at most `max_bytes` long.
 bool IsCleanText(std::string_view text, size_t max_bytes);
 

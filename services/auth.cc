@@ -134,7 +134,8 @@ absl::StatusOr<Caller> Authorizer::Authorize(grpc::ServerContext* context,
                 StrCat("method ", method, " is not open to any role"));
   }
   if (plaintext_dev_) {
-    return Caller{.actor = StrCat("plaintext-dev:", context->peer()), .every_role = true};
+    // Plain-text development: no identity to check, so every role passes (documented on the flag).
+    return Caller{.actor = StrCat("plaintext-dev:", context->peer())};
   }
   const auto auth = context->auth_context();
   const auto pems = auth ? auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)

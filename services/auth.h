@@ -35,7 +35,6 @@ struct Caller {
   std::string actor;                 // recorded on every event the call causes
   std::optional<Role> role;          // none: the certificate names no known role
   std::vector<std::string> regions;  // empty: every region
-  bool every_role = false;           // plain-text development mode only
 
   bool MayAccessRegion(std::string_view region_code) const;
 };

@@ -673,7 +673,6 @@ TEST_F(AuthTest, CallerFromCertificateReadsRoleRegionsAndSubject) {
     EXPECT_EQ(caller->role, c.role);
     EXPECT_EQ(caller->regions, c.regions);
     EXPECT_EQ(caller->actor, c.actor);
-    EXPECT_FALSE(caller->every_role);
   }
 
   auto yanji = services::CallerFromCertificate(Pem(CertFile(kTaxBureauYanji)));

@@ -27,6 +27,7 @@
 #include "ledger/ledger.h"
 #include "ledger/limits.h"
 #include "ledger/policy.h"
+#include "ledger/rules.h"
 #include "ledger/store.h"
 #include "ledger/strings.h"
 #include "ledger/v1/services.grpc.pb.h"
@@ -266,15 +267,8 @@ class Bench {
         const v1::CollectionRecord r = MakeRecord(run_, i);
         event.set_sequence(i + 1);
         event.set_external_ref(r.receipt_number());
-        auto* c = event.mutable_contribution_collected();
-        c->set_receipt_number(r.receipt_number());
-        c->set_citizen_id(r.citizen_id());
-        c->set_name(r.name());
-        c->set_contribution_year(r.contribution_year());
-        c->set_amount_fen(r.amount_fen());
-        c->set_collection_date(r.collection_date());
-        c->set_tax_office(r.tax_office());
-        c->set_batch_id(r.batch_id());
+        *event.mutable_contribution_collected() =
+            ledger::CollectedFrom(r, v1::SUSPENSE_REASON_UNSPECIFIED);
         v1::Account account;
         account.set_citizen_id(r.citizen_id());
         account.set_name(r.name());
