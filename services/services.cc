@@ -93,12 +93,39 @@ void Count(const std::vector<v1::RecordOutcome>& outcomes, uint32_t index_offset
   }
 }
 
-// Calls that arrive while ledgerd is still opening (verifying) the ledger.
-grpc::Status Starting(grpc::ServerContext* context) {
-  context->AddTrailingMetadata(kReasonMetadataKey, "starting");
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                      "the ledger is starting (verifying its log); retry shortly");
-}
+// What every handler does first: authorize the caller for the method (its actor then goes in the
+// call's log line) and find the ledger, which is absent while ledgerd is still opening it.
+class Gate {
+ public:
+  Gate(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
+      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
+
+  struct Admitted {
+    Caller caller;
+    ledger::Ledger& ledger;
+  };
+
+  // On failure the reason is already attached to `context`; answer with log.Done(status).
+  absl::StatusOr<Admitted> Admit(grpc::ServerContext* context, std::string_view method,
+                                 CallLog& log) const {
+    auto caller = auth_.Authorize(context, method);
+    if (!caller.ok()) return caller.status();
+    log.set_actor(caller->actor);
+    ledger::Ledger* ledger = ledger_.load();
+    if (ledger == nullptr) {
+      context->AddTrailingMetadata(kReasonMetadataKey, "starting");
+      return absl::UnavailableError("the ledger is starting (verifying its log); retry shortly");
+    }
+    return Admitted{std::move(*caller), *ledger};
+  }
+
+  Metrics* metrics() const { return metrics_; }
+
+ private:
+  const std::atomic<ledger::Ledger*>& ledger_;
+  const Authorizer& auth_;
+  Metrics* metrics_;
+};
 
 grpc::Status RegionDenied(grpc::ServerContext* context, std::string_view region) {
   return RejectionStatus(context, {v1::REASON_REGION_NOT_PERMITTED,
@@ -160,19 +187,17 @@ class ScopedPush {
 
 class CollectionServiceImpl final : public v1::CollectionService::Service {
  public:
-  CollectionServiceImpl(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
-      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
+  explicit CollectionServiceImpl(Gate gate) : gate_(gate) {}
 
   grpc::Status PushCollections(grpc::ServerContext* context,
                                const v1::PushCollectionsRequest* request,
                                v1::PushCollectionsResponse* response) override {
-    CallLog log(kPushCollections, metrics_);
+    CallLog log(kPushCollections, gate_.metrics());
     log.set_records(request->records_size());
-    auto caller = auth_.Authorize(context, kPushCollections);
-    if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
-    log.set_actor(caller->actor);
-    ledger::Ledger* ledger = ledger_.load();
-    if (ledger == nullptr) return log.Done(Starting(context));
+    auto admitted = gate_.Admit(context, kPushCollections, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    const Caller& caller = admitted->caller;
+    ledger::Ledger& ledger = admitted->ledger;
     if (static_cast<size_t>(request->records_size()) > ledger::kBatchRecordsMax) {
       return log.Done(LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
                                     "batch_records_max",
@@ -183,7 +208,7 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
     // The request outlives the wait below, so the records are lent, not copied.
     std::shared_ptr<const ledger::Ledger::Records> records(std::shared_ptr<void>(),
                                                             &request->records());
-    auto outcomes = ScopedPush::Submit(*ledger, *caller, std::move(records)).Wait();
+    auto outcomes = ScopedPush::Submit(ledger, caller, std::move(records)).Wait();
     if (!outcomes.ok()) return log.Done(FromAbsl(outcomes.status()));
     Count(*outcomes, 0, response);
     return log.Done(grpc::Status::OK);
@@ -192,12 +217,11 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
   grpc::Status StreamCollections(grpc::ServerContext* context,
                                  grpc::ServerReader<v1::PushCollectionsRequest>* reader,
                                  v1::PushCollectionsResponse* response) override {
-    CallLog log(kStreamCollections, metrics_);
-    auto caller = auth_.Authorize(context, kStreamCollections);
-    if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
-    log.set_actor(caller->actor);
-    ledger::Ledger* ledger = ledger_.load();
-    if (ledger == nullptr) return log.Done(Starting(context));
+    CallLog log(kStreamCollections, gate_.metrics());
+    auto admitted = gate_.Admit(context, kStreamCollections, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    const Caller& caller = admitted->caller;
+    ledger::Ledger& ledger = admitted->ledger;
     // Counts this stream while it runs; released on every return path.
     struct Slot {
       std::atomic<int>& open;
@@ -257,7 +281,7 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
       records->Swap(message.mutable_records());
       const size_t n = records->size();
       in_flight.emplace_back(static_cast<uint32_t>(total),
-                             ScopedPush::Submit(*ledger, *caller, std::move(records)));
+                             ScopedPush::Submit(ledger, caller, std::move(records)));
       total += n;
       while (in_flight.size() >= ledger::kStreamPipelineDepth) collect_oldest();
     }
@@ -271,29 +295,25 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
   }
 
  private:
-  const std::atomic<ledger::Ledger*>& ledger_;
-  const Authorizer& auth_;
-  Metrics* metrics_;
+  const Gate gate_;
   std::atomic<int> open_streams_{0};
 };
 
 class AccountServiceImpl final : public v1::AccountService::Service {
  public:
-  AccountServiceImpl(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
-      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
+  explicit AccountServiceImpl(Gate gate) : gate_(gate) {}
 
   grpc::Status Enrol(grpc::ServerContext* context, const v1::EnrolRequest* request,
                      v1::EnrolResponse* response) override {
-    CallLog log(kEnrol, metrics_);
-    auto caller = auth_.Authorize(context, kEnrol);
-    if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
-    log.set_actor(caller->actor);
-    ledger::Ledger* ledger = ledger_.load();
-    if (ledger == nullptr) return log.Done(Starting(context));
-    if (!caller->MayAccessRegion(request->participant().region_code())) {
+    CallLog log(kEnrol, gate_.metrics());
+    auto admitted = gate_.Admit(context, kEnrol, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    const Caller& caller = admitted->caller;
+    ledger::Ledger& ledger = admitted->ledger;
+    if (!caller.MayAccessRegion(request->participant().region_code())) {
       return log.Done(RegionDenied(context, request->participant().region_code()));
     }
-    auto result = ledger->Enrol(request->participant(), caller->actor);
+    auto result = ledger.Enrol(request->participant(), caller.actor);
     if (!result.ok()) return log.Done(FromAbsl(result.status()));
     if (result->rejection) return log.Done(RejectionStatus(context, *result->rejection));
     response->set_sequence(result->sequence);
@@ -303,19 +323,18 @@ class AccountServiceImpl final : public v1::AccountService::Service {
 
   grpc::Status GetAccount(grpc::ServerContext* context, const v1::GetAccountRequest* request,
                           v1::Account* response) override {
-    CallLog log(kGetAccount, metrics_);
-    auto caller = auth_.Authorize(context, kGetAccount);
-    if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
-    log.set_actor(caller->actor);
-    ledger::Ledger* ledger = ledger_.load();
-    if (ledger == nullptr) return log.Done(Starting(context));
+    CallLog log(kGetAccount, gate_.metrics());
+    auto admitted = gate_.Admit(context, kGetAccount, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    const Caller& caller = admitted->caller;
+    ledger::Ledger& ledger = admitted->ledger;
     if (auto st = ledger::ValidateCitizenId(request->citizen_id()); !st.ok()) {
       return log.Done(RejectionStatus(
           context, {v1::REASON_INVALID_CITIZEN_ID, std::string(st.message())}));
     }
-    auto account = ledger->GetAccount(request->citizen_id());
+    auto account = ledger.GetAccount(request->citizen_id());
     if (!account.ok()) return log.Done(FromAbsl(account.status()));
-    if (!account->has_value() || !caller->MayAccessRegion((*account)->region_code())) {
+    if (!account->has_value() || !caller.MayAccessRegion((*account)->region_code())) {
       // Outside the caller's regions looks exactly like "not enrolled": no existence oracle.
       return log.Done(grpc::Status(
           grpc::StatusCode::NOT_FOUND,
@@ -326,28 +345,24 @@ class AccountServiceImpl final : public v1::AccountService::Service {
   }
 
  private:
-  const std::atomic<ledger::Ledger*>& ledger_;
-  const Authorizer& auth_;
-  Metrics* metrics_;
+  const Gate gate_;
 };
 
 class PolicyServiceImpl final : public v1::PolicyService::Service {
  public:
-  PolicyServiceImpl(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
-      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
+  explicit PolicyServiceImpl(Gate gate) : gate_(gate) {}
 
   grpc::Status AdoptPolicy(grpc::ServerContext* context, const v1::AdoptPolicyRequest* request,
                            v1::AdoptPolicyResponse* response) override {
-    CallLog log(kAdoptPolicy, metrics_);
-    auto caller = auth_.Authorize(context, kAdoptPolicy);
-    if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
-    log.set_actor(caller->actor);
-    ledger::Ledger* ledger = ledger_.load();
-    if (ledger == nullptr) return log.Done(Starting(context));
-    if (!caller->MayAccessRegion(request->policy().region_code())) {
+    CallLog log(kAdoptPolicy, gate_.metrics());
+    auto admitted = gate_.Admit(context, kAdoptPolicy, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    const Caller& caller = admitted->caller;
+    ledger::Ledger& ledger = admitted->ledger;
+    if (!caller.MayAccessRegion(request->policy().region_code())) {
       return log.Done(RegionDenied(context, request->policy().region_code()));
     }
-    auto result = ledger->AdoptPolicy(request->policy(), caller->actor);
+    auto result = ledger.AdoptPolicy(request->policy(), caller.actor);
     if (!result.ok()) return log.Done(FromAbsl(result.status()));
     if (result->rejection) return log.Done(RejectionStatus(context, *result->rejection));
     response->set_sequence(result->sequence);
@@ -357,13 +372,11 @@ class PolicyServiceImpl final : public v1::PolicyService::Service {
 
   grpc::Status GetPolicy(grpc::ServerContext* context, const v1::GetPolicyRequest* request,
                          v1::Policy* response) override {
-    CallLog log(kGetPolicy, metrics_);
-    auto caller = auth_.Authorize(context, kGetPolicy);
-    if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
-    log.set_actor(caller->actor);
-    ledger::Ledger* ledger = ledger_.load();
-    if (ledger == nullptr) return log.Done(Starting(context));
-    auto policy = ledger->LatestPolicy(request->region_code());
+    CallLog log(kGetPolicy, gate_.metrics());
+    auto admitted = gate_.Admit(context, kGetPolicy, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    ledger::Ledger& ledger = admitted->ledger;
+    auto policy = ledger.LatestPolicy(request->region_code());
     if (!policy) {
       return log.Done(grpc::Status(
           grpc::StatusCode::NOT_FOUND,
@@ -374,31 +387,26 @@ class PolicyServiceImpl final : public v1::PolicyService::Service {
   }
 
  private:
-  const std::atomic<ledger::Ledger*>& ledger_;
-  const Authorizer& auth_;
-  Metrics* metrics_;
+  const Gate gate_;
 };
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  AdminServiceImpl(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
-      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
+  explicit AdminServiceImpl(Gate gate) : gate_(gate) {}
 
   grpc::Status Backup(grpc::ServerContext* context, const v1::BackupRequest* request,
                       v1::BackupResponse* response) override {
-    CallLog log(kBackup, metrics_);
-    auto caller = auth_.Authorize(context, kBackup);
-    if (!caller.ok()) return log.Done(FromAbsl(caller.status()));
-    log.set_actor(caller->actor);
-    ledger::Ledger* ledger = ledger_.load();
-    if (ledger == nullptr) return log.Done(Starting(context));
+    CallLog log(kBackup, gate_.metrics());
+    auto admitted = gate_.Admit(context, kBackup, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    ledger::Ledger& ledger = admitted->ledger;
     const std::filesystem::path dir(request->directory());
     if (!dir.is_absolute() || std::filesystem::exists(dir)) {
       return log.Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                    StrCat("backup directory '", request->directory(),
                                           "' must be an absolute path that does not exist")));
     }
-    auto head = ledger->Backup(request->directory());
+    auto head = ledger.Backup(request->directory());
     if (!head.ok()) return log.Done(FromAbsl(head.status()));
     response->set_sequence(head->sequence);
     response->set_chain_head(head->hash);
@@ -407,9 +415,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   }
 
  private:
-  const std::atomic<ledger::Ledger*>& ledger_;
-  const Authorizer& auth_;
-  Metrics* metrics_;
+  const Gate gate_;
 };
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view what) {
@@ -486,16 +492,12 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
   if (!credentials.ok()) return credentials.status();
   RunningServer running;
   running.ledger = std::make_unique<std::atomic<ledger::Ledger*>>(nullptr);
-  const std::atomic<ledger::Ledger*>& ledger = *running.ledger;
   running.authorizer = std::make_unique<Authorizer>(options.insecure_plaintext);
-  running.collection =
-      std::make_unique<CollectionServiceImpl>(ledger, *running.authorizer, options.metrics);
-  running.account =
-      std::make_unique<AccountServiceImpl>(ledger, *running.authorizer, options.metrics);
-  running.policy =
-      std::make_unique<PolicyServiceImpl>(ledger, *running.authorizer, options.metrics);
-  running.admin =
-      std::make_unique<AdminServiceImpl>(ledger, *running.authorizer, options.metrics);
+  const Gate gate(*running.ledger, *running.authorizer, options.metrics);
+  running.collection = std::make_unique<CollectionServiceImpl>(gate);
+  running.account = std::make_unique<AccountServiceImpl>(gate);
+  running.policy = std::make_unique<PolicyServiceImpl>(gate);
+  running.admin = std::make_unique<AdminServiceImpl>(gate);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
