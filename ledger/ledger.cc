@@ -282,9 +282,8 @@ class Ledger::Impl {
                       std::chrono::steady_clock::now() - start)
                       .count();
       if (status.ok()) {
-        CommittedState next = state.Result();
         absl::MutexLock lock(&published_mu_);
-        committed_ = std::move(next);
+        state.Publish(committed_);
       }
       if (status.ok() && on_commit_) {
         CommitInfo info{.commands = group.size(), .events = appended, .commit_us = commit_us};
@@ -425,7 +424,7 @@ absl::Status Ledger::RebuildProjections(const std::string& data_dir, size_t even
     rocksdb::WriteBatch batch;
     state.WriteTo(batch, /*include_events=*/false);
     LEDGER_RETURN_IF_ERROR(store->WriteUnlogged(batch));
-    committed = state.Result();
+    state.Publish(committed);
   }
   if (!it->status().ok()) return absl::DataLossError(it->status().ToString());
   LEDGER_RETURN_IF_ERROR(store->FlushProjections());

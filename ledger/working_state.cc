@@ -191,10 +191,11 @@ void WorkingState::WriteTo(rocksdb::WriteBatch& batch, bool include_events) cons
   put(Cf::kMeta, keys::kChainHead, head_.hash);
 }
 
-CommittedState WorkingState::Result() const {
-  CommittedState out{head_, policies(), committed_.ledger_totals};
-  for (const auto& [key, delta] : totals_delta_) out.ledger_totals[key] += delta;
-  return out;
+void WorkingState::Publish(CommittedState& committed) {
+  LEDGER_CHECK(&committed == &committed_, "publishing onto a state this group was not built on");
+  committed.head = head_;
+  for (const auto& [key, delta] : totals_delta_) committed.ledger_totals[key] += delta;
+  if (policies_) committed.policies = std::move(*policies_);
 }
 
 }  // namespace ledger

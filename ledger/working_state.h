@@ -70,8 +70,10 @@ class WorkingState {
   // Everything changed, plus the new meta (last sequence, chain head), into `batch`.
   // Checks the double-entry invariant: all ledger accounts sum to zero.
   void WriteTo(rocksdb::WriteBatch& batch, bool include_events) const;
-  // The committed state after this group, to publish once WriteTo's batch is durable.
-  CommittedState Result() const;
+  // Applies this group's effects to `committed` (the state it was built on) in place, once
+  // WriteTo's batch is durable: the new head, the changed ledger-account totals and, only if a
+  // policy was adopted, the new policy book. The working state is spent afterwards.
+  void Publish(CommittedState& committed);
 
  private:
   const Store& store_;
