@@ -127,6 +127,19 @@ class Gate {
   Metrics* metrics_;
 };
 
+// The answer to a single ledger command (enrol, adopt): a storage error, its typed rejection, or
+// the sequence that records it (with `duplicate` for a resend).
+template <typename Response>
+grpc::Status CommandAnswer(grpc::ServerContext* context,
+                           const absl::StatusOr<ledger::CommandResult>& result,
+                           Response* response) {
+  if (!result.ok()) return FromAbsl(result.status());
+  if (result->rejection) return RejectionStatus(context, *result->rejection);
+  response->set_sequence(result->sequence);
+  response->set_duplicate(result->duplicate);
+  return grpc::Status::OK;
+}
+
 grpc::Status RegionDenied(grpc::ServerContext* context, std::string_view region) {
   return RejectionStatus(context, {v1::REASON_REGION_NOT_PERMITTED,
                                    StrCat("the caller's certificate does not cover region '",
@@ -314,11 +327,7 @@ class AccountServiceImpl final : public v1::AccountService::Service {
       return log.Done(RegionDenied(context, request->participant().region_code()));
     }
     auto result = ledger.Enrol(request->participant(), caller.actor);
-    if (!result.ok()) return log.Done(FromAbsl(result.status()));
-    if (result->rejection) return log.Done(RejectionStatus(context, *result->rejection));
-    response->set_sequence(result->sequence);
-    response->set_duplicate(result->duplicate);
-    return log.Done(grpc::Status::OK);
+    return log.Done(CommandAnswer(context, result, response));
   }
 
   grpc::Status GetAccount(grpc::ServerContext* context, const v1::GetAccountRequest* request,
@@ -363,11 +372,7 @@ class PolicyServiceImpl final : public v1::PolicyService::Service {
       return log.Done(RegionDenied(context, request->policy().region_code()));
     }
     auto result = ledger.AdoptPolicy(request->policy(), caller.actor);
-    if (!result.ok()) return log.Done(FromAbsl(result.status()));
-    if (result->rejection) return log.Done(RejectionStatus(context, *result->rejection));
-    response->set_sequence(result->sequence);
-    response->set_duplicate(result->duplicate);
-    return log.Done(grpc::Status::OK);
+    return log.Done(CommandAnswer(context, result, response));
   }
 
   grpc::Status GetPolicy(grpc::ServerContext* context, const v1::GetPolicyRequest* request,
