@@ -2,54 +2,66 @@
 
 #include <algorithm>
 
-#include "ledger/strings.h"
+#include "ledger/account.h"
+#include "ledger/dates.h"
 #include "ledger/status_macros.h"
+#include "ledger/strings.h"
 #include "ledger/working_state.h"
 
 namespace ledger {
 namespace accounts {
-std::string Person(std::string_view citizen_id, std::string_view source) {
-  return StrCat(kPersonPrefix, citizen_id, "/", source);
+std::string Person(std::string_view citizen_id, v1::FundingSource source) {
+  return StrCat(kPersonPrefix, citizen_id, "/", SourceName(source));
+}
+std::string FiscalFund(v1::FiscalPurpose purpose, int year) {
+  std::string name = v1::FiscalPurpose_Name(purpose).substr(sizeof("FISCAL_PURPOSE_") - 1);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; });
+  return StrCat("fiscal_funds/", name, "/", year);
 }
 }  // namespace accounts
 
 namespace {
 
-v1::Posting MakePosting(std::string debit, std::string credit, int64_t amount_fen) {
-  v1::Posting p;
+using accounts::Person;
+
+void Add(std::vector<v1::Posting>& out, std::string debit, std::string credit, int64_t amount) {
+  if (amount == 0) return;
+  if (amount < 0) {
+    std::swap(debit, credit);
+    amount = -amount;
+  }
+  v1::Posting& p = out.emplace_back();
   p.set_debit_account(std::move(debit));
   p.set_credit_account(std::move(credit));
-  p.set_amount_fen(amount_fen);
-  return p;
+  p.set_amount_fen(amount);
 }
 
 // Where a collection's money sits: the personal source of the account, or suspense.
 std::string CollectionHome(std::string_view citizen_id, v1::SuspenseReason suspense) {
   return suspense == v1::SUSPENSE_REASON_UNSPECIFIED
-             ? accounts::Person(citizen_id, accounts::kPersonal)
+             ? Person(citizen_id, v1::FUNDING_SOURCE_PERSONAL)
              : std::string(accounts::kSuspense);
 }
 
-v1::FundingSource SourceByName(std::string_view name) {
-  if (name == accounts::kPersonal) return v1::FUNDING_SOURCE_PERSONAL;
-  LEDGER_CHECK(false, StrCat("unknown funding source ", name));
-  return v1::FUNDING_SOURCE_UNSPECIFIED;
-}
-
-void RecomputeTotal(v1::Account& account) {
-  int64_t total = 0;
-  for (const auto& b : account.balances()) total += b.principal_fen() + b.interest_fen();
-  account.set_total_fen(total);
-}
+int YearOfMonth(int yyyymm) { return yyyymm / 100; }
 
 absl::StatusOr<v1::Account*> MustFindAccount(WorkingState& state, std::string_view citizen_id) {
   LEDGER_ASSIGN_OR_RETURN(v1::Account * account, state.FindAccount(citizen_id));
-  LEDGER_CHECK(account != nullptr, "money event for a participant who is not enrolled");
+  LEDGER_CHECK(account != nullptr, "event for a participant who is not enrolled");
   return account;
 }
 
-// One leg: `delta_fen` debit-positive. Person legs move the account projection's source balance
-// (a credit raises it) and roll up into the region's control account.
+bool IsInterestEvent(const v1::EventEnvelope& e) {
+  return e.has_interest_posted() || e.has_interest_adjusted();
+}
+
+int InterestYear(const v1::EventEnvelope& e) {
+  return e.has_interest_posted() ? e.interest_posted().year() : e.interest_adjusted().year();
+}
+
+// One leg: `delta_fen` debit-positive. Person legs move the account projection (a credit raises
+// the source's balance) and roll up into the region's control account.
 absl::Status PostLeg(const v1::EventEnvelope& event, std::string_view account_name,
                      int64_t delta_fen, WorkingState& state) {
   if (!account_name.starts_with(accounts::kPersonPrefix)) {
@@ -60,57 +72,164 @@ absl::Status PostLeg(const v1::EventEnvelope& event, std::string_view account_na
   const size_t slash = rest.find('/');
   const std::string_view id = rest.substr(0, slash);
   const std::string_view source_name = rest.substr(slash + 1);
+  const v1::FundingSource source = SourceFromName(source_name);
+  LEDGER_CHECK(source != v1::FUNDING_SOURCE_UNSPECIFIED, StrCat("unknown source ", source_name));
   LEDGER_ASSIGN_OR_RETURN(v1::Account * account, MustFindAccount(state, id));
-  const v1::FundingSource source = SourceByName(source_name);
-  v1::SourceBalance* balance = nullptr;
-  for (auto& b : *account->mutable_balances()) {
-    if (b.source() == source) balance = &b;
+  if (IsInterestEvent(event)) {
+    RecordInterest(*account, source, -delta_fen, InterestYear(event));
+  } else {
+    auto date = ParseDate(event.effective_date());
+    LEDGER_CHECK(date.ok(), "money event without a valid effective date");
+    RecordMovement(*account, source, -delta_fen, *date);
   }
-  if (balance == nullptr) {
-    balance = account->add_balances();
-    balance->set_source(source);
-    std::sort(account->mutable_balances()->begin(), account->mutable_balances()->end(),
-              [](const auto& a, const auto& b) { return a.source() < b.source(); });
-    for (auto& b : *account->mutable_balances()) {
-      if (b.source() == source) balance = &b;
-    }
-  }
-  balance->set_principal_fen(balance->principal_fen() - delta_fen);
-  LEDGER_CHECK(balance->principal_fen() >= 0, "an individual account source went below zero");
-  RecomputeTotal(*account);
+  LEDGER_CHECK(!AnyBalanceNegative(*account), "an individual account source went below zero");
   account->set_last_sequence(event.sequence());
   state.MarkAccountDirty(id);
-  state.Post(account->region_code(),
-             StrCat(accounts::kIndividualControlPrefix, source_name), delta_fen);
+  state.Post(account->region_code(), StrCat(accounts::kIndividualControlPrefix, source_name),
+             delta_fen);
   return absl::OkStatus();
 }
 
-void RecountYears(v1::Account& account) {
-  std::vector<int32_t> years;
-  for (const auto& c : account.contributions()) years.push_back(c.year());
-  std::sort(years.begin(), years.end());
-  years.erase(std::unique(years.begin(), years.end()), years.end());
-  account.set_contribution_years(static_cast<uint32_t>(years.size()));
+void Recount(v1::Account& account) {
+  account.set_contribution_years(CountContributionYears(account));
 }
 
 }  // namespace
 
+std::string_view ParticipantOf(const v1::EventEnvelope& e) {
+  switch (e.event_case()) {
+    case v1::EventEnvelope::kParticipantEnrolled: return e.participant_enrolled().citizen_id();
+    case v1::EventEnvelope::kContributionCollected: return e.contribution_collected().citizen_id();
+    case v1::EventEnvelope::kContributionCancelled: return e.contribution_cancelled().citizen_id();
+    case v1::EventEnvelope::kGovernmentSubsidyCredited:
+      return e.government_subsidy_credited().citizen_id();
+    case v1::EventEnvelope::kCollectiveSubsidyCredited:
+      return e.collective_subsidy_credited().citizen_id();
+    case v1::EventEnvelope::kContributionRefunded: return e.contribution_refunded().citizen_id();
+    case v1::EventEnvelope::kInterestPosted: return e.interest_posted().citizen_id();
+    case v1::EventEnvelope::kInterestAdjusted: return e.interest_adjusted().citizen_id();
+    case v1::EventEnvelope::kBenefitStarted: return e.benefit_started().citizen_id();
+    case v1::EventEnvelope::kBenefitPaid: return e.benefit_paid().citizen_id();
+    case v1::EventEnvelope::kParticipantSuspended: return e.participant_suspended().citizen_id();
+    case v1::EventEnvelope::kParticipantResumed: return e.participant_resumed().citizen_id();
+    case v1::EventEnvelope::kParticipantDied: return e.participant_died().citizen_id();
+    case v1::EventEnvelope::kBenefitOverpaymentRecognized:
+      return e.benefit_overpayment_recognized().citizen_id();
+    case v1::EventEnvelope::kFuneralSubsidyPaid: return e.funeral_subsidy_paid().citizen_id();
+    case v1::EventEnvelope::kInheritancePaid: return e.inheritance_paid().citizen_id();
+    case v1::EventEnvelope::kParticipantTransferredOut:
+      return e.participant_transferred_out().citizen_id();
+    case v1::EventEnvelope::kParticipantTransferredIn:
+      return e.participant_transferred_in().citizen_id();
+    default: return {};
+  }
+}
+
+std::string EventTypeName(const v1::EventEnvelope& e) {
+  const auto* field = v1::EventEnvelope::descriptor()->FindFieldByNumber(e.event_case());
+  return field ? field->name() : "none";
+}
+
 std::vector<v1::Posting> PostingsFor(const v1::EventEnvelope& event) {
   std::vector<v1::Posting> out;
+  const std::string id(ParticipantOf(event));
   switch (event.event_case()) {
     case v1::EventEnvelope::kContributionCollected: {
       const auto& c = event.contribution_collected();
-      out.push_back(MakePosting(std::string(accounts::kTaxReceivable),
-                                CollectionHome(c.citizen_id(), c.suspense_reason()),
-                                c.amount_fen()));
+      Add(out, std::string(accounts::kTaxReceivable), CollectionHome(id, c.suspense_reason()),
+          c.amount_fen());
       break;
     }
     case v1::EventEnvelope::kContributionCancelled: {
       const auto& c = event.contribution_cancelled();
-      out.push_back(MakePosting(CollectionHome(c.citizen_id(), c.original_suspense_reason()),
-                                std::string(accounts::kTaxReceivable), c.amount_fen()));
+      Add(out, CollectionHome(id, c.original_suspense_reason()),
+          std::string(accounts::kTaxReceivable), c.amount_fen());
       break;
     }
+    case v1::EventEnvelope::kFiscalFundsReceived: {
+      const auto& f = event.fiscal_funds_received();
+      Add(out, std::string(accounts::kFundSpecial), accounts::FiscalFund(f.purpose(), f.year()),
+          f.amount_fen());
+      break;
+    }
+    case v1::EventEnvelope::kGovernmentSubsidyCredited: {
+      const auto& g = event.government_subsidy_credited();
+      Add(out, accounts::FiscalFund(g.purpose(), g.contribution_year()),
+          Person(id, v1::FUNDING_SOURCE_GOVERNMENT), g.amount_fen());
+      break;
+    }
+    case v1::EventEnvelope::kCollectiveSubsidyCredited: {
+      const auto& c = event.collective_subsidy_credited();
+      Add(out, std::string(accounts::kFundSpecial), Person(id, c.source()), c.amount_fen());
+      break;
+    }
+    case v1::EventEnvelope::kContributionRefunded: {
+      const auto& r = event.contribution_refunded();
+      Add(out, CollectionHome(id, r.original_suspense_reason()),
+          std::string(accounts::kRefundsPayable), r.amount_fen());
+      break;
+    }
+    case v1::EventEnvelope::kInterestPosted:
+      for (const auto& p : event.interest_posted().parts()) {
+        Add(out, std::string(accounts::kInterestExpense), Person(id, p.source()), p.amount_fen());
+      }
+      break;
+    case v1::EventEnvelope::kInterestAdjusted:
+      for (const auto& p : event.interest_adjusted().parts()) {
+        Add(out, std::string(accounts::kInterestExpense), Person(id, p.source()), p.amount_fen());
+      }
+      break;
+    case v1::EventEnvelope::kBenefitPaid: {
+      const auto& b = event.benefit_paid();
+      Add(out, accounts::FiscalFund(v1::FISCAL_PURPOSE_BASIC_PENSION, YearOfMonth(b.month())),
+          std::string(accounts::kFundPayment), b.basic_fen());
+      for (const auto& p : b.account_parts()) {
+        Add(out, Person(id, p.source()), std::string(accounts::kFundPayment), p.amount_fen());
+      }
+      Add(out, b.pooled_payer(), std::string(accounts::kFundPayment), b.pooled_fen());
+      break;
+    }
+    case v1::EventEnvelope::kBenefitOverpaymentRecognized: {
+      const auto& o = event.benefit_overpayment_recognized();
+      for (const auto& p : o.account_parts()) {
+        Add(out, std::string(accounts::kOverpaymentReceivable), Person(id, p.source()),
+            p.amount_fen());
+      }
+      Add(out, std::string(accounts::kOverpaymentReceivable),
+          std::string(accounts::kOverpaidBenefits), o.basic_fen() + o.pooled_fen());
+      break;
+    }
+    case v1::EventEnvelope::kFuneralSubsidyPaid:
+      Add(out, std::string(accounts::kFuneralSubsidyPaid), std::string(accounts::kHeirsPayable),
+          event.funeral_subsidy_paid().amount_fen());
+      break;
+    case v1::EventEnvelope::kInheritancePaid: {
+      const auto& i = event.inheritance_paid();
+      int64_t to_pool = i.to_pool_fen();
+      for (const auto& p : i.parts()) {
+        // Only the government source can go to the pool (deaths before 2014-02-21).
+        const int64_t pooled = p.source() == v1::FUNDING_SOURCE_GOVERNMENT ? to_pool : 0;
+        to_pool -= pooled;
+        Add(out, Person(id, p.source()), std::string(accounts::kPooledFund), pooled);
+        Add(out, Person(id, p.source()), std::string(accounts::kHeirsPayable),
+            p.amount_fen() - pooled);
+      }
+      Add(out, std::string(accounts::kHeirsPayable),
+          std::string(accounts::kOverpaymentReceivable), i.overpayment_offset_fen());
+      break;
+    }
+    case v1::EventEnvelope::kParticipantTransferredOut:
+      for (const auto& p : event.participant_transferred_out().parts()) {
+        Add(out, Person(id, p.source()), std::string(accounts::kTransfersInTransit),
+            p.amount_fen());
+      }
+      break;
+    case v1::EventEnvelope::kParticipantTransferredIn:
+      for (const auto& p : event.participant_transferred_in().parts()) {
+        Add(out, std::string(accounts::kTransfersInTransit), Person(id, p.source()),
+            p.amount_fen());
+      }
+      break;
     default:
       break;
   }
@@ -124,51 +243,172 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
     LEDGER_RETURN_IF_ERROR(PostLeg(event, p.debit_account(), p.amount_fen(), state));
     LEDGER_RETURN_IF_ERROR(PostLeg(event, p.credit_account(), -p.amount_fen(), state));
   }
+  const std::string_view id = ParticipantOf(event);
+  // The participant's account, for the events that change more than balances.
+  auto account = [&]() -> absl::StatusOr<v1::Account*> {
+    LEDGER_ASSIGN_OR_RETURN(v1::Account * a, MustFindAccount(state, id));
+    a->set_last_sequence(event.sequence());
+    state.MarkAccountDirty(id);
+    return a;
+  };
   switch (event.event_case()) {
     case v1::EventEnvelope::kPolicyAdopted:
       state.PutPolicy(event.policy_adopted().policy(), event.sequence());
       break;
     case v1::EventEnvelope::kParticipantEnrolled: {
       const auto& e = event.participant_enrolled();
-      v1::Account& account = state.NewAccount(e.citizen_id());
-      account.set_citizen_id(e.citizen_id());
-      account.set_name(e.name());
-      account.set_region_code(e.region_code());
-      account.set_enrolment_date(e.enrolment_date());
-      account.set_special_group(e.special_group());
-      account.set_status(v1::PARTICIPANT_STATUS_CONTRIBUTING);
-      account.set_enrolled_sequence(event.sequence());
-      account.set_last_sequence(event.sequence());
+      v1::Account& a = state.NewAccount(e.citizen_id());
+      a.set_citizen_id(e.citizen_id());
+      a.set_name(e.name());
+      a.set_region_code(e.region_code());
+      a.set_enrolment_date(e.enrolment_date());
+      a.set_special_group(e.special_group());
+      a.set_status(v1::PARTICIPANT_STATUS_CONTRIBUTING);
+      a.set_enrolled_sequence(event.sequence());
+      a.set_last_sequence(event.sequence());
       break;
     }
     case v1::EventEnvelope::kContributionCollected: {
       const auto& c = event.contribution_collected();
       state.PutReceipt(c.receipt_number(), ReceiptEntry{event.sequence(), 0});
       if (c.suspense_reason() == v1::SUSPENSE_REASON_UNSPECIFIED) {
-        LEDGER_ASSIGN_OR_RETURN(v1::Account * account, MustFindAccount(state, c.citizen_id()));
-        auto* year = account->add_contributions();
+        LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+        auto* year = a->add_contributions();
         year->set_year(c.contribution_year());
         year->set_amount_fen(c.amount_fen());
         year->set_receipt_number(c.receipt_number());
-        RecountYears(*account);
+        year->set_collection_date(c.collection_date());
+        auto date = ParseDate(c.collection_date());
+        year->set_back_payment(date.ok() && date->year() > c.contribution_year());
+        Recount(*a);
       }
       break;
     }
-    case v1::EventEnvelope::kContributionCancelled: {
-      const auto& c = event.contribution_cancelled();
-      state.PutReceipt(c.receipt_number(), ReceiptEntry{c.original_sequence(), event.sequence()});
-      if (c.original_suspense_reason() == v1::SUSPENSE_REASON_UNSPECIFIED) {
-        LEDGER_ASSIGN_OR_RETURN(v1::Account * account, MustFindAccount(state, c.citizen_id()));
-        auto* list = account->mutable_contributions();
+    case v1::EventEnvelope::kContributionCancelled:
+    case v1::EventEnvelope::kContributionRefunded: {
+      const bool cancel = event.has_contribution_cancelled();
+      const std::string& receipt = cancel ? event.contribution_cancelled().receipt_number()
+                                          : event.contribution_refunded().receipt_number();
+      const uint64_t original = cancel ? event.contribution_cancelled().original_sequence()
+                                       : event.contribution_refunded().original_sequence();
+      const v1::SuspenseReason where =
+          cancel ? event.contribution_cancelled().original_suspense_reason()
+                 : event.contribution_refunded().original_suspense_reason();
+      state.PutReceipt(receipt, ReceiptEntry{original, event.sequence()});
+      if (where == v1::SUSPENSE_REASON_UNSPECIFIED) {
+        LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+        auto* list = a->mutable_contributions();
         auto it = std::find_if(list->begin(), list->end(), [&](const v1::YearContribution& y) {
-          return y.receipt_number() == c.receipt_number();
+          return y.receipt_number() == receipt;
         });
-        LEDGER_CHECK(it != list->end(), "cancelling a contribution the account does not hold");
+        LEDGER_CHECK(it != list->end(), "reversing a contribution the account does not hold");
         list->erase(it);
-        RecountYears(*account);
+        Recount(*a);
       }
       break;
     }
+    case v1::EventEnvelope::kGovernmentSubsidyCredited: {
+      const auto& g = event.government_subsidy_credited();
+      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+      v1::AccountYear& y = YearOf(*a, g.contribution_year());
+      if (g.purpose() == v1::FISCAL_PURPOSE_PAID_ON_BEHALF) {
+        y.set_paid_on_behalf_fen(y.paid_on_behalf_fen() + g.amount_fen());
+      } else {
+        y.set_government_subsidy_fen(y.government_subsidy_fen() + g.amount_fen());
+      }
+      Recount(*a);
+      break;
+    }
+    case v1::EventEnvelope::kCollectiveSubsidyCredited: {
+      const auto& c = event.collective_subsidy_credited();
+      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+      v1::AccountYear& y = YearOf(*a, c.contribution_year());
+      y.set_collective_sponsorship_fen(y.collective_sponsorship_fen() + c.amount_fen());
+      break;
+    }
+    case v1::EventEnvelope::kInterestPosted: {
+      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+      YearOf(*a, event.interest_posted().year()).set_interest_posted(true);
+      break;
+    }
+    case v1::EventEnvelope::kJobCompleted:
+      state.PutJobMark(event.region_code(), event.job_completed().kind(),
+                       event.job_completed().period());
+      break;
+    case v1::EventEnvelope::kBenefitStarted: {
+      const auto& b = event.benefit_started();
+      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+      a->set_status(v1::PARTICIPANT_STATUS_DRAWING_PENSION);
+      v1::Benefit* benefit = a->mutable_benefit();
+      benefit->set_start_month(b.start_month());
+      benefit->set_next_month(b.start_month());
+      benefit->set_account_pension_monthly_fen(b.account_pension_monthly_fen());
+      benefit->set_balance_at_start_fen(b.balance_fen());
+      benefit->set_contribution_years(b.contribution_years());
+      break;
+    }
+    case v1::EventEnvelope::kBenefitPaid: {
+      const auto& b = event.benefit_paid();
+      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+      v1::Benefit* benefit = a->mutable_benefit();
+      benefit->set_next_month(NextMonth(b.month()));
+      benefit->set_paid_basic_fen(benefit->paid_basic_fen() + b.basic_fen());
+      int64_t drawn = 0;
+      for (const auto& p : b.account_parts()) drawn += p.amount_fen();
+      benefit->set_paid_account_fen(benefit->paid_account_fen() + drawn);
+      benefit->set_paid_pooled_fen(benefit->paid_pooled_fen() + b.pooled_fen());
+      break;
+    }
+    case v1::EventEnvelope::kParticipantSuspended: {
+      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+      a->set_status(v1::PARTICIPANT_STATUS_SUSPENDED);
+      a->mutable_benefit()->set_suspended_from(event.participant_suspended().from_month());
+      break;
+    }
+    case v1::EventEnvelope::kParticipantResumed: {
+      const auto& r = event.participant_resumed();
+      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+      a->set_status(v1::PARTICIPANT_STATUS_DRAWING_PENSION);
+      v1::Benefit* benefit = a->mutable_benefit();
+      benefit->set_suspended_from(0);
+      if (!r.back_pay()) benefit->set_next_month(std::max(benefit->next_month(), r.month()));
+      break;
+    }
+    case v1::EventEnvelope::kParticipantDied: {
+      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+      a->set_status(v1::PARTICIPANT_STATUS_DECEASED);
+      a->set_date_of_death(event.participant_died().date_of_death());
+      break;
+    }
+    case v1::EventEnvelope::kParticipantTransferredOut: {
+      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+      a->set_status(v1::PARTICIPANT_STATUS_TRANSFERRED_OUT);
+      a->set_transferred_to(event.participant_transferred_out().to_region());
+      break;
+    }
+    case v1::EventEnvelope::kParticipantTransferredIn: {
+      const auto& t = event.participant_transferred_in();
+      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
+      a->set_status(v1::PARTICIPANT_STATUS_CONTRIBUTING);
+      a->set_region_code(event.region_code());
+      a->clear_transferred_to();
+      for (int32_t year : t.contribution_years()) {
+        const bool held = std::any_of(a->contributions().begin(), a->contributions().end(),
+                                      [&](const auto& c) { return c.year() == year; });
+        if (held) continue;
+        auto* c = a->add_contributions();
+        c->set_year(year);
+        c->set_transferred_from(t.from_region());
+      }
+      Recount(*a);
+      break;
+    }
+    case v1::EventEnvelope::kFiscalFundsReceived:
+    case v1::EventEnvelope::kInterestAdjusted:
+    case v1::EventEnvelope::kBenefitOverpaymentRecognized:
+    case v1::EventEnvelope::kFuneralSubsidyPaid:
+    case v1::EventEnvelope::kInheritancePaid:
+      break;  // postings only
     case v1::EventEnvelope::EVENT_NOT_SET:
       LEDGER_CHECK(false, "event without a body");
   }

@@ -15,17 +15,36 @@ namespace ledger {
 
 class WorkingState;
 
-// Chart of accounts used by postings. Person accounts are "person/<citizen id>/<source>"; their
-// balances live in the account projection and roll up, per region, into the control account
-// "individual_accounts/<source>".
+// Chart of accounts used by postings (per region; balances are debits − credits). Person
+// accounts are "person/<citizen id>/<source>" (source: personal, government, collective,
+// sponsorship, transfer_in); their balances live in the account projection and roll up, per
+// region, into the control accounts "individual_accounts/<source>".
 namespace accounts {
 inline constexpr std::string_view kTaxReceivable = "tax_receivable";
 inline constexpr std::string_view kSuspense = "suspense";
+inline constexpr std::string_view kFundSpecial = "fund.special";    // 财政专户
+inline constexpr std::string_view kFundPayment = "fund.payment";    // 支出户
+inline constexpr std::string_view kInterestExpense = "interest_expense";
+inline constexpr std::string_view kRefundsPayable = "refunds_payable";
+inline constexpr std::string_view kHeirsPayable = "heirs_payable";
+inline constexpr std::string_view kOverpaymentReceivable = "overpayment_receivable";
+inline constexpr std::string_view kOverpaidBenefits = "overpaid_benefits";
+inline constexpr std::string_view kFuneralSubsidyPaid = "funeral_subsidy_paid";
+inline constexpr std::string_view kPooledFund = "pooled_fund";
+inline constexpr std::string_view kTransfersInTransit = "transfers_in_transit";
 inline constexpr std::string_view kPersonPrefix = "person/";
 inline constexpr std::string_view kIndividualControlPrefix = "individual_accounts/";
-inline constexpr std::string_view kPersonal = "personal";
-std::string Person(std::string_view citizen_id, std::string_view source);
+std::string Person(std::string_view citizen_id, v1::FundingSource source);
+// "fiscal_funds/<purpose>/<year>": fiscal funds received for a purpose and year, not yet used.
+// Credited on receipt, debited when used; its balance never goes above zero.
+std::string FiscalFund(v1::FiscalPurpose purpose, int year);
 }  // namespace accounts
+
+// The participant an event concerns (empty for region-level events).
+std::string_view ParticipantOf(const v1::EventEnvelope& event);
+
+// Snake-case name of the event's type, e.g. "contribution_collected".
+std::string EventTypeName(const v1::EventEnvelope& event);
 
 // The double-entry postings of an event (empty for non-money events). Every posting has a
 // positive amount; each one debits and credits the same amount, so every event balances.

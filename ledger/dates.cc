@@ -32,6 +32,21 @@ std::string FormatDate(absl::CivilDay day) {
   return absl::StrFormat("%04d-%02d-%02d", day.year(), day.month(), day.day());
 }
 
+bool IsValidMonth(int yyyymm) {
+  const int year = yyyymm / 100, month = yyyymm % 100;
+  return year >= 1900 && year <= 2999 && month >= 1 && month <= 12;
+}
+
+int MonthOf(absl::CivilDay day) { return static_cast<int>(day.year()) * 100 + day.month(); }
+
+int NextMonth(int yyyymm) {
+  return yyyymm % 100 == 12 ? (yyyymm / 100 + 1) * 100 + 1 : yyyymm + 1;
+}
+
+absl::CivilDay FirstDayOf(int yyyymm) { return absl::CivilDay(yyyymm / 100, yyyymm % 100, 1); }
+
+absl::CivilDay LastDayOf(int yyyymm) { return FirstDayOf(NextMonth(yyyymm)) - 1; }
+
 absl::CivilDay BeijingDay(int64_t unix_us) {
   static const absl::TimeZone kChinaStandardTime = absl::FixedTimeZone(8 * 60 * 60);
   return absl::ToCivilDay(absl::FromUnixMicros(unix_us), kChinaStandardTime);

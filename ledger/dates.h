@@ -16,6 +16,13 @@ absl::StatusOr<absl::CivilDay> ParseDate(std::string_view text);
 
 std::string FormatDate(absl::CivilDay day);
 
+// Months are written as the integer YYYYMM (202511 = November 2025).
+bool IsValidMonth(int yyyymm);  // years 1900–2999, months 1–12
+int MonthOf(absl::CivilDay day);
+int NextMonth(int yyyymm);
+absl::CivilDay FirstDayOf(int yyyymm);
+absl::CivilDay LastDayOf(int yyyymm);
+
 // The civil day in China Standard Time at `unix_us` microseconds since the epoch.
 absl::CivilDay BeijingDay(int64_t unix_us);
 

@@ -16,8 +16,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "ledger/dates.h"
+#include "ledger/apply.h"
 #include "ledger/hash.h"
+#include "ledger/lifecycle.h"
 #include "ledger/limits.h"
+#include "ledger/statement.h"
 #include "ledger/rules.h"
 #include "ledger/status_macros.h"
 #include "ledger/store.h"
@@ -38,20 +41,24 @@ namespace {
 
 // A queued command and the slot for its answer.
 struct Command {
-  enum class Kind { kCollections, kEnrol, kPolicy, kBackup };
+  enum class Kind { kCollections, kEnrol, kPolicy, kBackup, kAccount, kJobStart, kJobChunk };
   Kind kind;
   std::string_view actor;
   const Ledger::Records* records = nullptr;
   const v1::ParticipantEnrolled* enrolment = nullptr;
   const v1::Policy* policy = nullptr;
   const std::string* backup_directory = nullptr;
+  const v1::AccountCommand* account_command = nullptr;
+  const v1::JobRequest* job = nullptr;
 
   std::vector<v1::RecordOutcome> outcomes;
   CommandResult result;
+  JobCursor cursor;  // jobs: in and out
   absl::Status status;
   std::promise<void> done;
 
   size_t weight() const {
+    if (kind == Kind::kJobChunk) return kJobChunkAccountsMax;
     return kind == Kind::kCollections ? std::max<size_t>(1, records->size()) : 1;
   }
 };
@@ -88,6 +95,11 @@ absl::StatusOr<CommittedState> LoadCommitted(const Store& store) {
     v1::Policy p;
     if (!p.ParseFromString(value)) return absl::DataLossError("a stored policy does not decode");
     state.policies.Add(p);
+  }
+  LEDGER_ASSIGN_OR_RETURN(auto marks, store.Scan(Cf::kJobs));
+  for (const auto& [key, value] : marks) {
+    if (value.size() != 4) return absl::DataLossError("a job mark is damaged");
+    state.job_marks[key] = static_cast<int32_t>(keys::DecodeU64(std::string(4, '\0') + value));
   }
   LEDGER_ASSIGN_OR_RETURN(auto totals, store.Scan(Cf::kLedgerAccounts));
   int64_t sum = 0;
@@ -155,12 +167,6 @@ absl::Status VerifyRange(const Store& store, uint64_t from, uint64_t to, const C
     return absl::DataLossError("the last event does not hash to the recorded chain head");
   }
   return absl::OkStatus();
-}
-
-// The snake_case name of an event's type, as in events.proto ("contribution_collected").
-std::string EventTypeName(const v1::EventEnvelope& e) {
-  const auto* field = v1::EventEnvelope::descriptor()->FindFieldByNumber(e.event_case());
-  return field ? field->name() : "none";
 }
 
 v1::RecordOutcome OutcomeFor(uint32_t index, const Decision& d) {
@@ -316,11 +322,12 @@ class Ledger::Impl {
   }
 
   absl::Status Execute(Command& c, WorkingState& state, int64_t now_us, absl::CivilDay today) {
-    auto append = [&](Decision& d) -> absl::StatusOr<uint64_t> {
-      d.event->set_actor(std::string(c.actor));
-      d.event->set_recorded_time_us(now_us);
-      return state.Append(std::move(*d.event));
+    const Appender appender = [&](v1::EventEnvelope e) -> absl::StatusOr<uint64_t> {
+      e.set_actor(std::string(c.actor));
+      e.set_recorded_time_us(now_us);
+      return state.Append(std::move(e));
     };
+    auto append = [&](Decision& d) { return appender(std::move(*d.event)); };
     switch (c.kind) {
       case Command::Kind::kCollections: {
         c.outcomes.reserve(c.records->size());
@@ -333,8 +340,18 @@ class Ledger::Impl {
             o.set_outcome(suspense == v1::SUSPENSE_REASON_UNSPECIFIED ? v1::OUTCOME_ACCEPTED
                                                                      : v1::OUTCOME_SUSPENSE);
             o.set_suspense_reason(suspense);
+            const bool in_account =
+                d.event->has_contribution_collected()
+                    ? suspense == v1::SUSPENSE_REASON_UNSPECIFIED
+                    : d.event->contribution_cancelled().original_suspense_reason() ==
+                          v1::SUSPENSE_REASON_UNSPECIFIED;
+            const int year = static_cast<int>(ParseDate(d.event->effective_date())->year());
             LEDGER_ASSIGN_OR_RETURN(uint64_t seq, append(d));
             o.set_sequence(seq);
+            if (in_account) {
+              LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(
+                  state, c.records->Get(i).citizen_id(), year, seq, appender));
+            }
           }
           c.outcomes.push_back(std::move(o));
         }
@@ -342,6 +359,26 @@ class Ledger::Impl {
       }
       case Command::Kind::kBackup:
         return absl::OkStatus();  // runs after the group's commit (CommitGroup)
+      case Command::Kind::kAccount: {
+        LEDGER_ASSIGN_OR_RETURN(c.result,
+                                ExecuteAccountCommand(*c.account_command, state, today, appender));
+        return absl::OkStatus();
+      }
+      case Command::Kind::kJobStart:
+      case Command::Kind::kJobChunk: {
+        absl::StatusOr<std::variant<Rejection, JobCursor>> r =
+            c.kind == Command::Kind::kJobStart
+                ? StartJob(*c.job, state, *store_, today)
+                : RunJobChunk(*c.job, c.cursor, kJobChunkAccountsMax, state, *store_, today,
+                              appender);
+        if (!r.ok()) return r.status();
+        if (auto* rejection = std::get_if<Rejection>(&*r)) {
+          c.result.rejection = *rejection;
+        } else {
+          c.cursor = std::get<JobCursor>(std::move(*r));
+        }
+        return absl::OkStatus();
+      }
       case Command::Kind::kEnrol:
       case Command::Kind::kPolicy: {
         absl::StatusOr<Decision> decided = c.kind == Command::Kind::kEnrol
@@ -500,6 +537,92 @@ absl::StatusOr<CommandResult> Ledger::AdoptPolicy(const v1::Policy& policy,
   impl_->Run(c);
   if (!c.status.ok()) return c.status;
   return c.result;
+}
+
+absl::StatusOr<CommandResult> Ledger::Execute(const v1::AccountCommand& command,
+                                              std::string_view actor) {
+  Command c{.kind = Command::Kind::kAccount, .actor = actor, .account_command = &command};
+  impl_->Run(c);
+  if (!c.status.ok()) return c.status;
+  return c.result;
+}
+
+absl::StatusOr<Ledger::JobOutcome> Ledger::RunJob(
+    const v1::JobRequest& request, std::string_view actor,
+    const std::function<void(const v1::JobProgress&)>& on_progress) {
+  JobOutcome outcome;
+  Command start{.kind = Command::Kind::kJobStart, .actor = actor, .job = &request};
+  impl_->Run(start);
+  if (!start.status.ok()) return start.status;
+  if (start.result.rejection) {
+    outcome.rejection = start.result.rejection;
+    return outcome;
+  }
+  JobCursor cursor = std::move(start.cursor);
+  while (!cursor.progress.completed()) {
+    Command chunk{.kind = Command::Kind::kJobChunk, .actor = actor, .job = &request};
+    chunk.cursor = std::move(cursor);
+    impl_->Run(chunk);
+    if (!chunk.status.ok()) return chunk.status;
+    cursor = std::move(chunk.cursor);
+    if (chunk.result.rejection) {
+      outcome.rejection = chunk.result.rejection;
+      break;
+    }
+    if (on_progress) on_progress(cursor.progress);
+  }
+  outcome.progress = cursor.progress;
+  return outcome;
+}
+
+absl::StatusOr<std::string> Ledger::CommandRegion(const v1::AccountCommand& command) const {
+  auto account_region = [&](std::string_view id) -> absl::StatusOr<std::string> {
+    LEDGER_ASSIGN_OR_RETURN(auto account, GetAccount(id));
+    return account ? account->region_code() : std::string();
+  };
+  switch (command.command_case()) {
+    case v1::AccountCommand::kReceiveFiscalFunds: return command.receive_fiscal_funds().region_code();
+    case v1::AccountCommand::kTransferIn: return command.transfer_in().to_region();
+    case v1::AccountCommand::kRefundContribution: {
+      LEDGER_ASSIGN_OR_RETURN(auto entry, impl_->store().Get(Cf::kIdempotency,
+                                                             keys::Receipt(command.refund_contribution().receipt_number())));
+      if (!entry || entry->size() != 16) return std::string();
+      LEDGER_ASSIGN_OR_RETURN(auto event, ReadEvent(keys::DecodeU64(*entry)));
+      return event.region_code();
+    }
+    case v1::AccountCommand::kCreditCollectiveSubsidy: return account_region(command.credit_collective_subsidy().citizen_id());
+    case v1::AccountCommand::kDetermineBenefit: return account_region(command.determine_benefit().citizen_id());
+    case v1::AccountCommand::kSuspendBenefit: return account_region(command.suspend_benefit().citizen_id());
+    case v1::AccountCommand::kResumeBenefit: return account_region(command.resume_benefit().citizen_id());
+    case v1::AccountCommand::kRecordDeath: return account_region(command.record_death().citizen_id());
+    case v1::AccountCommand::kTransferOut: return account_region(command.transfer_out().citizen_id());
+    case v1::AccountCommand::COMMAND_NOT_SET: break;
+  }
+  return std::string();
+}
+
+absl::StatusOr<std::vector<v1::EventEnvelope>> Ledger::ParticipantEvents(
+    std::string_view citizen_id) const {
+  const ChainHead head = Head();
+  std::vector<v1::EventEnvelope> out;
+  auto it = impl_->store().NewIterator(Cf::kParticipantEvents);
+  const rocksdb::Slice prefix(citizen_id.data(), citizen_id.size());
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const uint64_t sequence = keys::DecodeU64(it->key().ToStringView().substr(citizen_id.size()));
+    if (sequence > head.sequence) break;
+    LEDGER_ASSIGN_OR_RETURN(v1::EventEnvelope e, ReadEvent(sequence));
+    out.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  return out;
+}
+
+absl::StatusOr<std::optional<v1::Statement>> Ledger::GetStatement(std::string_view citizen_id,
+                                                                  int year) const {
+  LEDGER_ASSIGN_OR_RETURN(auto account, GetAccount(citizen_id));
+  if (!account) return std::nullopt;
+  LEDGER_ASSIGN_OR_RETURN(auto events, ParticipantEvents(citizen_id));
+  return BuildStatement(*account, events, year);
 }
 
 absl::StatusOr<ChainHead> Ledger::Backup(const std::string& directory) {

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/repeated_field.h"
 #include "ledger/limits.h"
+#include "ledger/v1/commands.pb.h"
 #include "ledger/v1/events.pb.h"
 #include "ledger/v1/policy.pb.h"
 #include "ledger/v1/records.pb.h"
@@ -66,10 +67,13 @@ struct Rejection {
   std::string detail;
 };
 
-// Result of a single command (enrol, adopt policy).
+// Result of a single command (enrol, adopt policy, a lifecycle command).
 struct CommandResult {
-  // Sequence of the event that records the command: new, or the original's if `duplicate`.
+  // Sequence of the (first) event that records the command: new, or the original's if
+  // `duplicate`.
   uint64_t sequence = 0;
+  // Sequence of its last event (lifecycle commands may record several in one commit).
+  uint64_t last_sequence = 0;
   bool duplicate = false;
   // Set when the command was rejected; then `sequence` is 0.
   std::optional<Rejection> rejection;
@@ -160,6 +164,24 @@ class Ledger {
   [[nodiscard]] absl::StatusOr<CommandResult> AdoptPolicy(const v1::Policy& policy,
                                                           std::string_view actor);
 
+  // A lifecycle command (subsidy, refund, benefit, suspension, death, transfer, fiscal funds);
+  // validated in the order documented in ledger/lifecycle.h. All its events (with any interest
+  // adjustments they cause) commit together.
+  [[nodiscard]] absl::StatusOr<CommandResult> Execute(const v1::AccountCommand& command,
+                                                      std::string_view actor);
+
+  // Runs a batch job to completion in chunks of kJobChunkAccountsMax accounts, one commit each,
+  // calling `on_progress` after each chunk. Idempotent per (account, period): re-running after an
+  // interruption continues where it stopped. A rejection (bad period, funds short) changes
+  // nothing in its chunk; chunks already committed stay.
+  struct JobOutcome {
+    std::optional<Rejection> rejection;
+    v1::JobProgress progress;
+  };
+  [[nodiscard]] absl::StatusOr<JobOutcome> RunJob(
+      const v1::JobRequest& request, std::string_view actor,
+      const std::function<void(const v1::JobProgress&)>& on_progress = {});
+
   // Online backup: between two commits, writes a consistent copy of the whole ledger to
   // `directory` (a new directory on the server's filesystem) and returns the chain head it holds.
   // Writes pause only for the checkpoint itself. Restore = open a copy of that directory.
@@ -174,6 +196,15 @@ class Ledger {
   // Ledger (double-entry) account balances, debits minus credits in fen, keyed
   // "<region>/<account>". Their sum is always zero.
   std::map<std::string, int64_t> LedgerAccountBalances() const;
+  // The region a lifecycle command acts in (the participant's, the receipt's, the fiscal funds'
+  // or the transfer's destination), for authorization; "" when it names nothing recorded.
+  absl::StatusOr<std::string> CommandRegion(const v1::AccountCommand& command) const;
+  // Every event naming the participant, in order, with hashes.
+  absl::StatusOr<std::vector<v1::EventEnvelope>> ParticipantEvents(
+      std::string_view citizen_id) const;
+  // The annual statement (对账单); nullopt when the participant is not enrolled.
+  absl::StatusOr<std::optional<v1::Statement>> GetStatement(std::string_view citizen_id,
+                                                            int year) const;
   // The event at `sequence` with `hash` filled in; NOT_FOUND beyond the head.
   absl::StatusOr<v1::EventEnvelope> ReadEvent(uint64_t sequence) const;
 

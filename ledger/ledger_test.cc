@@ -308,7 +308,7 @@ TEST_F(LedgerTest, ATamperedEventIsDetectedOnOpen) {
     e.mutable_contribution_collected()->set_amount_fen(500000);  // 5000 yuan instead of 200
     rocksdb::WriteBatch batch;
     ASSERT_TRUE(batch.Put((*store)->handle(Cf::kEvents), keys::Event(tampered),
-                          SerializeStored(e)).ok());
+                          SerializeDeterministic(e)).ok());
     ASSERT_TRUE((*store)->WriteSynced(batch).ok());
   }
   auto opened = Ledger::Open({.data_dir = dir_.string(), .clock_us = FixedNow});

@@ -50,6 +50,12 @@ inline constexpr size_t kActorBytesMax = 256;
 // A single amount: 100 million yuan. Far above any tier; keeps every sum of a batch (and of
 // a person's lifetime) far inside int64.
 inline constexpr int64_t kAmountFenMax = 10'000'000'000;
+// Fiscal funds received in one transfer from the treasury: 1 trillion yuan.
+inline constexpr int64_t kFiscalAmountFenMax = 100'000'000'000'000;
+// A lifecycle command's document reference (the agency's document number), printable ASCII.
+inline constexpr size_t kDocumentRefBytesMax = 64;
+// Accounts a batch job (subsidy, interest, benefits) processes per commit.
+inline constexpr size_t kJobChunkAccountsMax = 10'000;
 // Policy documents.
 inline constexpr size_t kPolicyYearsMax = 200;
 inline constexpr size_t kPolicyTiersMax = 64;
@@ -58,6 +64,7 @@ inline constexpr uint32_t kInterestRateBpMax = 10'000;
 // The residents' scheme's predecessor (新农保) started in 2009: no contribution year is earlier.
 inline constexpr int kFirstContributionYear = 2009;
 
+static_assert(kJobChunkAccountsMax <= kCommitRecordsMax);
 static_assert(kBatchRecordsMax <= kCommitRecordsMax,
               "a request is never split across commits");
 static_assert(kStreamRecordsMax % kBatchRecordsMax == 0);

@@ -5,6 +5,8 @@
 #include "ledger/strings.h"
 #include "ledger/citizen_id.h"
 #include "ledger/dates.h"
+#include "ledger/account.h"
+#include "ledger/lifecycle.h"
 #include "ledger/limits.h"
 #include "ledger/money.h"
 #include "ledger/policy.h"
@@ -52,7 +54,7 @@ v1::CollectionRecord RecordOf(const v1::EventEnvelope& e) {
     r.set_collection_date(c.collection_date());
     r.set_tax_office(c.tax_office());
     r.set_batch_id(c.batch_id());
-  } else {
+  } else if (e.has_contribution_cancelled()) {
     const auto& c = e.contribution_cancelled();
     r.set_record_type(v1::RECORD_TYPE_CANCEL);
     r.set_receipt_number(c.receipt_number());
@@ -161,7 +163,8 @@ absl::StatusOr<Decision> DecideAdd(const v1::CollectionRecord& r, WorkingState& 
   } else if (account->status() == v1::PARTICIPANT_STATUS_DRAWING_PENSION ||
              account->status() == v1::PARTICIPANT_STATUS_SUSPENDED) {
     suspense = v1::SUSPENSE_REASON_DRAWING_PENSION;
-  } else if (account->status() == v1::PARTICIPANT_STATUS_TERMINATED) {
+  } else if (account->status() == v1::PARTICIPANT_STATUS_TERMINATED ||
+             account->status() == v1::PARTICIPANT_STATUS_TRANSFERRED_OUT) {
     suspense = v1::SUSPENSE_REASON_TERMINATED;
   } else if (account->region_code() != r.region_code()) {
     suspense = v1::SUSPENSE_REASON_REGION_MISMATCH;
@@ -220,14 +223,11 @@ absl::StatusOr<Decision> DecideCancel(const v1::CollectionRecord& r, WorkingStat
   }
   if (original.suspense_reason() == v1::SUSPENSE_REASON_UNSPECIFIED) {
     LEDGER_ASSIGN_OR_RETURN(const v1::Account* account, state.FindAccount(r.citizen_id()));
-    int64_t personal = 0;
-    for (const auto& b : account->balances()) {
-      if (b.source() == v1::FUNDING_SOURCE_PERSONAL) personal = b.principal_fen();
-    }
-    if (personal < r.amount_fen()) {
+    if (!DebitKeepsBalance(*account, v1::FUNDING_SOURCE_PERSONAL, r.amount_fen(), date, state)) {
       return Reject(v1::REASON_INSUFFICIENT_BALANCE,
-                    StrCat("personal contributions hold ", FormatFen(personal),
-                                 ", cannot cancel ", FormatFen(r.amount_fen())));
+                    StrCat("personal contributions hold ",
+                           FormatFen(SourceBalanceFen(*account, v1::FUNDING_SOURCE_PERSONAL)),
+                           ", cannot cancel ", FormatFen(r.amount_fen())));
     }
   }
   Decision d;

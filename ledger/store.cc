@@ -44,13 +44,21 @@ std::string LedgerAccount(std::string_view region_code, std::string_view account
 std::string Policy(std::string_view region_code, uint32_t version) {
   return StrCat(region_code, EncodeU32(version));
 }
+std::string Document(std::string_view document_ref) { return StrCat("d", document_ref); }
+std::string ParticipantEvent(std::string_view citizen_id, uint64_t sequence) {
+  return StrCat(citizen_id, EncodeU64(sequence));
+}
+std::string JobMark(std::string_view region_code, uint32_t kind) {
+  return StrCat(region_code, "/", EncodeU32(kind));
+}
 
 }  // namespace keys
 
 namespace {
 
-const char* const kCfNames[kCfCount] = {"events",          "idempotency", "accounts",
-                                        "ledger_accounts", "policies",    "meta"};
+const char* const kCfNames[kCfCount] = {"events",   "idempotency", "accounts",
+                                        "ledger_accounts", "policies", "meta",
+                                        "participant_events", "jobs"};
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();

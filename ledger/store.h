@@ -7,13 +7,18 @@
 //   idempotency     key: 'r' + receipt number           value: u64 BE sequence of the
 //                   ContributionCollected + u64 BE sequence of its ContributionCancelled (0: none)
 //                   key: 'p' + region code + u32 BE ver value: u64 BE sequence of PolicyAdopted
+//                   key: 'd' + document reference       value: u64 BE first + u64 BE last
+//                   sequence the command recorded + 32-byte SHA-256 of the command
 //   accounts        key: citizen ID (18 bytes)          value: v1::Account (serialized)
 //   ledger_accounts key: region code + '/' + account    value: i64 BE two's complement, the
 //                   account's debits minus credits, in fen
 //   policies        key: region code + u32 BE version   value: v1::Policy (serialized)
+//   participant_events key: citizen ID + u64 BE sequence value: empty. Every event that names
+//                   the participant, in order (statements, overpayments, the auditor's filter).
+//   jobs            key: region code + '/' + u32 BE JobKind value: i32 BE last completed period
 //   meta            key: "last_sequence"                value: u64 BE
 //                   key: "chain_head"                   value: 32-byte SHA-256 of the last event
-//                   key: "schema_version"               value: decimal text, currently "1"
+//                   key: "schema_version"               value: decimal text, currently "2"
 //                   key: "rebuild_in_progress"          value: "1" while projections are being
 //                   rebuilt from the log (absent otherwise; the ledger refuses to open with it)
 // Big-endian integers make RocksDB's bytewise order equal to numeric order.
@@ -44,16 +49,28 @@ std::string Receipt(std::string_view receipt_number);
 std::string PolicyAdoption(std::string_view region_code, uint32_t version);
 std::string LedgerAccount(std::string_view region_code, std::string_view account);
 std::string Policy(std::string_view region_code, uint32_t version);
+std::string Document(std::string_view document_ref);
+std::string ParticipantEvent(std::string_view citizen_id, uint64_t sequence);
+std::string JobMark(std::string_view region_code, uint32_t kind);
 
 inline constexpr std::string_view kLastSequence = "last_sequence";
 inline constexpr std::string_view kChainHead = "chain_head";
 inline constexpr std::string_view kSchemaVersion = "schema_version";
 inline constexpr std::string_view kRebuildInProgress = "rebuild_in_progress";
-inline constexpr std::string_view kCurrentSchemaVersion = "1";
+inline constexpr std::string_view kCurrentSchemaVersion = "2";
 }  // namespace keys
 
-enum class Cf { kEvents, kIdempotency, kAccounts, kLedgerAccounts, kPolicies, kMeta };
-inline constexpr int kCfCount = 6;
+enum class Cf {
+  kEvents,
+  kIdempotency,
+  kAccounts,
+  kLedgerAccounts,
+  kPolicies,
+  kMeta,
+  kParticipantEvents,
+  kJobs
+};
+inline constexpr int kCfCount = 8;
 
 // Owns the RocksDB instance. Thread-safe (RocksDB is).
 class Store {

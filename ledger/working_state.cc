@@ -13,14 +13,14 @@
 
 namespace ledger {
 
-std::string SerializeStored(const v1::EventEnvelope& event) {
+std::string SerializeDeterministic(const google::protobuf::Message& message) {
   std::string out;
-  out.reserve(event.ByteSizeLong());  // also primes the cached sizes serialization relies on
+  out.reserve(message.ByteSizeLong());  // also primes the cached sizes serialization relies on
   {
     google::protobuf::io::StringOutputStream stream(&out);
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
-    event.SerializeWithCachedSizes(&coded);
+    message.SerializeWithCachedSizes(&coded);
   }
   return out;
 }
@@ -32,10 +32,13 @@ absl::StatusOr<uint64_t> WorkingState::Append(v1::EventEnvelope event) {
   event.set_sequence(head_.sequence + 1);
   event.set_prev_hash(head_.hash);
   event.clear_hash();
-  std::string stored = SerializeStored(event);
+  std::string stored = SerializeDeterministic(event);
   event.set_hash(Sha256(stored));
   LEDGER_RETURN_IF_ERROR(Apply(event, *this));
   head_ = ChainHead{event.sequence(), event.hash()};
+  if (std::string_view id = ParticipantOf(event); !id.empty()) {
+    participant_index_rows_.push_back(keys::ParticipantEvent(id, event.sequence()));
+  }
   stored_events_.push_back(std::move(stored));
   appended_events_.push_back(std::move(event));
   return head_.sequence;
@@ -58,6 +61,9 @@ absl::Status WorkingState::Replay(uint64_t sequence, std::string_view stored) {
   event.set_hash(Sha256(stored));
   LEDGER_RETURN_IF_ERROR(Apply(event, *this));
   head_ = ChainHead{event.sequence(), event.hash()};
+  if (std::string_view id = ParticipantOf(event); !id.empty()) {
+    participant_index_rows_.push_back(keys::ParticipantEvent(id, event.sequence()));
+  }
   return absl::OkStatus();
 }
 
@@ -73,6 +79,79 @@ absl::StatusOr<v1::Account*> WorkingState::FindAccount(std::string_view citizen_
     it = accounts_.emplace(std::string(citizen_id), std::move(account)).first;
   }
   return it->second ? &*it->second : nullptr;
+}
+
+absl::StatusOr<v1::Account*> WorkingState::AccountFromRow(std::string_view citizen_id,
+                                                          std::string_view row) {
+  auto it = accounts_.find(std::string(citizen_id));
+  if (it == accounts_.end()) {
+    std::optional<v1::Account> account(std::in_place);
+    LEDGER_CHECK(account->ParseFromArray(row.data(), static_cast<int>(row.size())),
+                 "account projection does not decode");
+    it = accounts_.emplace(std::string(citizen_id), std::move(account)).first;
+  }
+  return it->second ? &*it->second : nullptr;
+}
+
+absl::StatusOr<std::optional<DocumentEntry>> WorkingState::FindDocument(
+    std::string_view document_ref) {
+  auto it = documents_.find(std::string(document_ref));
+  if (it == documents_.end()) {
+    LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kIdempotency, keys::Document(document_ref)));
+    std::optional<DocumentEntry> entry;
+    if (bytes) {
+      LEDGER_CHECK(bytes->size() == 48, "document entry has the wrong size");
+      entry = DocumentEntry{keys::DecodeU64(*bytes), keys::DecodeU64(bytes->substr(8)),
+                            bytes->substr(16)};
+    }
+    it = documents_.emplace(std::string(document_ref), std::move(entry)).first;
+  }
+  return it->second;
+}
+
+void WorkingState::PutDocument(std::string_view document_ref, DocumentEntry entry) {
+  documents_[std::string(document_ref)] = std::move(entry);
+  dirty_documents_.insert(std::string(document_ref));
+}
+
+std::optional<int32_t> WorkingState::JobMark(std::string_view region, v1::JobKind kind) const {
+  const std::string key = keys::JobMark(region, static_cast<uint32_t>(kind));
+  if (auto it = job_marks_delta_.find(key); it != job_marks_delta_.end()) return it->second;
+  if (auto it = committed_.job_marks.find(key); it != committed_.job_marks.end()) return it->second;
+  return std::nullopt;
+}
+
+void WorkingState::PutJobMark(std::string_view region, v1::JobKind kind, int32_t period) {
+  job_marks_delta_[keys::JobMark(region, static_cast<uint32_t>(kind))] = period;
+}
+
+int64_t WorkingState::LedgerTotal(std::string_view region, std::string_view account) const {
+  const std::string key = keys::LedgerAccount(region, account);
+  int64_t total = 0;
+  if (auto it = committed_.ledger_totals.find(key); it != committed_.ledger_totals.end()) {
+    total = it->second;
+  }
+  if (auto it = totals_delta_.find(key); it != totals_delta_.end()) total += it->second;
+  return total;
+}
+
+absl::StatusOr<std::vector<v1::EventEnvelope>> WorkingState::ParticipantEvents(
+    std::string_view citizen_id) {
+  std::vector<v1::EventEnvelope> out;
+  auto it = store_.NewIterator(Cf::kParticipantEvents);
+  for (it->Seek(rocksdb::Slice(citizen_id.data(), citizen_id.size()));
+       it->Valid() && it->key().starts_with(rocksdb::Slice(citizen_id.data(), citizen_id.size()));
+       it->Next()) {
+    const uint64_t sequence = keys::DecodeU64(it->key().ToStringView().substr(citizen_id.size()));
+    if (sequence > committed_.head.sequence) break;
+    LEDGER_ASSIGN_OR_RETURN(v1::EventEnvelope e, Event(sequence));
+    out.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  for (const v1::EventEnvelope& e : appended_events_) {
+    if (ParticipantOf(e) == citizen_id) out.push_back(e);
+  }
+  return out;
 }
 
 v1::Account& WorkingState::NewAccount(std::string_view citizen_id) {
@@ -182,9 +261,25 @@ void WorkingState::WriteTo(rocksdb::WriteBatch& batch, bool include_events) cons
     sum += delta;
     auto it = committed_.ledger_totals.find(key);
     const int64_t before = it == committed_.ledger_totals.end() ? 0 : it->second;
+    // Fiscal funds are credited when received and debited when used: never below zero.
+    LEDGER_CHECK(key.find("/fiscal_funds/") == std::string::npos || before + delta <= 0,
+                 "a fiscal fund went below zero");
     put(Cf::kLedgerAccounts, key, keys::EncodeI64(before + delta));
   }
   LEDGER_CHECK(sum == 0, "double entry broken: the group's postings do not balance");
+  for (const std::string& document : dirty_documents_) {
+    const DocumentEntry& e = *documents_.at(document);
+    put(Cf::kIdempotency, keys::Document(document),
+        keys::EncodeU64(e.first_sequence) + keys::EncodeU64(e.last_sequence) + e.digest);
+  }
+  std::vector<const std::string*> index_rows;
+  index_rows.reserve(participant_index_rows_.size());
+  for (const std::string& row : participant_index_rows_) index_rows.push_back(&row);
+  std::sort(index_rows.begin(), index_rows.end(), [](auto* a, auto* b) { return *a < *b; });
+  for (const std::string* row : index_rows) put(Cf::kParticipantEvents, *row, "");
+  for (const auto& [key, period] : job_marks_delta_) {
+    put(Cf::kJobs, key, keys::EncodeU32(static_cast<uint32_t>(period)));
+  }
   for (const auto& [k, v] : new_policy_rows_) put(Cf::kPolicies, k, v);
   for (const auto& [k, v] : new_adoption_rows_) put(Cf::kIdempotency, k, v);
   put(Cf::kMeta, keys::kLastSequence, keys::EncodeU64(head_.sequence));
@@ -195,6 +290,7 @@ void WorkingState::Publish(CommittedState& committed) {
   LEDGER_CHECK(&committed == &committed_, "publishing onto a state this group was not built on");
   committed.head = head_;
   for (const auto& [key, delta] : totals_delta_) committed.ledger_totals[key] += delta;
+  for (const auto& [key, period] : job_marks_delta_) committed.job_marks[key] = period;
   if (policies_) committed.policies = std::move(*policies_);
 }
 

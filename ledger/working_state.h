@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,11 +29,19 @@ struct ReceiptEntry {
   uint64_t cancelled_sequence = 0;  // its ContributionCancelled event, 0 if none
 };
 
-// The in-memory part of the committed state, owned by the ledger and replaced after each commit.
+// What the idempotency index knows of a lifecycle command's document reference.
+struct DocumentEntry {
+  uint64_t first_sequence = 0;
+  uint64_t last_sequence = 0;
+  std::string digest;  // SHA-256 of the command's deterministic serialization
+};
+
+// The in-memory part of the committed state, owned by the ledger and updated after each commit.
 struct CommittedState {
   ChainHead head{0, std::string()};
   PolicyBook policies;
   std::map<std::string, int64_t> ledger_totals;  // "<region>/<account>" → debits − credits
+  std::map<std::string, int32_t> job_marks;      // keys::JobMark → last completed period
 };
 
 class WorkingState {
@@ -55,12 +64,23 @@ class WorkingState {
   absl::StatusOr<std::optional<uint64_t>> FindPolicyAdoption(std::string_view region,
                                                              uint32_t version);
   absl::StatusOr<v1::EventEnvelope> Event(uint64_t sequence);
+  // The account stored as `row` (read by a job's scan), unless this group already changed it.
+  absl::StatusOr<v1::Account*> AccountFromRow(std::string_view citizen_id, std::string_view row);
+  absl::StatusOr<std::optional<DocumentEntry>> FindDocument(std::string_view document_ref);
+  // Last completed period of a region's job kind, or nullopt.
+  std::optional<int32_t> JobMark(std::string_view region, v1::JobKind kind) const;
+  // Balance of ledger account "<region>/<account>" (debits − credits) including this group.
+  int64_t LedgerTotal(std::string_view region, std::string_view account) const;
+  // Every event naming the participant, committed and appended, in sequence order.
+  absl::StatusOr<std::vector<v1::EventEnvelope>> ParticipantEvents(std::string_view citizen_id);
 
   // --- mutations, for Apply() ---
   v1::Account& NewAccount(std::string_view citizen_id);
   void MarkAccountDirty(std::string_view citizen_id);
   void PutReceipt(std::string_view receipt_number, ReceiptEntry entry);
   void PutPolicy(const v1::Policy& policy, uint64_t sequence);
+  void PutDocument(std::string_view document_ref, DocumentEntry entry);
+  void PutJobMark(std::string_view region, v1::JobKind kind, int32_t period);
   // Adds `delta_fen` (debit positive) to the ledger account "<region>/<account>".
   void Post(std::string_view region, std::string_view account, int64_t delta_fen);
 
@@ -87,12 +107,16 @@ class WorkingState {
   std::unordered_set<std::string> dirty_receipts_;
   std::vector<std::pair<std::string, std::string>> new_policy_rows_;  // (key, value) per CF row
   std::vector<std::pair<std::string, std::string>> new_adoption_rows_;
+  std::map<std::string, std::optional<DocumentEntry>> documents_;
+  std::set<std::string> dirty_documents_;
+  std::map<std::string, int32_t> job_marks_delta_;
+  std::vector<std::string> participant_index_rows_;  // keys::ParticipantEvent of each new event
   std::vector<std::string> stored_events_;          // stored bytes of appended events, in order
   std::vector<v1::EventEnvelope> appended_events_;  // the same, parsed, with hash
 };
 
-// Deterministic serialization of an envelope: the stored bytes the hash covers.
-std::string SerializeStored(const v1::EventEnvelope& event);
+// Deterministic serialization: for an envelope, the stored bytes the hash covers.
+std::string SerializeDeterministic(const google::protobuf::Message& message);
 
 }  // namespace ledger
 

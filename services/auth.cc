@@ -68,6 +68,19 @@ const std::map<std::string, std::set<Role>, std::less<>>& MethodRoles() {
       // The fund agency runs accounts; the auditor reads them.
       {"/ledger.v1.AccountService/Enrol", {kFundAgency}},
       {"/ledger.v1.AccountService/GetAccount", {kFundAgency, kAuditor}},
+      {"/ledger.v1.AccountService/CreditCollectiveSubsidy", {kFundAgency}},
+      {"/ledger.v1.AccountService/RefundContribution", {kFundAgency}},
+      {"/ledger.v1.AccountService/DetermineBenefit", {kFundAgency}},
+      {"/ledger.v1.AccountService/SuspendBenefit", {kFundAgency}},
+      {"/ledger.v1.AccountService/ResumeBenefit", {kFundAgency}},
+      {"/ledger.v1.AccountService/RecordDeath", {kFundAgency}},
+      {"/ledger.v1.AccountService/TransferOut", {kFundAgency}},
+      {"/ledger.v1.AccountService/TransferIn", {kFundAgency}},
+      {"/ledger.v1.AccountService/RunJob", {kFundAgency}},
+      {"/ledger.v1.AccountService/GetStatement", {kFundAgency, kAuditor}},
+      // The fund's own money: the agency records it; the auditor reads the balances.
+      {"/ledger.v1.FundService/ReceiveFiscalFunds", {kFundAgency}},
+      {"/ledger.v1.FundService/GetLedgerBalances", {kFundAgency, kAuditor}},
       // Admin adopts policy; every role may read the rules it works under.
       {"/ledger.v1.PolicyService/AdoptPolicy", {kAdmin}},
       {"/ledger.v1.PolicyService/GetPolicy", {kTaxBureau, kFundAgency, kAuditor, kAdmin}},

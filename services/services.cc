@@ -26,6 +26,18 @@ constexpr char kPushCollections[] = "/ledger.v1.CollectionService/PushCollection
 constexpr char kStreamCollections[] = "/ledger.v1.CollectionService/StreamCollections";
 constexpr char kEnrol[] = "/ledger.v1.AccountService/Enrol";
 constexpr char kGetAccount[] = "/ledger.v1.AccountService/GetAccount";
+constexpr char kCreditCollectiveSubsidy[] = "/ledger.v1.AccountService/CreditCollectiveSubsidy";
+constexpr char kRefundContribution[] = "/ledger.v1.AccountService/RefundContribution";
+constexpr char kDetermineBenefit[] = "/ledger.v1.AccountService/DetermineBenefit";
+constexpr char kSuspendBenefit[] = "/ledger.v1.AccountService/SuspendBenefit";
+constexpr char kResumeBenefit[] = "/ledger.v1.AccountService/ResumeBenefit";
+constexpr char kRecordDeath[] = "/ledger.v1.AccountService/RecordDeath";
+constexpr char kTransferOut[] = "/ledger.v1.AccountService/TransferOut";
+constexpr char kTransferIn[] = "/ledger.v1.AccountService/TransferIn";
+constexpr char kRunJob[] = "/ledger.v1.AccountService/RunJob";
+constexpr char kGetStatement[] = "/ledger.v1.AccountService/GetStatement";
+constexpr char kReceiveFiscalFunds[] = "/ledger.v1.FundService/ReceiveFiscalFunds";
+constexpr char kGetLedgerBalances[] = "/ledger.v1.FundService/GetLedgerBalances";
 constexpr char kAdoptPolicy[] = "/ledger.v1.PolicyService/AdoptPolicy";
 constexpr char kGetPolicy[] = "/ledger.v1.PolicyService/GetPolicy";
 constexpr char kBackup[] = "/ledger.v1.AdminService/Backup";
@@ -144,6 +156,27 @@ grpc::Status RegionDenied(grpc::ServerContext* context, std::string_view region)
   return RejectionStatus(context, {v1::REASON_REGION_NOT_PERMITTED,
                                    StrCat("the caller's certificate does not cover region '",
                                           region, "'")});
+}
+
+// A lifecycle command, end to end: authorize the method and the region the command acts in,
+// execute, answer with its sequences or its typed rejection.
+grpc::Status RunAccountCommand(const Gate& gate, grpc::ServerContext* context, const char* method,
+                               const v1::AccountCommand& command, v1::CommandResponse* response) {
+  CallLog log(method, gate.metrics());
+  auto admitted = gate.Admit(context, method, log);
+  if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+  auto region = admitted->ledger.CommandRegion(command);
+  if (!region.ok()) return log.Done(FromAbsl(region.status()));
+  if (!region->empty() && !admitted->caller.MayAccessRegion(*region)) {
+    return log.Done(RegionDenied(context, *region));
+  }
+  auto result = admitted->ledger.Execute(command, admitted->caller.actor);
+  if (!result.ok()) return log.Done(FromAbsl(result.status()));
+  if (result->rejection) return log.Done(RejectionStatus(context, *result->rejection));
+  response->set_first_sequence(result->sequence);
+  response->set_last_sequence(result->last_sequence);
+  response->set_duplicate(result->duplicate);
+  return log.Done(grpc::Status::OK);
 }
 
 // One message's records submitted for `caller`. Records for regions outside the caller's
@@ -353,6 +386,98 @@ class AccountServiceImpl final : public v1::AccountService::Service {
     return log.Done(grpc::Status::OK);
   }
 
+#define LEDGER_ACCOUNT_COMMAND(Method, field, method_name)                                     \
+  grpc::Status Method(grpc::ServerContext* context, const v1::Method##Request* request,        \
+                      v1::CommandResponse* response) override {                                \
+    v1::AccountCommand command;                                                               \
+    *command.mutable_##field() = *request;                                                    \
+    return RunAccountCommand(gate_, context, method_name, command, response);                 \
+  }
+  LEDGER_ACCOUNT_COMMAND(CreditCollectiveSubsidy, credit_collective_subsidy, kCreditCollectiveSubsidy)
+  LEDGER_ACCOUNT_COMMAND(RefundContribution, refund_contribution, kRefundContribution)
+  LEDGER_ACCOUNT_COMMAND(DetermineBenefit, determine_benefit, kDetermineBenefit)
+  LEDGER_ACCOUNT_COMMAND(SuspendBenefit, suspend_benefit, kSuspendBenefit)
+  LEDGER_ACCOUNT_COMMAND(ResumeBenefit, resume_benefit, kResumeBenefit)
+  LEDGER_ACCOUNT_COMMAND(RecordDeath, record_death, kRecordDeath)
+  LEDGER_ACCOUNT_COMMAND(TransferOut, transfer_out, kTransferOut)
+  LEDGER_ACCOUNT_COMMAND(TransferIn, transfer_in, kTransferIn)
+#undef LEDGER_ACCOUNT_COMMAND
+
+  grpc::Status RunJob(grpc::ServerContext* context, const v1::JobRequest* request,
+                      grpc::ServerWriter<v1::JobProgress>* writer) override {
+    CallLog log(kRunJob, gate_.metrics());
+    auto admitted = gate_.Admit(context, kRunJob, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    if (!admitted->caller.MayAccessRegion(request->region_code())) {
+      return log.Done(RegionDenied(context, request->region_code()));
+    }
+    // Progress goes out after each chunk; a client that stops reading only loses progress
+    // messages (the job itself runs on to completion: every chunk is its own commit).
+    auto outcome = admitted->ledger.RunJob(*request, admitted->caller.actor,
+                                           [&](const v1::JobProgress& p) { writer->Write(p); });
+    if (!outcome.ok()) return log.Done(FromAbsl(outcome.status()));
+    log.set_records(outcome->progress.accounts_credited());
+    if (outcome->rejection) return log.Done(RejectionStatus(context, *outcome->rejection));
+    writer->Write(outcome->progress);
+    return log.Done(grpc::Status::OK);
+  }
+
+  grpc::Status GetStatement(grpc::ServerContext* context, const v1::GetStatementRequest* request,
+                            v1::Statement* response) override {
+    CallLog log(kGetStatement, gate_.metrics());
+    auto admitted = gate_.Admit(context, kGetStatement, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    if (auto st = ledger::ValidateCitizenId(request->citizen_id()); !st.ok()) {
+      return log.Done(RejectionStatus(
+          context, {v1::REASON_INVALID_CITIZEN_ID, std::string(st.message())}));
+    }
+    if (request->year() < ledger::kFirstContributionYear || request->year() > 2999) {
+      return log.Done(RejectionStatus(
+          context, {v1::REASON_INVALID_PERIOD, StrCat("year ", request->year(), " is implausible")}));
+    }
+    auto statement = admitted->ledger.GetStatement(request->citizen_id(), request->year());
+    if (!statement.ok()) return log.Done(FromAbsl(statement.status()));
+    if (!statement->has_value() || !admitted->caller.MayAccessRegion((*statement)->region_code())) {
+      return log.Done(grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          StrCat(ledger::MaskCitizenId(request->citizen_id()), " is not enrolled")));
+    }
+    *response = std::move(**statement);
+    return log.Done(grpc::Status::OK);
+  }
+
+ private:
+  const Gate gate_;
+};
+
+class FundServiceImpl final : public v1::FundService::Service {
+ public:
+  explicit FundServiceImpl(Gate gate) : gate_(gate) {}
+
+  grpc::Status ReceiveFiscalFunds(grpc::ServerContext* context,
+                                  const v1::ReceiveFiscalFundsRequest* request,
+                                  v1::CommandResponse* response) override {
+    v1::AccountCommand command;
+    *command.mutable_receive_fiscal_funds() = *request;
+    return RunAccountCommand(gate_, context, kReceiveFiscalFunds, command, response);
+  }
+
+  grpc::Status GetLedgerBalances(grpc::ServerContext* context,
+                                 const v1::GetLedgerBalancesRequest* request,
+                                 v1::LedgerBalances* response) override {
+    CallLog log(kGetLedgerBalances, gate_.metrics());
+    auto admitted = gate_.Admit(context, kGetLedgerBalances, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    if (!admitted->caller.MayAccessRegion(request->region_code())) {
+      return log.Done(RegionDenied(context, request->region_code()));
+    }
+    const std::string prefix = StrCat(request->region_code(), "/");
+    for (const auto& [key, balance] : admitted->ledger.LedgerAccountBalances()) {
+      if (key.starts_with(prefix)) (*response->mutable_balances_fen())[key.substr(prefix.size())] = balance;
+    }
+    return log.Done(grpc::Status::OK);
+  }
+
  private:
   const Gate gate_;
 };
@@ -463,6 +588,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
 
 grpc::StatusCode ReasonCode(v1::Reason reason) {
   const int n = static_cast<int>(reason);
+  if (n >= 70) return grpc::StatusCode::NOT_FOUND;
+  if (n >= 60) return grpc::StatusCode::FAILED_PRECONDITION;
   if (n >= 50) return grpc::StatusCode::UNAUTHENTICATED;
   if (n >= 40) return grpc::StatusCode::PERMISSION_DENIED;
   if (n >= 30) return grpc::StatusCode::ALREADY_EXISTS;
@@ -503,6 +630,7 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
   running.account = std::make_unique<AccountServiceImpl>(gate);
   running.policy = std::make_unique<PolicyServiceImpl>(gate);
   running.admin = std::make_unique<AdminServiceImpl>(gate);
+  running.fund = std::make_unique<FundServiceImpl>(gate);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -520,6 +648,7 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
   builder.RegisterService(running.account.get());
   builder.RegisterService(running.policy.get());
   builder.RegisterService(running.admin.get());
+  builder.RegisterService(running.fund.get());
   running.server = builder.BuildAndStart();
   if (!running.server || running.port == 0) {
     return absl::UnavailableError(StrCat("cannot listen on ", options.listen_address));

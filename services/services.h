@@ -59,6 +59,7 @@ struct RunningServer {
   std::unique_ptr<grpc::Service> account;
   std::unique_ptr<grpc::Service> policy;
   std::unique_ptr<grpc::Service> admin;
+  std::unique_ptr<grpc::Service> fund;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 };

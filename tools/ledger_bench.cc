@@ -287,7 +287,7 @@ class Bench {
         account.set_last_sequence(i + 1);
         account.set_enrolled_sequence(i + 1);
         Put(**store, batch, ledger::Cf::kEvents, ledger::keys::Event(i + 1),
-            ledger::SerializeStored(event));
+            ledger::SerializeDeterministic(event));
         Put(**store, batch, ledger::Cf::kIdempotency, ledger::keys::Receipt(r.receipt_number()),
             ledger::keys::EncodeU64(i + 1) + ledger::keys::EncodeU64(0));
         Put(**store, batch, ledger::Cf::kAccounts, r.citizen_id(), account.SerializeAsString());

@@ -1,0 +1,86 @@
+#include "ledger/statement.h"
+
+#include <map>
+
+#include "ledger/account.h"
+#include "ledger/apply.h"
+#include "ledger/dates.h"
+#include "ledger/strings.h"
+
+namespace ledger {
+namespace {
+
+// The event's change to each of the participant's sources, credit positive.
+std::map<v1::FundingSource, int64_t> PersonDeltas(const v1::EventEnvelope& e,
+                                                  std::string_view citizen_id) {
+  std::map<v1::FundingSource, int64_t> out;
+  const std::string prefix = StrCat(accounts::kPersonPrefix, citizen_id, "/");
+  for (const v1::Posting& p : PostingsFor(e)) {
+    if (p.credit_account().starts_with(prefix)) {
+      out[SourceFromName(std::string_view(p.credit_account()).substr(prefix.size()))] += p.amount_fen();
+    }
+    if (p.debit_account().starts_with(prefix)) {
+      out[SourceFromName(std::string_view(p.debit_account()).substr(prefix.size()))] -= p.amount_fen();
+    }
+  }
+  return out;
+}
+
+void Fill(google::protobuf::RepeatedPtrField<v1::SourceAmount>* out,
+          const std::map<v1::FundingSource, int64_t>& amounts, int64_t* total) {
+  *total = 0;
+  for (const auto& [source, amount] : amounts) {
+    if (amount == 0) continue;
+    v1::SourceAmount* a = out->Add();
+    a->set_source(source);
+    a->set_amount_fen(amount);
+    *total += amount;
+  }
+}
+
+}  // namespace
+
+v1::Statement BuildStatement(const v1::Account& account,
+                             const std::vector<v1::EventEnvelope>& events, int year) {
+  v1::Statement st;
+  st.set_citizen_id(account.citizen_id());
+  st.set_name(account.name());
+  st.set_region_code(account.region_code());
+  st.set_year(year);
+  std::map<v1::FundingSource, int64_t> opening, closing;
+  for (const v1::EventEnvelope& e : events) {
+    const auto deltas = PersonDeltas(e, account.citizen_id());
+    if (deltas.empty()) continue;
+    auto date = ParseDate(e.effective_date());
+    if (!date.ok()) continue;
+    if (date->year() > year) break;
+    if (date->year() < year) {
+      for (const auto& [source, amount] : deltas) opening[source] += amount;
+      continue;
+    }
+    v1::StatementLine* line = st.add_lines();
+    line->set_sequence(e.sequence());
+    line->set_date(e.effective_date());
+    line->set_kind(EventTypeName(e));
+    line->set_reference(e.external_ref());
+    int64_t total = 0;
+    Fill(line->mutable_parts(), deltas, &total);
+    line->set_total_fen(total);
+    if (e.has_interest_posted() || e.has_interest_adjusted()) {
+      st.set_interest_fen(st.interest_fen() + total);
+    } else if (e.has_benefit_paid() || e.has_inheritance_paid() || e.has_contribution_refunded() ||
+               e.has_participant_transferred_out()) {
+      st.set_paid_out_fen(st.paid_out_fen() - total);
+    }
+    for (const auto& [source, amount] : deltas) closing[source] += amount;
+  }
+  for (const auto& [source, amount] : opening) closing[source] += amount;
+  int64_t total = 0;
+  Fill(st.mutable_opening(), opening, &total);
+  st.set_opening_total_fen(total);
+  Fill(st.mutable_closing(), closing, &total);
+  st.set_closing_total_fen(total);
+  return st;
+}
+
+}  // namespace ledger
