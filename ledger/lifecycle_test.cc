@@ -232,3 +232,36 @@ TEST_F(LifecycleTest, AWholeLifeMatchesThePaperAndSettlesOnDeath) {
 
 }  // namespace
 }  // namespace ledger
+
+namespace ledger {
+namespace {
+
+// Events come in sequence order, not date order: a statement must pick its year's movements out
+// of a log where later-dated money was recorded first.
+TEST_F(LifecycleTest, StatementTakesEveryMovementOfItsYearWhateverTheRecordingOrder) {
+  const std::string id = Id("19700101");
+  Enrol(id, "2013-01-01");
+  Collect(id, 2014, 10000, "2014-03-01");
+  Collect(id, 2015, 50000, "2015-03-01");
+  Funds(v1::FISCAL_PURPOSE_CONTRIBUTION_SUBSIDY, 2014, 3000, "2014-12-01");
+  ASSERT_FALSE(Job(v1::JOB_KIND_GOVERNMENT_SUBSIDY, 2014, "2014-12-20").rejection);
+  ASSERT_FALSE(Job(v1::JOB_KIND_INTEREST, 2014).rejection);
+  auto statement = ledger_->GetStatement(id, 2014);
+  ASSERT_TRUE(statement.ok() && statement->has_value());
+  const v1::Statement& s = **statement;
+  ASSERT_EQ(s.lines_size(), 3) << s.DebugString();  // contribution, subsidy, interest
+  EXPECT_EQ(s.lines(0).kind(), "contribution_collected");
+  EXPECT_EQ(s.lines(1).kind(), "government_subsidy_credited");
+  EXPECT_EQ(s.lines(2).kind(), "interest_posted");
+  // 100 yuan from March (9 months) at 1.5 % = 1.125 → 1.13 yuan; the subsidy arrives in December.
+  EXPECT_EQ(s.interest_fen(), 113);
+  EXPECT_EQ(s.closing_total_fen(), 10000 + 3000 + 113);
+  // The next year opens where this one closed, and holds the 2015 contribution.
+  auto next = ledger_->GetStatement(id, 2015);
+  ASSERT_TRUE(next.ok() && next->has_value());
+  EXPECT_EQ((*next)->opening_total_fen(), s.closing_total_fen());
+  EXPECT_EQ((*next)->closing_total_fen(), s.closing_total_fen() + 50000);
+}
+
+}  // namespace
+}  // namespace ledger

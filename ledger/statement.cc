@@ -53,7 +53,7 @@ v1::Statement BuildStatement(const v1::Account& account,
     if (deltas.empty()) continue;
     auto date = ParseDate(e.effective_date());
     if (!date.ok()) continue;
-    if (date->year() > year) break;
+    if (date->year() > year) continue;  // events come in sequence order, not date order
     if (date->year() < year) {
       for (const auto& [source, amount] : deltas) opening[source] += amount;
       continue;
@@ -66,10 +66,13 @@ v1::Statement BuildStatement(const v1::Account& account,
     int64_t total = 0;
     Fill(line->mutable_parts(), deltas, &total);
     line->set_total_fen(total);
+    if (e.has_benefit_paid()) line->set_month(e.benefit_paid().month());
     if (e.has_interest_posted() || e.has_interest_adjusted()) {
       st.set_interest_fen(st.interest_fen() + total);
     } else if (e.has_benefit_paid() || e.has_inheritance_paid() || e.has_contribution_refunded() ||
-               e.has_participant_transferred_out()) {
+               e.has_participant_transferred_out() || e.has_benefit_overpayment_recognized()) {
+      // An overpayment recognised returns what was paid for months after death: it reduces
+      // what was paid out.
       st.set_paid_out_fen(st.paid_out_fen() - total);
     }
     for (const auto& [source, amount] : deltas) closing[source] += amount;

@@ -30,6 +30,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "ledger/citizen_id.h"
 #include "ledger/ledger.h"
 #include "ledger/limits.h"
 #include "ledger/policy.h"
@@ -55,6 +56,12 @@ constexpr char kIdC[] = "222401199211207899";  // born 1992; never enrolled
 constexpr char kIdTooYoung[] = "222401201001011230";  // born 2010
 constexpr char kIdBadCheck[] = "222401198001014569";  // kIdB with a wrong check digit
 
+// A valid citizen ID of region 222401 for someone born on `yyyymmdd`.
+std::string IdBornOn(std::string_view yyyymmdd) {
+  const std::string first17 = StrCat(kRegion, yyyymmdd, "123");
+  return StrCat(first17, ledger::CitizenIdCheckChar(first17));
+}
+
 // The identities a client can present. Each but kNoCertificate is <name>.crt / <name>.key in the
 // certificate directory.
 constexpr char kTaxBureau[] = "tax-bureau";
@@ -66,33 +73,58 @@ constexpr char kNoCertificate[] = "no-certificate";
 constexpr char kExpired[] = "expired";
 constexpr char kOtherCa[] = "other-ca";
 constexpr char kTaxBureauYanji[] = "tax-bureau-222401";
+constexpr char kFundAgencyOtherRegion[] = "fund-agency-222402";  // limited to kOtherRegion
 
 constexpr const char* kMatrixIdentities[] = {
     kTaxBureau, kFundAgency, kAuditor, kAdmin, kNoRole, kNoCertificate, kExpired, kOtherCa,
 };
 
-// Full names of the seven methods.
+// Full names of the nineteen methods.
 constexpr char kPushCollections[] = "/ledger.v1.CollectionService/PushCollections";
 constexpr char kStreamCollections[] = "/ledger.v1.CollectionService/StreamCollections";
 constexpr char kEnrol[] = "/ledger.v1.AccountService/Enrol";
 constexpr char kGetAccount[] = "/ledger.v1.AccountService/GetAccount";
+constexpr char kCreditCollectiveSubsidy[] = "/ledger.v1.AccountService/CreditCollectiveSubsidy";
+constexpr char kRefundContribution[] = "/ledger.v1.AccountService/RefundContribution";
+constexpr char kDetermineBenefit[] = "/ledger.v1.AccountService/DetermineBenefit";
+constexpr char kSuspendBenefit[] = "/ledger.v1.AccountService/SuspendBenefit";
+constexpr char kResumeBenefit[] = "/ledger.v1.AccountService/ResumeBenefit";
+constexpr char kRecordDeath[] = "/ledger.v1.AccountService/RecordDeath";
+constexpr char kTransferOut[] = "/ledger.v1.AccountService/TransferOut";
+constexpr char kTransferIn[] = "/ledger.v1.AccountService/TransferIn";
+constexpr char kRunJob[] = "/ledger.v1.AccountService/RunJob";
+constexpr char kGetStatement[] = "/ledger.v1.AccountService/GetStatement";
 constexpr char kAdoptPolicy[] = "/ledger.v1.PolicyService/AdoptPolicy";
 constexpr char kGetPolicy[] = "/ledger.v1.PolicyService/GetPolicy";
 constexpr char kBackup[] = "/ledger.v1.AdminService/Backup";
+constexpr char kReceiveFiscalFunds[] = "/ledger.v1.FundService/ReceiveFiscalFunds";
+constexpr char kGetLedgerBalances[] = "/ledger.v1.FundService/GetLedgerBalances";
 
 // The access rules as the specification states them, written out independently of
 // services::MethodRoles(): the tax bureau pushes collections and reads policy; the fund agency
-// enrols, reads accounts and policy; the auditor reads accounts and policy and writes nothing;
-// admin adopts and reads policy and takes backups.
+// enrols, runs the account lifecycle (commands, batch jobs, fiscal funds) and reads accounts,
+// statements, ledger balances and policy; the auditor reads accounts, statements, ledger
+// balances and policy and writes nothing; admin adopts and reads policy and takes backups.
 const std::map<std::string, std::set<std::string>>& SpecifiedAccess() {
   static const auto* kAccess = new std::map<std::string, std::set<std::string>>{
       {kTaxBureau, {kPushCollections, kStreamCollections, kGetPolicy}},
-      {kFundAgency, {kEnrol, kGetAccount, kGetPolicy}},
-      {kAuditor, {kGetAccount, kGetPolicy}},
+      {kFundAgency,
+       {kEnrol, kGetAccount, kCreditCollectiveSubsidy, kRefundContribution, kDetermineBenefit,
+        kSuspendBenefit, kResumeBenefit, kRecordDeath, kTransferOut, kTransferIn, kRunJob,
+        kGetStatement, kGetPolicy, kReceiveFiscalFunds, kGetLedgerBalances}},
+      {kAuditor, {kGetAccount, kGetStatement, kGetLedgerBalances, kGetPolicy}},
       {kAdmin, {kAdoptPolicy, kGetPolicy, kBackup}},
   };
   return *kAccess;
 }
+
+// The lifecycle commands: each acts in one region (the participant's, the receipt's, the fiscal
+// funds', the transfer's destination or the job's), which a region-limited certificate must cover.
+constexpr const char* kRegionScopedCommands[] = {
+    kCreditCollectiveSubsidy, kRefundContribution, kDetermineBenefit, kSuspendBenefit,
+    kResumeBenefit,           kRecordDeath,        kTransferOut,      kTransferIn,
+    kRunJob,                  kReceiveFiscalFunds,
+};
 
 int64_t FixedNowUs() {
   // 2025-06-30 12:00 UTC = 2025-06-30 20:00 in Beijing: "today" is 2025-06-30.
@@ -234,6 +266,64 @@ RpcResult GetPolicy(const Channel& channel, const std::string& region, v1::Polic
   return {status, ReasonOf(context)};
 }
 
+// One unary call on a new `Service` stub: `call(stub, context)` makes it.
+template <typename Service, typename Call>
+RpcResult Unary(const Channel& channel, Call call) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  auto stub = Service::NewStub(channel);
+  grpc::Status status = call(*stub, context);
+  return {status, ReasonOf(context)};
+}
+
+// The lifecycle commands, one helper each (AccountService, except ReceiveFiscalFunds: FundService).
+#define LEDGER_TEST_COMMAND(Service, Method)                                                   \
+  RpcResult Method(const Channel& channel, const v1::Method##Request& request,                 \
+                   v1::CommandResponse* response) {                                            \
+    return Unary<v1::Service>(channel, [&](auto& stub, grpc::ClientContext& context) {         \
+      return stub.Method(&context, request, response);                                         \
+    });                                                                                        \
+  }
+LEDGER_TEST_COMMAND(AccountService, CreditCollectiveSubsidy)
+LEDGER_TEST_COMMAND(AccountService, RefundContribution)
+LEDGER_TEST_COMMAND(AccountService, DetermineBenefit)
+LEDGER_TEST_COMMAND(AccountService, SuspendBenefit)
+LEDGER_TEST_COMMAND(AccountService, ResumeBenefit)
+LEDGER_TEST_COMMAND(AccountService, RecordDeath)
+LEDGER_TEST_COMMAND(AccountService, TransferOut)
+LEDGER_TEST_COMMAND(AccountService, TransferIn)
+LEDGER_TEST_COMMAND(FundService, ReceiveFiscalFunds)
+#undef LEDGER_TEST_COMMAND
+
+// Runs a job to the end of its progress stream; `last` is the last progress message read.
+RpcResult RunJob(const Channel& channel, const v1::JobRequest& request, v1::JobProgress* last) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  auto reader = v1::AccountService::NewStub(channel)->RunJob(&context, request);
+  for (v1::JobProgress progress; reader->Read(&progress);) *last = progress;
+  grpc::Status status = reader->Finish();
+  return {status, ReasonOf(context)};
+}
+
+RpcResult GetStatement(const Channel& channel, const std::string& citizen_id, int year,
+                       v1::Statement* statement) {
+  v1::GetStatementRequest request;
+  request.set_citizen_id(citizen_id);
+  request.set_year(year);
+  return Unary<v1::AccountService>(channel, [&](auto& stub, grpc::ClientContext& context) {
+    return stub.GetStatement(&context, request, statement);
+  });
+}
+
+RpcResult GetLedgerBalances(const Channel& channel, const std::string& region,
+                            v1::LedgerBalances* balances) {
+  v1::GetLedgerBalancesRequest request;
+  request.set_region_code(region);
+  return Unary<v1::FundService>(channel, [&](auto& stub, grpc::ClientContext& context) {
+    return stub.GetLedgerBalances(&context, request, balances);
+  });
+}
+
 // Restores the default spdlog logger when it goes out of scope, however the test ends.
 class CapturedLog {
  public:
@@ -270,7 +360,7 @@ class AuthTest : public ::testing::Test {
     ASSERT_EQ(rc, 0) << "making the development certificates failed: " << command << "\n"
                      << (output.ok() ? *output : std::string("(no output)"));
     for (const char* name : {"ca", "server", kTaxBureau, kFundAgency, kAuditor, kAdmin, kNoRole,
-                             kExpired, kOtherCa, kTaxBureauYanji}) {
+                             kExpired, kOtherCa, kTaxBureauYanji, kFundAgencyOtherRegion}) {
       ASSERT_TRUE(std::filesystem::exists(CertFile(name))) << CertFile(name);
       if (std::string_view(name) != "ca") {
         ASSERT_TRUE(std::filesystem::exists(KeyFile(name))) << KeyFile(name);
@@ -395,33 +485,112 @@ Expect Expected(std::string_view identity, const std::string& method) {
 }
 
 TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
+  // What the lifecycle calls act on: a resident who was 60 before the scheme started (so draws a
+  // pension without contribution years), and a second region to transfer kIdB to.
+  const std::string old_id = IdBornOn("19450501");
+  auto enrolled_old = ledger_->Enrol(Participant(old_id, "朴老"), "test-setup");
+  ASSERT_TRUE(enrolled_old.ok() && !enrolled_old->rejection) << "cannot enrol the old resident";
+  ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
   v1::Policy version2 = demo_policy_;
   version2.set_version(2);
+
+  // Every request is valid when its first allowed caller sends it, in the order below (the tax
+  // bureau's row runs first, so its two receipts for kIdA exist when the fund agency's runs).
+  v1::CreditCollectiveSubsidyRequest collective;
+  collective.set_citizen_id(kIdA);
+  collective.set_contribution_year(2023);  // the tax bureau's PushCollections pays 2023
+  collective.set_amount_fen(90000);
+  collective.set_source(v1::FUNDING_SOURCE_COLLECTIVE);
+  collective.set_payer("村集体");
+  collective.set_date("2025-03-01");
+  collective.set_document_ref("AUTH-COLLECTIVE");
+  v1::RefundContributionRequest refund;
+  refund.set_receipt_number("STREAM-tax-bureau");  // the tax bureau's stream pays 2022
+  refund.set_reason(v1::REFUND_REASON_DUPLICATE_ENROLMENT);
+  refund.set_date("2025-03-01");
+  refund.set_document_ref("AUTH-REFUND");
+  v1::DetermineBenefitRequest determine;
+  determine.set_citizen_id(old_id);
+  determine.set_date("2025-05-01");
+  determine.set_document_ref("AUTH-DETERMINE");
+  v1::SuspendBenefitRequest suspend;
+  suspend.set_citizen_id(old_id);
+  suspend.set_from_month(202505);
+  suspend.set_reason("未通过资格认证");
+  suspend.set_date("2025-06-01");
+  suspend.set_document_ref("AUTH-SUSPEND");
+  v1::ResumeBenefitRequest resume;
+  resume.set_citizen_id(old_id);
+  resume.set_month(202506);
+  resume.set_date("2025-06-15");
+  resume.set_document_ref("AUTH-RESUME");
+  v1::RecordDeathRequest death;
+  death.set_citizen_id(old_id);
+  death.set_date_of_death("2025-06-20");
+  death.set_date("2025-06-25");
+  death.set_document_ref("AUTH-DEATH");
+  v1::TransferOutRequest transfer_out;  // kIdB is enrolled by the fund agency's Enrol
+  transfer_out.set_citizen_id(kIdB);
+  transfer_out.set_to_region(kOtherRegion);
+  transfer_out.set_date("2025-06-01");
+  transfer_out.set_document_ref("AUTH-TRANSFER-OUT");
+  v1::TransferInRequest transfer_in;
+  transfer_in.set_citizen_id(kIdB);
+  transfer_in.set_from_region(kRegion);
+  transfer_in.set_to_region(kOtherRegion);
+  transfer_in.set_date("2025-06-02");
+  transfer_in.set_document_ref("AUTH-TRANSFER-IN");
+  v1::JobRequest interest;
+  interest.set_kind(v1::JOB_KIND_INTEREST);
+  interest.set_region_code(kRegion);
+  interest.set_period(2024);
+  v1::ReceiveFiscalFundsRequest funds;
+  funds.set_region_code(kRegion);
+  funds.set_purpose(v1::FISCAL_PURPOSE_BASIC_PENSION);
+  funds.set_year(2025);
+  funds.set_amount_fen(100000);
+  funds.set_date("2025-06-01");
+  funds.set_document_ref("AUTH-FUNDS");
+
+  // A command: an allowed call records new events (never a resend).
+  auto command = [](auto helper, const auto& request) {
+    return [helper, &request](const Channel& channel, std::string_view) {
+      v1::CommandResponse response;
+      RpcResult r = helper(channel, request, &response);
+      if (r.status.ok()) {
+        EXPECT_FALSE(response.duplicate());
+        EXPECT_GT(response.first_sequence(), 0u);
+        EXPECT_GE(response.last_sequence(), response.first_sequence());
+      }
+      return r;
+    };
+  };
+
   struct Method {
     std::string name;
-    bool writes;  // an allowed call commits exactly one event
+    int events;  // events an allowed call commits
     std::function<RpcResult(const Channel&, std::string_view identity)> call;
   };
   const std::vector<Method> methods = {
-      {kPushCollections, true,
+      {kPushCollections, 1,
        [](const Channel& channel, std::string_view identity) {
          v1::PushCollectionsResponse response;
          return Push(channel, {Add(StrCat("PUSH-", identity), kIdA, 2023, 50000, "2023-03-01")},
                      &response);
        }},
-      {kStreamCollections, true,
+      {kStreamCollections, 1,
        [](const Channel& channel, std::string_view identity) {
          v1::PushCollectionsResponse response;
          return Stream(channel,
                        {{Add(StrCat("STREAM-", identity), kIdA, 2022, 50000, "2022-03-01")}},
                        &response);
        }},
-      {kEnrol, true,
+      {kEnrol, 1,
        [](const Channel& channel, std::string_view) {
          v1::EnrolResponse response;
          return Enrol(channel, Participant(kIdB, "李梅"), &response);
        }},
-      {kGetAccount, false,
+      {kGetAccount, 0,
        [](const Channel& channel, std::string_view) {
          v1::Account account;
          RpcResult r = GetAccount(channel, kIdA, &account);
@@ -430,12 +599,44 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
          }
          return r;
        }},
-      {kAdoptPolicy, true,
+      {kCreditCollectiveSubsidy, 1, command(CreditCollectiveSubsidy, collective)},
+      {kRefundContribution, 1, command(RefundContribution, refund)},
+      {kDetermineBenefit, 1, command(DetermineBenefit, determine)},
+      {kSuspendBenefit, 1, command(SuspendBenefit, suspend)},
+      {kResumeBenefit, 1, command(ResumeBenefit, resume)},
+      // Died, and the funeral subsidy of a pensioner (no balance: no inheritance).
+      {kRecordDeath, 2, command(RecordDeath, death)},
+      {kTransferOut, 1, command(TransferOut, transfer_out)},
+      {kTransferIn, 1, command(TransferIn, transfer_in)},
+      // kIdA's 2024 interest and JobCompleted.
+      {kRunJob, 2,
+       [&interest](const Channel& channel, std::string_view) {
+         v1::JobProgress progress;
+         RpcResult r = RunJob(channel, interest, &progress);
+         if (r.status.ok()) {
+           EXPECT_TRUE(progress.completed());
+           EXPECT_EQ(progress.accounts_credited(), 1u);
+           EXPECT_EQ(progress.total_fen(), 2620);  // 1000 yuan × 2.62 %
+         }
+         return r;
+       }},
+      {kGetStatement, 0,
+       [](const Channel& channel, std::string_view) {
+         v1::Statement statement;
+         RpcResult r = GetStatement(channel, kIdA, 2023, &statement);
+         if (r.status.ok()) {
+           EXPECT_EQ(statement.citizen_id(), kIdA);
+           EXPECT_EQ(statement.opening_total_fen(), 50000);
+           EXPECT_EQ(statement.closing_total_fen(), 100000);
+         }
+         return r;
+       }},
+      {kAdoptPolicy, 1,
        [&version2](const Channel& channel, std::string_view) {
          v1::AdoptPolicyResponse response;
          return Adopt(channel, version2, &response);
        }},
-      {kGetPolicy, false,
+      {kGetPolicy, 0,
        [](const Channel& channel, std::string_view) {
          v1::Policy policy;
          RpcResult r = GetPolicy(channel, kRegion, &policy);
@@ -444,7 +645,7 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
          }
          return r;
        }},
-      {kBackup, false,
+      {kBackup, 0,
        [](const Channel& channel, std::string_view identity) {
          const std::string dir = StrCat(::testing::TempDir(), "auth_backup_", identity, "_",
                                         static_cast<int64_t>(getpid()));
@@ -460,8 +661,22 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
          std::filesystem::remove_all(dir);
          return RpcResult{status, ReasonOf(context)};
        }},
+      {kReceiveFiscalFunds, 1, command(ReceiveFiscalFunds, funds)},
+      {kGetLedgerBalances, 0,
+       [](const Channel& channel, std::string_view) {
+         v1::LedgerBalances balances;
+         RpcResult r = GetLedgerBalances(channel, kRegion, &balances);
+         if (r.status.ok()) {
+           // The tax bureau's two receipts, and nothing else collected.
+           EXPECT_EQ(balances.balances_fen().at("tax_receivable"), 100000);
+         }
+         return r;
+       }},
   };
   ASSERT_EQ(methods.size(), services::MethodRoles().size()) << "a method is missing here";
+  for (const Method& method : methods) {
+    EXPECT_TRUE(services::MethodRoles().contains(method.name)) << method.name;
+  }
 
   int allowed = 0;
   for (const char* identity : kMatrixIdentities) {
@@ -478,8 +693,8 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
           EXPECT_NE(r.status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << Describe(r.status);
           EXPECT_NE(r.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(r.status);
           // Every request here is valid, so an allowed call succeeds outright.
-          EXPECT_TRUE(r.status.ok()) << Describe(r.status);
-          EXPECT_EQ(Head(), head + (method.writes ? 1 : 0));
+          EXPECT_TRUE(r.status.ok()) << Describe(r.status) << " [" << r.reason << "]";
+          EXPECT_EQ(Head(), head + method.events);
           continue;
         case Expect::kRoleDenied:
           EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
@@ -502,8 +717,21 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       EXPECT_EQ(Head(), head) << "a denied call changed the ledger";
     }
   }
-  // tax-bureau 3, fund-agency 3, auditor 2, admin 3.
-  EXPECT_EQ(allowed, 11);
+  // tax-bureau 3, fund-agency 15, auditor 4, admin 3.
+  EXPECT_EQ(allowed, 25);
+
+  // The allowed calls did what they say (each ran once, as the fund agency).
+  auto old = ledger_->GetAccount(old_id);
+  ASSERT_TRUE(old.ok() && old->has_value());
+  EXPECT_EQ((*old)->status(), v1::PARTICIPANT_STATUS_DECEASED);
+  auto b = ledger_->GetAccount(kIdB);
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_EQ((*b)->status(), v1::PARTICIPANT_STATUS_CONTRIBUTING);
+  EXPECT_EQ((*b)->region_code(), kOtherRegion);
+  auto a = ledger_->GetAccount(kIdA);
+  ASSERT_TRUE(a.ok() && a->has_value());
+  // 2023's 500 yuan, its 900 yuan collective subsidy and 2024's interest (2022's was refunded).
+  EXPECT_EQ((*a)->total_fen(), 50000 + 90000 + 2620);
 }
 
 // The server certificate names both localhost and 127.0.0.1: clients may use either.
@@ -537,12 +765,13 @@ TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
   std::set<std::string> methods;
   for (const char* name :
        {v1::CollectionService::service_full_name(), v1::AccountService::service_full_name(),
-        v1::PolicyService::service_full_name(), v1::AdminService::service_full_name()}) {
+        v1::PolicyService::service_full_name(), v1::AdminService::service_full_name(),
+        v1::FundService::service_full_name()}) {
     const google::protobuf::ServiceDescriptor* service = pool->FindServiceByName(name);
     ASSERT_NE(service, nullptr) << name;
     // Any service added to the same file is covered too.
     const google::protobuf::FileDescriptor* file = service->file();
-    EXPECT_EQ(file->service_count(), 4) << "a new service: add it to this test";
+    EXPECT_EQ(file->service_count(), 5) << "a new service: add it to this test";
     for (int s = 0; s < file->service_count(); ++s) {
       const google::protobuf::ServiceDescriptor* in_file = file->service(s);
       for (int m = 0; m < in_file->method_count(); ++m) {
@@ -550,8 +779,19 @@ TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
       }
     }
   }
-  EXPECT_EQ(methods.size(), 7u);
-  EXPECT_TRUE(methods.contains(kPushCollections));
+  EXPECT_EQ(methods.size(), 19u);
+  for (const char* method :
+       {kPushCollections, kStreamCollections, kEnrol, kGetAccount, kCreditCollectiveSubsidy,
+        kRefundContribution, kDetermineBenefit, kSuspendBenefit, kResumeBenefit, kRecordDeath,
+        kTransferOut, kTransferIn, kRunJob, kGetStatement, kAdoptPolicy, kGetPolicy, kBackup,
+        kReceiveFiscalFunds, kGetLedgerBalances}) {
+    EXPECT_TRUE(methods.contains(method)) << method;
+  }
+  // RunJob is the one server-streaming method.
+  const auto* run_job = pool->FindMethodByName("ledger.v1.AccountService.RunJob");
+  ASSERT_NE(run_job, nullptr);
+  EXPECT_TRUE(run_job->server_streaming());
+  EXPECT_FALSE(run_job->client_streaming());
 
   const auto& table = services::MethodRoles();
   for (const std::string& method : methods) {
@@ -763,6 +1003,151 @@ TEST_F(AuthTest, RegionLimitedCertificateOnAStreamKeepsIndicesAcrossMessages) {
   EXPECT_EQ(unrestricted.suspense_count(), 2u);
   EXPECT_EQ(unrestricted.duplicate_count(), 0u);
   EXPECT_EQ(Head(), head + 3);
+}
+
+// A fund agency limited to kOtherRegion may run the lifecycle there, and nowhere else: every
+// lifecycle command acting in kRegion (the participant's region, the receipt's, ReceiveFiscalFunds'
+// region_code, TransferIn's to_region, RunJob's region_code) is PERMISSION_DENIED before the
+// ledger sees it, and changes nothing.
+TEST_F(AuthTest, RegionLimitedFundAgencyIsDeniedLifecycleCommandsOutsideItsRegion) {
+  ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
+  v1::PushCollectionsResponse pushed;
+  RpcResult r = Push(Connect(kTaxBureau), {Add("SCOPE-1", kIdA, 2024, 50000, "2024-03-01")},
+                     &pushed);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  ASSERT_EQ(pushed.accepted_count(), 1u);
+
+  const Channel limited = Connect(kFundAgencyOtherRegion);
+  const Channel agency = Connect(kFundAgency);
+  v1::Account account_before;
+  ASSERT_TRUE(GetAccount(agency, kIdA, &account_before).status.ok());
+  const auto balances_before = ledger_->LedgerAccountBalances();
+  const uint64_t head = Head();
+
+  v1::CreditCollectiveSubsidyRequest collective;
+  collective.set_citizen_id(kIdA);
+  collective.set_contribution_year(2024);
+  collective.set_amount_fen(90000);
+  collective.set_source(v1::FUNDING_SOURCE_COLLECTIVE);
+  collective.set_payer("村集体");
+  collective.set_date("2025-03-01");
+  collective.set_document_ref("SCOPE-COLLECTIVE");
+  v1::RefundContributionRequest refund;
+  refund.set_receipt_number("SCOPE-1");
+  refund.set_reason(v1::REFUND_REASON_OTHER);
+  refund.set_date("2025-03-01");
+  refund.set_document_ref("SCOPE-REFUND");
+  v1::DetermineBenefitRequest determine;
+  determine.set_citizen_id(kIdA);
+  determine.set_date("2025-06-01");
+  determine.set_document_ref("SCOPE-DETERMINE");
+  v1::SuspendBenefitRequest suspend;
+  suspend.set_citizen_id(kIdA);
+  suspend.set_from_month(202507);
+  suspend.set_date("2025-06-01");
+  suspend.set_document_ref("SCOPE-SUSPEND");
+  v1::ResumeBenefitRequest resume;
+  resume.set_citizen_id(kIdA);
+  resume.set_month(202507);
+  resume.set_date("2025-06-01");
+  resume.set_document_ref("SCOPE-RESUME");
+  v1::RecordDeathRequest death;
+  death.set_citizen_id(kIdA);
+  death.set_date_of_death("2025-05-01");
+  death.set_date("2025-06-01");
+  death.set_document_ref("SCOPE-DEATH");
+  v1::TransferOutRequest transfer_out;  // even towards the certificate's own region
+  transfer_out.set_citizen_id(kIdA);
+  transfer_out.set_to_region(kOtherRegion);
+  transfer_out.set_date("2025-06-01");
+  transfer_out.set_document_ref("SCOPE-TRANSFER-OUT");
+  v1::TransferInRequest transfer_in;  // even from the certificate's own region
+  transfer_in.set_citizen_id(kIdA);
+  transfer_in.set_from_region(kOtherRegion);
+  transfer_in.set_to_region(kRegion);
+  transfer_in.set_date("2025-06-01");
+  transfer_in.set_document_ref("SCOPE-TRANSFER-IN");
+  v1::JobRequest job;
+  job.set_kind(v1::JOB_KIND_INTEREST);
+  job.set_region_code(kRegion);
+  job.set_period(2024);
+  v1::ReceiveFiscalFundsRequest funds;
+  funds.set_region_code(kRegion);
+  funds.set_purpose(v1::FISCAL_PURPOSE_CONTRIBUTION_SUBSIDY);
+  funds.set_year(2024);
+  funds.set_amount_fen(6000);
+  funds.set_date("2025-01-10");
+  funds.set_document_ref("SCOPE-FUNDS");
+
+  v1::CommandResponse response;
+  v1::JobProgress progress;
+  const std::vector<std::pair<std::string, std::function<RpcResult()>>> calls = {
+      {kCreditCollectiveSubsidy, [&] { return CreditCollectiveSubsidy(limited, collective, &response); }},
+      {kRefundContribution, [&] { return RefundContribution(limited, refund, &response); }},
+      {kDetermineBenefit, [&] { return DetermineBenefit(limited, determine, &response); }},
+      {kSuspendBenefit, [&] { return SuspendBenefit(limited, suspend, &response); }},
+      {kResumeBenefit, [&] { return ResumeBenefit(limited, resume, &response); }},
+      {kRecordDeath, [&] { return RecordDeath(limited, death, &response); }},
+      {kTransferOut, [&] { return TransferOut(limited, transfer_out, &response); }},
+      {kTransferIn, [&] { return TransferIn(limited, transfer_in, &response); }},
+      {kRunJob, [&] { return RunJob(limited, job, &progress); }},
+      {kReceiveFiscalFunds, [&] { return ReceiveFiscalFunds(limited, funds, &response); }},
+  };
+  std::set<std::string> covered;
+  for (const auto& [method, call] : calls) {
+    SCOPED_TRACE(method);
+    covered.insert(method);
+    response.Clear();
+    progress.Clear();
+    const RpcResult denied = call();
+    EXPECT_EQ(denied.status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << Describe(denied.status);
+    EXPECT_EQ(denied.reason, "REASON_REGION_NOT_PERMITTED");
+    EXPECT_THAT(denied.status.error_message(), HasSubstr(kRegion));
+    EXPECT_EQ(response.first_sequence(), 0u);
+    EXPECT_FALSE(progress.completed()) << "a denied job sent progress";
+    EXPECT_EQ(Head(), head) << "a denied command changed the ledger";
+  }
+  EXPECT_EQ(covered, std::set<std::string>(std::begin(kRegionScopedCommands),
+                                           std::end(kRegionScopedCommands)));
+
+  // The region's balances are as closed to it as its commands.
+  v1::LedgerBalances balances;
+  r = GetLedgerBalances(limited, kRegion, &balances);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(r.status);
+  EXPECT_EQ(r.reason, "REASON_REGION_NOT_PERMITTED");
+  EXPECT_EQ(balances.balances_fen_size(), 0);
+  // Reads of kRegion's people look like "not enrolled" (no existence oracle).
+  v1::Account hidden;
+  r = GetAccount(limited, kIdA, &hidden);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(r.status);
+  v1::Statement statement;
+  r = GetStatement(limited, kIdA, 2024, &statement);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(r.status);
+
+  // Nothing changed.
+  EXPECT_EQ(Head(), head);
+  v1::Account account_after;
+  ASSERT_TRUE(GetAccount(agency, kIdA, &account_after).status.ok());
+  EXPECT_EQ(account_after.SerializeAsString(), account_before.SerializeAsString());
+  EXPECT_EQ(ledger_->LedgerAccountBalances(), balances_before);
+
+  // The certificate works in its own region ...
+  v1::ReceiveFiscalFundsRequest own = funds;
+  own.set_region_code(kOtherRegion);
+  own.set_document_ref("SCOPE-FUNDS-OWN");
+  r = ReceiveFiscalFunds(limited, own, &response);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  EXPECT_EQ(response.first_sequence(), head + 1);
+  r = GetLedgerBalances(limited, kOtherRegion, &balances);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  EXPECT_EQ(balances.balances_fen().at("fiscal_funds/contribution_subsidy/2024"), -6000);
+  EXPECT_EQ(balances.balances_fen().at("fund.special"), 6000);
+  // ... and the denied requests were valid: the unrestricted agency's identical one succeeds.
+  r = CreditCollectiveSubsidy(agency, collective, &response);
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  EXPECT_EQ(response.first_sequence(), head + 2);
+  EXPECT_FALSE(response.duplicate());
 }
 
 // --- 5. limits over TLS ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // ledger-bench: measures the ledger through its real gRPC seam.
 //
 //   ledger-bench SCENARIO [options]     SCENARIO: ingest | latency | read | replay | disk |
-//                                                 storage-limit | interest | all
+//                                                 storage-limit | interest | benefits | all
 //
 // Without --server it starts its own ledger and server in this process on a fresh temporary data
 // directory (plain text on loopback, or mutual TLS with --tls-dir), so client and server share the
@@ -53,6 +53,7 @@ struct Config {
   size_t batch_size = 1'000;
   size_t latency_calls = 2'000;
   size_t reads = 200'000;
+  size_t pensioners = 100'000;
   int concurrency = 64;
 };
 
@@ -155,6 +156,7 @@ class Bench {
     }
     const double s = Seconds(start);
     ingest_records_per_s_ = n / s;
+    ingested_ = n;
     WriterReport("ingest");
     std::printf("scenario=ingest records=%zu batch_size=%zu accepted=%zu not_accepted=%zu "
                 "seconds=%.3f ingest_records_per_s=%.0f enrol_per_s=%.0f tls=%d\n",
@@ -311,9 +313,98 @@ class Bench {
                 n, config_.batch_size, s, n / s);
   }
 
+  // The annual interest job for 2025 over every account the ingest scenario filled (it runs
+  // ingest first if it has not run): one gRPC RunJob call, timed from request to completion.
   void Interest() {
-    // The annual interest job is part of the account lifecycle (issue 3) and does not exist yet.
-    std::printf("scenario=interest status=unavailable reason=no_interest_job_yet\n");
+    if (ingested_ == 0) Ingest();
+    v1::JobRequest request;
+    request.set_kind(v1::JOB_KIND_INTEREST);
+    request.set_region_code(kRegion);
+    request.set_period(2025);
+    const JobTiming t = RunJob(request);
+    std::printf("scenario=interest accounts=%llu accounts_credited=%llu events=%llu seconds=%.3f "
+                "accounts_per_s=%.0f\n",
+                static_cast<unsigned long long>(t.progress.accounts_scanned()),
+                static_cast<unsigned long long>(t.progress.accounts_credited()),
+                static_cast<unsigned long long>(t.progress.events()), t.seconds,
+                t.progress.accounts_scanned() / t.seconds);
+  }
+
+  // A month's benefit run over --pensioners pensioners: enrolled (born 1940–1949, already 60 when
+  // the scheme started, so no contribution years are required), each with one contribution,
+  // pension determined, basic-pension funds received; then one timed RunJob for January 2026.
+  void Benefits() {
+    const size_t n = std::min<size_t>(config_.pensioners, 3'360'000);  // distinct PensionerIds
+    auto channel = Connect("fund-agency");
+    auto accounts = v1::AccountService::NewStub(channel);
+    Concurrently(config_.concurrency, n, [&](size_t i) {
+      grpc::ClientContext context;
+      v1::EnrolRequest request;
+      auto* p = request.mutable_participant();
+      p->set_citizen_id(PensionerId(i));
+      p->set_name("居民");
+      p->set_region_code(kRegion);
+      p->set_enrolment_date("2024-12-01");
+      v1::EnrolResponse response;
+      if (auto st = accounts->Enrol(&context, request, &response); !st.ok()) {
+        Die(StrCat("enrol pensioner: ", st.error_message()));
+      }
+      return 0.0;
+    });
+    auto collections = v1::CollectionService::NewStub(Connect());
+    for (size_t first = 0; first < n; first += config_.batch_size) {
+      grpc::ClientContext context;
+      v1::PushCollectionsRequest request;
+      for (size_t i = first; i < std::min(n, first + config_.batch_size); ++i) {
+        v1::CollectionRecord r = MakeRecord(StrCat(run_, "P"), i);
+        r.set_citizen_id(PensionerId(i));
+        *request.add_records() = std::move(r);
+      }
+      v1::PushCollectionsResponse response;
+      if (auto st = collections->PushCollections(&context, request, &response); !st.ok()) {
+        Die(StrCat("pensioner contributions: ", st.error_message()));
+      }
+    }
+    const auto determine_start = Clock::now();
+    Concurrently(config_.concurrency, n, [&](size_t i) {
+      grpc::ClientContext context;
+      v1::DetermineBenefitRequest request;
+      request.set_citizen_id(PensionerId(i));
+      request.set_date("2026-01-05");
+      request.set_document_ref(StrCat(run_, "D", i));
+      v1::CommandResponse response;
+      if (auto st = accounts->DetermineBenefit(&context, request, &response); !st.ok()) {
+        Die(StrCat("determine benefit: ", st.error_message()));
+      }
+      return 0.0;
+    });
+    const double determine_s = Seconds(determine_start);
+    {
+      auto funds = v1::FundService::NewStub(channel);
+      grpc::ClientContext context;
+      v1::ReceiveFiscalFundsRequest request;
+      request.set_region_code(kRegion);
+      request.set_purpose(v1::FISCAL_PURPOSE_BASIC_PENSION);
+      request.set_year(2026);
+      request.set_amount_fen(static_cast<int64_t>(n) * 100'000);  // ≥ any month's basic pension
+      request.set_date("2026-01-05");
+      request.set_document_ref(StrCat(run_, "FUNDS"));
+      v1::CommandResponse response;
+      if (auto st = funds->ReceiveFiscalFunds(&context, request, &response); !st.ok()) {
+        Die(StrCat("fiscal funds: ", st.error_message()));
+      }
+    }
+    v1::JobRequest request;
+    request.set_kind(v1::JOB_KIND_BENEFITS);
+    request.set_region_code(kRegion);
+    request.set_period(202601);
+    request.set_date("2026-01-10");
+    const JobTiming t = RunJob(request);
+    std::printf("scenario=benefits pensioners=%zu accounts=%llu paid=%llu seconds=%.3f "
+                "accounts_per_s=%.0f determinations_per_s=%.0f\n",
+                n, static_cast<unsigned long long>(t.progress.accounts_scanned()),
+                static_cast<unsigned long long>(t.progress.accounts_credited()), t.seconds,
+                t.progress.accounts_scanned() / t.seconds, n / determine_s);
   }
 
   // What the group-commit writer did during the run (embedded only).
@@ -386,6 +477,35 @@ class Bench {
     ledger_.reset();
     config_.server.clear();
     embedded_ = false;
+  }
+
+  struct JobTiming {
+    v1::JobProgress progress;
+    double seconds = 0;
+  };
+  JobTiming RunJob(const v1::JobRequest& request) {
+    auto stub = v1::AccountService::NewStub(Connect("fund-agency"));
+    grpc::ClientContext context;
+    JobTiming t;
+    const auto start = Clock::now();
+    auto reader = stub->RunJob(&context, request);
+    for (v1::JobProgress p; reader->Read(&p);) t.progress = p;
+    if (auto st = reader->Finish(); !st.ok()) Die(StrCat("job: ", st.error_message()));
+    t.seconds = std::max(Seconds(start), 1e-9);
+    WriterReport("job");
+    return t;
+  }
+
+  // Pensioner number `n`: born 1940–1949 (60 before the scheme's 2009 start).
+  static std::string PensionerId(size_t n) {
+    const int year = 1940 + static_cast<int>(n % 10);
+    const int month = 1 + static_cast<int>((n / 10) % 12);
+    const int day = 1 + static_cast<int>((n / 120) % 28);
+    const size_t serial = (n / 3'360) % 1000;
+    char first17[18];
+    std::snprintf(first17, sizeof first17, "%s%04d%02d%02d%03zu", kRegion, year, month, day,
+                  serial);
+    return std::string(first17, 17) + ledger::CitizenIdCheckChar(first17);
   }
 
   // One channel per role is not needed: in embedded plain-text mode every caller has every role;
@@ -497,6 +617,7 @@ class Bench {
   services::RunningServer server_;
   std::shared_ptr<grpc::Channel> channel_;
   size_t enrolled_ = 0;
+  size_t ingested_ = 0;
   int latency_round_ = 0;
   ledger::WriterStats last_;
   double ingest_records_per_s_ = 0;
@@ -509,10 +630,10 @@ int main(int argc, char** argv) {
   CLI::App app{"ledger-bench: measure the pension ledger through gRPC"};
   Config config;
   std::string scenario;
-  app.add_option("scenario", scenario, "ingest|latency|read|replay|disk|storage-limit|interest|all")
+  app.add_option("scenario", scenario, "ingest|latency|read|replay|disk|storage-limit|interest|benefits|all")
       ->required()
       ->check(CLI::IsMember({"ingest", "latency", "read", "replay", "disk", "storage-limit",
-                             "interest", "all"}));
+                             "interest", "benefits", "all"}));
   app.add_option("--server", config.server, "drive a running ledgerd (default: start one here)");
   app.add_option("--tls-dir", config.tls_dir,
                  "mutual TLS with make-dev-certs.sh's files (default: plain text, embedded only)");
@@ -525,6 +646,8 @@ int main(int argc, char** argv) {
   app.add_option("--latency-calls", config.latency_calls, "unary pushes per concurrency level")
       ->capture_default_str();
   app.add_option("--reads", config.reads, "account reads")->capture_default_str();
+  app.add_option("--pensioners", config.pensioners, "pensioners in the benefits scenario")
+      ->capture_default_str();
   app.add_option("--concurrency", config.concurrency, "concurrent callers")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Debian's abseil checks every absl::Mutex acquisition for lock-order cycles (gRPC takes many);
@@ -540,6 +663,7 @@ int main(int argc, char** argv) {
   if (all || scenario == "latency") bench.Latency();
   if (all || scenario == "read") bench.Read();
   if (all || scenario == "interest") bench.Interest();
+  if (all || scenario == "benefits") bench.Benefits();
   if (all || scenario == "replay") bench.Replay();
   if (all || scenario == "disk") bench.Disk();
   bench.Summary();

@@ -11,13 +11,18 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_join.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "ledger/citizen_id.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
 #include "ledger/limits.h"
@@ -181,6 +186,21 @@ int ShowAccount(const std::string& server, const std::string& citizen_id, bool j
               v1::ParticipantStatus_Name(a.status()).substr(19).c_str());
   std::printf("enrolled            %s (sequence %llu)\n", a.enrolment_date().c_str(),
               static_cast<unsigned long long>(a.enrolled_sequence()));
+  if (!a.date_of_death().empty()) std::printf("date of death       %s\n", a.date_of_death().c_str());
+  if (!a.transferred_to().empty()) std::printf("transferred to      %s\n", a.transferred_to().c_str());
+  if (a.has_benefit()) {
+    const v1::Benefit& b = a.benefit();
+    std::printf("benefit from        %d\n", b.start_month());
+    std::printf("account pension     %s yuan/month (balance %s at start, %u contribution years)\n",
+                ledger::FormatFen(b.account_pension_monthly_fen()).c_str(),
+                ledger::FormatFen(b.balance_at_start_fen()).c_str(), b.contribution_years());
+    std::printf("next unpaid month   %d\n", b.next_month());
+    std::printf("paid so far         basic %s, account %s, pooled %s\n",
+                ledger::FormatFen(b.paid_basic_fen()).c_str(),
+                ledger::FormatFen(b.paid_account_fen()).c_str(),
+                ledger::FormatFen(b.paid_pooled_fen()).c_str());
+    if (b.suspended_from() != 0) std::printf("suspended from      %d\n", b.suspended_from());
+  }
   std::printf("%-20s%14s %14s\n", "balance by source", "principal", "interest");
   for (const auto& b : a.balances()) {
     std::printf("  %-18s%14s %14s\n", SourceName(b.source()).c_str(),
@@ -381,6 +401,282 @@ int Restore(const std::string& from, const std::string& data_dir) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The account lifecycle. Every command prints `<what>: sequence=<first>..<last>` (plus
+// ` duplicate=true` when the server had already recorded the same command under its reference).
+
+// Names operators type for the API's enums (snake case of the enum value without its prefix).
+const std::map<std::string, v1::FiscalPurpose>& FiscalPurposes() {
+  static const auto* kMap = new std::map<std::string, v1::FiscalPurpose>{
+      {"contribution_subsidy", v1::FISCAL_PURPOSE_CONTRIBUTION_SUBSIDY},
+      {"paid_on_behalf", v1::FISCAL_PURPOSE_PAID_ON_BEHALF},
+      {"basic_pension", v1::FISCAL_PURPOSE_BASIC_PENSION}};
+  return *kMap;
+}
+
+const std::map<std::string, v1::RefundReason>& RefundReasons() {
+  static const auto* kMap = new std::map<std::string, v1::RefundReason>{
+      {"duplicate_enrolment", v1::REFUND_REASON_DUPLICATE_ENROLMENT},
+      {"out_of_scope", v1::REFUND_REASON_OUT_OF_SCOPE},
+      {"death", v1::REFUND_REASON_DEATH},
+      {"paid_after_pension", v1::REFUND_REASON_PAID_AFTER_PENSION},
+      {"other", v1::REFUND_REASON_OTHER}};
+  return *kMap;
+}
+
+const std::map<std::string, v1::JobKind>& JobKinds() {
+  static const auto* kMap = new std::map<std::string, v1::JobKind>{
+      {"government_subsidy", v1::JOB_KIND_GOVERNMENT_SUBSIDY},
+      {"interest", v1::JOB_KIND_INTEREST},
+      {"benefits", v1::JOB_KIND_BENEFITS}};
+  return *kMap;
+}
+
+const std::map<std::string, v1::FundingSource>& FundingSources() {
+  static const auto* kMap = new std::map<std::string, v1::FundingSource>{
+      {"personal", v1::FUNDING_SOURCE_PERSONAL},
+      {"government", v1::FUNDING_SOURCE_GOVERNMENT},
+      {"collective", v1::FUNDING_SOURCE_COLLECTIVE},
+      {"sponsorship", v1::FUNDING_SOURCE_SPONSORSHIP},
+      {"transfer_in", v1::FUNDING_SOURCE_TRANSFER_IN}};
+  return *kMap;
+}
+
+template <typename Enum>
+std::vector<std::string> Names(const std::map<std::string, Enum>& map) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : map) names.push_back(name);
+  return names;
+}
+
+// An amount typed in yuan ("1234.5") → fen, or the error naming the option.
+absl::StatusOr<int64_t> YuanOption(std::string_view option, const std::string& text) {
+  auto fen = ledger::ParseYuanToFen(text);
+  if (!fen.ok()) {
+    return absl::InvalidArgumentError(StrCat(option, ": ", std::string(fen.status().message())));
+  }
+  return *fen;
+}
+
+// Sends one lifecycle command (a unary call answered by CommandResponse) and prints its sequences.
+template <typename Service, typename Request>
+int RunCommand(const std::string& server, std::string_view what, const Request& request,
+               grpc::Status (Service::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                     v1::CommandResponse*)) {
+  auto stub = Service::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
+  v1::CommandResponse response;
+  if (auto st = ((*stub).*method)(&context, request, &response); !st.ok()) {
+    return RpcFail(context, st);
+  }
+  std::printf("%.*s: sequence=%llu..%llu%s\n", static_cast<int>(what.size()), what.data(),
+              static_cast<unsigned long long>(response.first_sequence()),
+              static_cast<unsigned long long>(response.last_sequence()),
+              response.duplicate() ? " duplicate=true" : "");
+  return 0;
+}
+
+int LedgerBalances(const std::string& server, const std::string& region) {
+  auto stub = v1::FundService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
+  v1::GetLedgerBalancesRequest request;
+  request.set_region_code(region);
+  v1::LedgerBalances response;
+  if (auto st = stub->GetLedgerBalances(&context, request, &response); !st.ok()) {
+    return RpcFail(context, st);
+  }
+  const std::map<std::string, int64_t> sorted(response.balances_fen().begin(),
+                                              response.balances_fen().end());
+  for (const auto& [account, fen] : sorted) {
+    std::printf("%s=%s\n", account.c_str(), ledger::FormatFen(fen).c_str());
+  }
+  return 0;
+}
+
+// Runs a region's batch job to completion. Progress (one line per streamed JobProgress) goes to
+// stderr, like import's; the final summary line goes to stdout.
+int RunJob(const std::string& server, const std::string& kind_name, const v1::JobRequest& request) {
+  auto stub = v1::AccountService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  // A job is many commits; it gets the bulk deadline, not the unary one.
+  SetDeadline(context, ledger::kClientStreamDeadlineSeconds);
+  const auto start = std::chrono::steady_clock::now();
+  auto reader = stub->RunJob(&context, request);
+  v1::JobProgress progress, last;
+  bool any = false;
+  while (reader->Read(&progress)) {
+    // The server repeats the last chunk's progress as its final message: print it once.
+    if (any && google::protobuf::util::MessageDifferencer::Equals(progress, last)) continue;
+    std::fprintf(stderr, "accounts_scanned=%llu accounts_credited=%llu events=%llu total=%s\n",
+                 static_cast<unsigned long long>(progress.accounts_scanned()),
+                 static_cast<unsigned long long>(progress.accounts_credited()),
+                 static_cast<unsigned long long>(progress.events()),
+                 ledger::FormatFen(progress.total_fen()).c_str());
+    last = progress;
+    any = true;
+  }
+  if (grpc::Status st = reader->Finish(); !st.ok()) return RpcFail(context, st);
+  if (!any || !last.completed()) {
+    return Fail("the server ended the job stream without reporting completion; re-run the job "
+                "(it resumes where it stopped)");
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("job=%s region=%s period=%d completed=true accounts_credited=%llu total=%s "
+              "seconds=%.2f\n",
+              kind_name.c_str(), request.region_code().c_str(), request.period(),
+              static_cast<unsigned long long>(last.accounts_credited()),
+              ledger::FormatFen(last.total_fen()).c_str(), seconds);
+  return 0;
+}
+
+// The funding sources a statement shows: those in its opening, lines or closing, in enum order.
+std::vector<v1::FundingSource> StatementSources(const v1::Statement& s) {
+  std::set<int> seen;
+  for (const auto& a : s.opening()) seen.insert(a.source());
+  for (const auto& a : s.closing()) seen.insert(a.source());
+  for (const auto& line : s.lines()) {
+    for (const auto& a : line.parts()) seen.insert(a.source());
+  }
+  std::vector<v1::FundingSource> out;
+  for (int source : seen) out.push_back(static_cast<v1::FundingSource>(source));
+  return out;
+}
+
+int64_t AmountOf(const google::protobuf::RepeatedPtrField<v1::SourceAmount>& amounts,
+                 v1::FundingSource source) {
+  int64_t fen = 0;
+  for (const auto& a : amounts) {
+    if (a.source() == source) fen += a.amount_fen();
+  }
+  return fen;
+}
+
+// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
+std::string CsvField(const std::string& field) {
+  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+  std::string out = "\"";
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void PrintStatementCsv(const v1::Statement& s) {
+  static constexpr v1::FundingSource kColumns[] = {
+      v1::FUNDING_SOURCE_PERSONAL, v1::FUNDING_SOURCE_GOVERNMENT, v1::FUNDING_SOURCE_COLLECTIVE,
+      v1::FUNDING_SOURCE_SPONSORSHIP, v1::FUNDING_SOURCE_TRANSFER_IN};
+  std::printf("date,sequence,kind,reference,personal,government,collective,sponsorship,"
+              "transfer_in,total\n");
+  auto row = [&](const std::string& date, const std::string& sequence, const std::string& kind,
+                 const std::string& reference,
+                 const google::protobuf::RepeatedPtrField<v1::SourceAmount>& parts, int64_t total) {
+    std::string out = StrCat(date, ",", sequence, ",", CsvField(kind), ",", CsvField(reference));
+    for (v1::FundingSource source : kColumns) {
+      out += StrCat(",", ledger::FormatFen(AmountOf(parts, source)));
+    }
+    std::printf("%s,%s\n", out.c_str(), ledger::FormatFen(total).c_str());
+  };
+  row(StrCat(s.year(), "-01-01"), "", "opening", "", s.opening(), s.opening_total_fen());
+  for (const auto& line : s.lines()) {
+    row(line.date(), std::to_string(line.sequence()), line.kind(), line.reference(), line.parts(),
+        line.total_fen());
+  }
+  row(StrCat(s.year(), "-12-31"), "", "closing", "", s.closing(), s.closing_total_fen());
+}
+
+void PrintStatementText(const v1::Statement& s) {
+  const std::vector<v1::FundingSource> sources = StatementSources(s);
+  constexpr int kAmountWidth = 12;
+  size_t kind_width = 4, reference_width = 9;
+  for (const auto& line : s.lines()) {
+    kind_width = std::max(kind_width, line.kind().size());
+    reference_width = std::max(reference_width, line.reference().size());
+  }
+  std::printf("annual account statement (对账单) %d\n", s.year());
+  std::printf("citizen_id          %s\n", ledger::MaskCitizenId(s.citizen_id()).c_str());
+  std::printf("name                %s\n", s.name().c_str());
+  std::printf("region              %s\n", s.region_code().c_str());
+  std::printf("year                %d\n", s.year());
+  auto balances = [&](const char* title,
+                      const google::protobuf::RepeatedPtrField<v1::SourceAmount>& amounts,
+                      int64_t total) {
+    std::printf("%s\n", title);
+    for (v1::FundingSource source : sources) {
+      std::printf("  %-18s%*s\n", SourceName(source).c_str(), kAmountWidth,
+                  ledger::FormatFen(AmountOf(amounts, source)).c_str());
+    }
+    std::printf("  %-18s%*s\n", "total", kAmountWidth, ledger::FormatFen(total).c_str());
+  };
+  balances("opening balance", s.opening(), s.opening_total_fen());
+  std::printf("movements (%d)\n", s.lines_size());
+  std::string header = StrCat("  ", "date      ", "  ", "kind",
+                              std::string(kind_width - 4, ' '), "  ", "reference",
+                              std::string(reference_width - 9, ' '));
+  for (v1::FundingSource source : sources) {
+    const std::string name = SourceName(source);
+    header += StrCat(" ", std::string(kAmountWidth - std::min<size_t>(kAmountWidth, name.size()), ' '),
+                     name);
+  }
+  header += StrCat(" ", std::string(kAmountWidth - 5, ' '), "total");
+  std::printf("%s\n", header.c_str());
+  for (const auto& line : s.lines()) {
+    std::printf("  %-10s  %-*s  %-*s", line.date().c_str(), static_cast<int>(kind_width),
+                line.kind().c_str(), static_cast<int>(reference_width), line.reference().c_str());
+    for (v1::FundingSource source : sources) {
+      const bool moved = std::any_of(line.parts().begin(), line.parts().end(),
+                                     [&](const auto& a) { return a.source() == source; });
+      std::printf(" %*s", kAmountWidth,
+                  moved ? ledger::FormatFen(AmountOf(line.parts(), source)).c_str() : "");
+    }
+    std::printf(" %*s\n", kAmountWidth, ledger::FormatFen(line.total_fen()).c_str());
+  }
+  std::printf("interest            %s\n", ledger::FormatFen(s.interest_fen()).c_str());
+  std::printf("paid out            %s\n", ledger::FormatFen(s.paid_out_fen()).c_str());
+  balances("closing balance", s.closing(), s.closing_total_fen());
+}
+
+int ShowStatement(const std::string& server, const std::string& citizen_id, int year, bool csv) {
+  auto stub = v1::AccountService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
+  v1::GetStatementRequest request;
+  request.set_citizen_id(citizen_id);
+  request.set_year(year);
+  v1::Statement statement;
+  if (auto st = stub->GetStatement(&context, request, &statement); !st.ok()) {
+    return RpcFail(context, st);
+  }
+  if (csv) {
+    PrintStatementCsv(statement);
+  } else {
+    PrintStatementText(statement);
+  }
+  return 0;
+}
+
+// `--part SOURCE=YUAN` of a transfer in from another ledger.
+absl::StatusOr<v1::SourceAmount> ParsePart(const std::string& text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos) {
+    return absl::InvalidArgumentError(StrCat("--part '", text, "': expected SOURCE=YUAN"));
+  }
+  auto source = FundingSources().find(text.substr(0, eq));
+  if (source == FundingSources().end()) {
+    return absl::InvalidArgumentError(StrCat("--part '", text, "': unknown source (",
+                                             absl::StrJoin(Names(FundingSources()), "|"), ")"));
+  }
+  auto fen = YuanOption("--part", text.substr(eq + 1));
+  if (!fen.ok()) return fen.status();
+  v1::SourceAmount part;
+  part.set_source(source->second);
+  part.set_amount_fen(*fen);
+  return part;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -446,6 +742,119 @@ int main(int argc, char** argv) {
   restore->add_option("--from", restore_from, "backup directory")->required();
   restore->add_option("--data-dir", restore_to, "new data directory for ledgerd")->required();
 
+  // The account lifecycle (fund-agency certificate; statement and balances also auditor).
+  // Amounts are yuan with at most two decimals; dates YYYY-MM-DD; months YYYYMM; --ref is the
+  // agency's document number, which makes a resend harmless (it answers duplicate=true).
+  struct {
+    std::string id, region, amount, date, ref, payer, reason_text, date_of_death, to_region,
+        from_region;
+    int year = 0, month = 0;
+    std::string purpose, source, refund_reason, kind;
+    std::vector<std::string> parts;
+    std::vector<int> years;
+    bool csv = false;
+  } lc;
+  auto add_date_ref = [&](CLI::App* command) {
+    command->add_option("--date", lc.date, "business date YYYY-MM-DD (not in the future)")
+        ->required();
+    command->add_option("--ref", lc.ref, "document reference (1-64 printable ASCII)")->required();
+  };
+  auto add_id = [&](CLI::App* command) {
+    command->add_option("citizen_id", lc.id, "18-character citizen ID")->required();
+  };
+
+  auto* funds = app.add_subcommand("funds", "fiscal funds (财政专户) and ledger balances");
+  funds->require_subcommand(1);
+  auto* funds_receive =
+      funds->add_subcommand("receive", "record fiscal funds received from the treasury");
+  funds_receive->add_option("--region", lc.region, "6-digit region code")->required();
+  funds_receive->add_option("--purpose", lc.purpose, "what the funds are for")
+      ->required()
+      ->check(CLI::IsMember(Names(FiscalPurposes())));
+  funds_receive->add_option("--year", lc.year, "year the funds are for")->required();
+  funds_receive->add_option("--amount", lc.amount, "yuan, e.g. 120000.00")->required();
+  add_date_ref(funds_receive);
+  auto* funds_balances = funds->add_subcommand(
+      "balances", "double-entry account balances of a region (debits minus credits, yuan)");
+  funds_balances->add_option("--region", lc.region, "6-digit region code")->required();
+
+  auto* subsidy = app.add_subcommand("subsidy", "collective subsidy and sponsorship");
+  subsidy->require_subcommand(1);
+  auto* subsidy_credit = subsidy->add_subcommand(
+      "credit", "credit a collective subsidy (集体补助) or sponsorship (其他资助)");
+  add_id(subsidy_credit);
+  subsidy_credit->add_option("--year", lc.year, "contribution year")->required();
+  subsidy_credit->add_option("--amount", lc.amount, "yuan")->required();
+  subsidy_credit
+      ->add_option("--source", lc.source, "collective (集体补助) or sponsorship (其他资助)")
+      ->required()
+      ->check(CLI::IsMember({"collective", "sponsorship"}));
+  subsidy_credit->add_option("--payer", lc.payer, "who pays (village committee, sponsor)")
+      ->required();
+  add_date_ref(subsidy_credit);
+
+  auto* refund = app.add_subcommand("refund", "refund a collected contribution (the whole receipt)");
+  refund->add_option("receipt_number", lc.id, "e-tax receipt number")->required();
+  refund->add_option("--reason", lc.refund_reason, "why the contribution is refunded")
+      ->required()
+      ->check(CLI::IsMember(Names(RefundReasons())));
+  add_date_ref(refund);
+
+  auto* benefit = app.add_subcommand("benefit", "determine, suspend or resume a pension");
+  benefit->require_subcommand(1);
+  auto* benefit_determine = benefit->add_subcommand("determine", "determine the pension (待遇核定)");
+  add_id(benefit_determine);
+  add_date_ref(benefit_determine);
+  auto* benefit_suspend = benefit->add_subcommand("suspend", "suspend payment from a month");
+  add_id(benefit_suspend);
+  benefit_suspend->add_option("--from-month", lc.month, "first month not paid, YYYYMM")->required();
+  benefit_suspend->add_option("--reason", lc.reason_text, "why (free text)")->required();
+  add_date_ref(benefit_suspend);
+  auto* benefit_resume = benefit->add_subcommand("resume", "resume a suspended pension");
+  add_id(benefit_resume);
+  benefit_resume->add_option("--month", lc.month, "first month paid again, YYYYMM")->required();
+  add_date_ref(benefit_resume);
+
+  auto* death = app.add_subcommand(
+      "death", "record a death: overpayment, funeral subsidy and inheritance settle the account");
+  add_id(death);
+  death->add_option("--date-of-death", lc.date_of_death, "YYYY-MM-DD")->required();
+  add_date_ref(death);
+
+  auto* transfer = app.add_subcommand("transfer", "move an account between regions");
+  transfer->require_subcommand(1);
+  auto* transfer_out = transfer->add_subcommand("out", "transfer an account out of its region");
+  add_id(transfer_out);
+  transfer_out->add_option("--to-region", lc.to_region, "6-digit region code")->required();
+  add_date_ref(transfer_out);
+  auto* transfer_in = transfer->add_subcommand(
+      "in", "transfer an account in (same ledger: after transfer out; else enrol first and give "
+            "--part/--years from the transfer document)");
+  add_id(transfer_in);
+  transfer_in->add_option("--from-region", lc.from_region, "6-digit region code")->required();
+  transfer_in->add_option("--to-region", lc.to_region, "6-digit region code")->required();
+  transfer_in->add_option("--part", lc.parts, "SOURCE=YUAN, repeatable (from another ledger)");
+  transfer_in->add_option("--years", lc.years, "contribution years, comma-separated")
+      ->delimiter(',');
+  add_date_ref(transfer_in);
+
+  auto* job = app.add_subcommand("job", "region-wide batch jobs");
+  job->require_subcommand(1);
+  auto* job_run = job->add_subcommand(
+      "run", "run a job to completion (resumable; a completed period is not run twice)");
+  job_run->add_option("--kind", lc.kind, "which job")
+      ->required()
+      ->check(CLI::IsMember(Names(JobKinds())));
+  job_run->add_option("--region", lc.region, "6-digit region code")->required();
+  job_run->add_option("--period", lc.year, "YEAR (government_subsidy, interest) or YYYYMM (benefits)")
+      ->required();
+  job_run->add_option("--date", lc.date, "date the money moves (default today; interest: 31 Dec)");
+
+  auto* statement = app.add_subcommand("statement", "annual account statement (对账单)");
+  add_id(statement);
+  statement->add_option("--year", lc.year, "calendar year")->required();
+  statement->add_flag("--csv", lc.csv, "CSV with a header row, opening and closing rows");
+
   CLI11_PARSE(app, argc, argv);
   const Connection& c = g_connection;
   if ((c.ca_file.empty() || c.cert_file.empty() || c.key_file.empty()) &&
@@ -473,6 +882,113 @@ int main(int argc, char** argv) {
   if (health->parsed()) return Health(server);
   if (backup->parsed()) return Backup(server, backup_dir);
   if (restore->parsed()) return Restore(restore_from, restore_to);
+  if (funds_receive->parsed()) {
+    auto fen = YuanOption("--amount", lc.amount);
+    if (!fen.ok()) return Fail(std::string(fen.status().message()));
+    v1::ReceiveFiscalFundsRequest r;
+    r.set_region_code(lc.region);
+    r.set_purpose(FiscalPurposes().at(lc.purpose));
+    r.set_year(lc.year);
+    r.set_amount_fen(*fen);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::FundService>(server, "funds received", r,
+                                       &v1::FundService::Stub::ReceiveFiscalFunds);
+  }
+  if (funds_balances->parsed()) return LedgerBalances(server, lc.region);
+  if (subsidy_credit->parsed()) {
+    auto fen = YuanOption("--amount", lc.amount);
+    if (!fen.ok()) return Fail(std::string(fen.status().message()));
+    v1::CreditCollectiveSubsidyRequest r;
+    r.set_citizen_id(lc.id);
+    r.set_contribution_year(lc.year);
+    r.set_amount_fen(*fen);
+    r.set_source(FundingSources().at(lc.source));
+    r.set_payer(lc.payer);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::AccountService>(server, "subsidy credited", r,
+                                          &v1::AccountService::Stub::CreditCollectiveSubsidy);
+  }
+  if (refund->parsed()) {
+    v1::RefundContributionRequest r;
+    r.set_receipt_number(lc.id);
+    r.set_reason(RefundReasons().at(lc.refund_reason));
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::AccountService>(server, "refunded", r,
+                                          &v1::AccountService::Stub::RefundContribution);
+  }
+  if (benefit_determine->parsed()) {
+    v1::DetermineBenefitRequest r;
+    r.set_citizen_id(lc.id);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::AccountService>(server, "benefit determined", r,
+                                          &v1::AccountService::Stub::DetermineBenefit);
+  }
+  if (benefit_suspend->parsed()) {
+    v1::SuspendBenefitRequest r;
+    r.set_citizen_id(lc.id);
+    r.set_from_month(lc.month);
+    r.set_reason(lc.reason_text);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::AccountService>(server, "benefit suspended", r,
+                                          &v1::AccountService::Stub::SuspendBenefit);
+  }
+  if (benefit_resume->parsed()) {
+    v1::ResumeBenefitRequest r;
+    r.set_citizen_id(lc.id);
+    r.set_month(lc.month);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::AccountService>(server, "benefit resumed", r,
+                                          &v1::AccountService::Stub::ResumeBenefit);
+  }
+  if (death->parsed()) {
+    v1::RecordDeathRequest r;
+    r.set_citizen_id(lc.id);
+    r.set_date_of_death(lc.date_of_death);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::AccountService>(server, "death recorded", r,
+                                          &v1::AccountService::Stub::RecordDeath);
+  }
+  if (transfer_out->parsed()) {
+    v1::TransferOutRequest r;
+    r.set_citizen_id(lc.id);
+    r.set_to_region(lc.to_region);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::AccountService>(server, "transferred out", r,
+                                          &v1::AccountService::Stub::TransferOut);
+  }
+  if (transfer_in->parsed()) {
+    v1::TransferInRequest r;
+    r.set_citizen_id(lc.id);
+    r.set_from_region(lc.from_region);
+    r.set_to_region(lc.to_region);
+    for (const std::string& text : lc.parts) {
+      auto part = ParsePart(text);
+      if (!part.ok()) return Fail(std::string(part.status().message()));
+      *r.add_parts() = *part;
+    }
+    for (int y : lc.years) r.add_contribution_years(y);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::AccountService>(server, "transferred in", r,
+                                          &v1::AccountService::Stub::TransferIn);
+  }
+  if (job_run->parsed()) {
+    v1::JobRequest r;
+    r.set_kind(JobKinds().at(lc.kind));
+    r.set_region_code(lc.region);
+    r.set_period(lc.year);
+    r.set_date(lc.date);
+    return RunJob(server, lc.kind, r);
+  }
+  if (statement->parsed()) return ShowStatement(server, lc.id, lc.year, lc.csv);
   if (rebuild->parsed()) {
     if (auto st = ledger::Ledger::RebuildProjections(data_dir); !st.ok()) {
       return Fail(std::string(st.ToString()));

@@ -9,7 +9,8 @@
 #   role    = the subject's OU: tax-bureau | fund-agency | auditor | admin
 #   regions = SAN URIs "urn:ledger:region:<6-digit code>"; none means every region
 # --test-extras also makes: expired.{crt,key} (valid in 2020 only, same CA), other-ca.{crt,key}
-# (a tax-bureau certificate signed by an unrelated CA) and no-role.{crt,key} (no OU).
+# (a tax-bureau certificate signed by an unrelated CA), no-role.{crt,key} (no OU) and
+# fund-agency-222402.{crt,key} (a fund agency limited to region 222402).
 set -euo pipefail
 
 dir=${1:?usage: make-dev-certs.sh DIR [--test-extras]}
@@ -57,6 +58,8 @@ issue tax-bureau-222401 "/O=Pension Ledger Dev/OU=tax-bureau/CN=tax-bureau-yanji
 
 if [[ $extras == --test-extras ]]; then
   issue no-role "/O=Pension Ledger Dev/CN=no-role-dev" "$(client_ext)"
+  issue fund-agency-222402 "/O=Pension Ledger Dev/OU=fund-agency/CN=fund-agency-222402-dev" \
+    "$(client_ext 222402)"
   if [[ ! -f expired.crt ]]; then
     # `openssl ca` is the command-line tool that can back-date a certificate.
     mkdir -p expired-ca && : > expired-ca/index.txt && echo 01 > expired-ca/serial

@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# The account lifecycle end to end through the real binaries: ledgerd on a temporary data
+# directory (plain text, loopback) and every lifecycle command of ledgerctl, with the demo policy
+# (deploy/policies/yanji-222401.json) and a copy of it for a second region.
+#
+# Participant A (born 1961-05-20, turns 60 in 2021): the transition rule asks for
+# min(15, 2021 - 2009) = 12 contribution years, which 2014-2025 give. A pays the 500-yuan tier
+# every year, gets the government subsidy (60 yuan a year) and interest, a collective subsidy,
+# draws a pension from 2026-02 (suspended and resumed once), dies in 2026-06 with July already
+# paid, and the 2026 statement shows the account settled to zero. Participant C transfers to
+# region 222402 and back in within this ledger; Y (too young) is refused a pension.
+# Every date is fixed and in the past, so the run does not depend on the day it runs.
+#   lifecycle_cli_test.sh LEDGERD LEDGERCTL SOURCE_DIR
+set -euo pipefail
+ledgerd=$1 ledgerctl=$2 src=$3
+work=$(mktemp -d)
+pid=""
+cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+# A free port below the kernel's ephemeral range (32768-): gRPC listens with SO_REUSEPORT, so a
+# port another test's server got from the kernel could otherwise be shared.
+port=$(python3 -c 'import random, socket
+for _ in range(200):
+    port = random.randint(20000, 32767)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break')
+[[ -n $port ]] || { echo "FAIL: no free port"; exit 1; }
+
+fail() {
+  echo "FAIL: $*" >&2
+  [[ -f $work/ledgerd.log ]] && tail -20 "$work/ledgerd.log" >&2
+  exit 1
+}
+ctl() { "$ledgerctl" --server "127.0.0.1:$port" "$@"; }
+# run ARGS...: ledgerctl must succeed; prints its stdout (and echoes the command to stderr).
+run() {
+  local out rc=0
+  out=$(ctl "$@" 2>"$work/stderr") || rc=$?
+  [[ $rc -eq 0 ]] || fail "ledgerctl $* exited $rc: $(cat "$work/stderr")"
+  echo "\$ ledgerctl $*" >&2
+  echo "$out" | sed 's/^/  /' >&2
+  echo "$out"
+}
+# reject REASON ARGS...: ledgerctl must exit 1 naming REASON (the ledger-reason trailer).
+reject() {
+  local reason=$1 out rc=0
+  shift
+  out=$(ctl "$@" 2>&1) || rc=$?
+  [[ $rc -eq 1 ]] || fail "ledgerctl $* exited $rc, expected 1 ($reason): $out"
+  grep -qF "[reason=$reason]" <<<"$out" || fail "ledgerctl $*: expected reason $reason, got: $out"
+  echo "\$ ledgerctl $*  (rejected as expected)" >&2
+  echo "  $out" >&2
+}
+# expect TEXT REGEX WHAT: TEXT must match the extended regular expression.
+expect() { grep -qE -- "$2" <<<"$1" || fail "$3: expected /$2/ in:"$'\n'"$1"; }
+# GB 11643 citizen ID from its first 17 digits.
+cid() {
+  python3 -c 'import sys
+w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+f = sys.argv[1]
+print(f + "10X98765432"[sum(int(d) * x for d, x in zip(f, w)) % 11])' "$1"
+}
+fen() { local y=${1/./}; echo $((10#$y)); }  # "1234.56" → 123456 (always 2 decimals)
+yuan() { printf '%d.%02d' $(($1 / 100)) $(($1 % 100)); }
+# The account's total (yuan) from `ledgerctl account`.
+total_of() { run account "$1" | sed -nE 's/^total +([0-9.]+) yuan$/\1/p'; }
+
+"$ledgerd" --data-dir "$work/data" --listen "127.0.0.1:$port" --insecure-plaintext \
+  >>"$work/ledgerd.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+  kill -0 "$pid" 2>/dev/null || fail "ledgerd exited at start"
+  grep -q "ledgerd serving" "$work/ledgerd.log" && break
+  sleep 0.1
+done
+[[ $(ctl health 2>&1) == SERVING ]] || fail "ledgerd did not start"
+
+# Policies: the demo policy, and the same rules for the neighbouring region 222402.
+sed 's/"222401"/"222402"/; s/延吉市/图们市/' "$src/deploy/policies/yanji-222401.json" >"$work/222402.json"
+run policy adopt "$src/deploy/policies/yanji-222401.json" >/dev/null
+run policy adopt "$work/222402.json" >/dev/null
+
+A=$(cid 22240119610520011) C=$(cid 22240119700808033) Y=$(cid 22240119900101022)
+run enrol --id "$A" --name 金顺姬 --region 222401 --date 2014-01-10 >/dev/null
+run enrol --id "$C" --name 朴哲 --region 222401 --date 2014-01-10 >/dev/null
+run enrol --id "$Y" --name 李明 --region 222401 --date 2014-01-10 >/dev/null
+
+# Year by year, in the order an agency works: the tax bureau's collection file, the treasury's
+# subsidy funds, the government subsidy job (1 December), the interest job (31 December).
+# Collections: A every year; a second 2025 receipt for A (suspense: year already paid; refunded
+# below); C for 2024; Y for 2025.
+header="receipt_number,citizen_id,name,region_code,contribution_year,amount_yuan,collection_date,tax_office,batch_id"
+for y in $(seq 2014 2025); do
+  {
+    echo "$header"
+    echo "A$y,$A,金顺姬,222401,$y,500,$y-03-15,12224010000,TX$y"
+    if [[ $y == 2024 ]]; then echo "C2024,$C,朴哲,222401,2024,200,2024-05-01,12224010000,TX2024"; fi
+    if [[ $y == 2025 ]]; then
+      echo "A2025DUP,$A,金顺姬,222401,2025,300,2025-04-02,12224010000,TX2025"
+      echo "Y2025,$Y,李明,222401,2025,100,2025-05-01,12224010000,TX2025"
+    fi
+  } >"$work/collections-$y.csv"
+  out=$(run import "$work/collections-$y.csv")
+  case $y in
+    2024) want="rows=2 accepted=2 duplicate=0 suspense=0 rejected=0" ;;
+    2025) want="rows=3 accepted=2 duplicate=0 suspense=1 rejected=0" ;;
+    *) want="rows=1 accepted=1 duplicate=0 suspense=0 rejected=0" ;;
+  esac
+  expect "$out" "$want" "import $y"
+
+  out=$(run funds receive --region 222401 --purpose contribution_subsidy --year "$y" \
+    --amount 1000 --date "$y-06-01" --ref "CZ-CS-$y")
+  expect "$out" "^funds received: sequence=[0-9]+\.\.[0-9]+$" "funds receive $y"
+  out=$(run job run --kind government_subsidy --region 222401 --period "$y" --date "$y-12-01")
+  case $y in
+    2024) want="accounts_credited=2 total=95.00" ;;  # A 60 + C (200 tier) 35
+    2025) want="accounts_credited=2 total=90.00" ;;  # A 60 + Y (100 tier) 30
+    *) want="accounts_credited=1 total=60.00" ;;
+  esac
+  expect "$out" "^job=government_subsidy region=222401 period=$y completed=true $want seconds=" \
+    "subsidy job $y"
+
+  # Interest. 2014: 500 yuan from March at 3.00% = 500 × 3% × 9/12 = 11.25 (the subsidy,
+  # credited in December, earns nothing that year).
+  out=$(run job run --kind interest --region 222401 --period "$y")
+  expect "$out" "^job=interest region=222401 period=$y completed=true" "interest job $y"
+  if [[ $y == 2014 ]]; then expect "$out" "accounts_credited=1 total=11.25 " "interest 2014"; fi
+done
+out=$(run funds receive --region 222401 --purpose contribution_subsidy --year 2014 \
+  --amount 1000 --date 2014-06-01 --ref CZ-CS-2014)
+expect "$out" "duplicate=true" "a resent fiscal receipt is a duplicate"
+out=$(run funds balances --region 222401)
+expect "$out" "^fiscal_funds/contribution_subsidy/2014=-940.00$" "fiscal fund 2014 after the subsidy"
+expect "$out" "^fiscal_funds/contribution_subsidy/2024=-905.00$" "fiscal fund 2024 after the subsidy"
+expect "$out" "^suspense=-300.00$" "suspense holds the second 2025 receipt"
+[[ $(LC_ALL=C sort <<<"$out") == "$out" ]] || fail "funds balances is not sorted"
+out=$(run job run --kind interest --region 222401 --period 2025)
+expect "$out" "completed=true accounts_credited=0 total=0.00 " "a completed interest year runs again as a no-op"
+statement_2014=$(run statement "$A" --year 2014)
+expect "$statement_2014" "^movements \(3\)$" "2014: contribution, subsidy, interest"
+expect "$statement_2014" "^interest +11.25$" "2014 statement interest"
+expect "$statement_2014" "^  total +571.25$" "2014 statement closing (500 + 60 + 11.25)"
+total_2025=$(total_of "$A")
+[[ -n $total_2025 ]] || fail "no total for A"
+
+# 2026: collective subsidy for 2025 (a resend is a duplicate; the same reference for a
+# different command is a conflict), refund of the suspense receipt.
+out=$(run subsidy credit "$A" --year 2025 --amount 200 --source collective --payer 依兰镇光明村 \
+  --date 2026-01-20 --ref JT-2026-001)
+expect "$out" "^subsidy credited: sequence=[0-9]+\.\.[0-9]+$" "collective subsidy"
+again=$(run subsidy credit "$A" --year 2025 --amount 200 --source collective --payer 依兰镇光明村 \
+  --date 2026-01-20 --ref JT-2026-001)
+[[ $again == "$out duplicate=true" ]] || fail "resend: expected '$out duplicate=true', got '$again'"
+reject REASON_DUPLICATE_REFERENCE_CONFLICT subsidy credit "$A" --year 2025 --amount 300 \
+  --source collective --payer 依兰镇光明村 --date 2026-01-20 --ref JT-2026-001
+reject REASON_OVER_CAP subsidy credit "$A" --year 2025 --amount 5000 --source sponsorship \
+  --payer 延边慈善会 --date 2026-01-21 --ref JT-2026-002
+out=$(run refund A2025DUP --reason other --date 2026-01-25 --ref TK-2026-001)
+expect "$out" "^refunded: sequence=" "refund"
+expect "$(run funds balances --region 222401)" "^suspense=0.00$" "suspense after the refund"
+
+# C moves to 222402 and arrives there (within this ledger: balance and years travel).
+total_c=$(total_of "$C")
+expect "$(run transfer out "$C" --to-region 222402 --date 2026-03-01 --ref ZY-2026-001)" \
+  "^transferred out: sequence=" "transfer out"
+expect "$(run account "$C")" "^status +TRANSFERRED_OUT$" "C after transfer out"
+expect "$(run transfer in "$C" --from-region 222401 --to-region 222402 --date 2026-03-05 \
+  --ref ZR-2026-001)" "^transferred in: sequence=" "transfer in"
+out=$(run account "$C")
+expect "$out" "^region +222402$" "C's region after transfer in"
+expect "$out" "^total +$total_c yuan$" "C's balance travelled with C"
+
+# Benefits: Y is too young; A is determined from February 2026.
+reject REASON_NOT_ELIGIBLE benefit determine "$Y" --date 2026-02-10 --ref DY-2026-000
+expect "$(run benefit determine "$A" --date 2026-02-10 --ref DY-2026-001)" \
+  "^benefit determined: sequence=" "determine"
+balance=$(( $(fen "$total_2025") + 20000 ))
+monthly=$(yuan $(( (2 * balance + 139) / 278 )))  # balance / 139, rounded half up
+out=$(run account "$A")
+expect "$out" "^status +DRAWING_PENSION$" "A after determination"
+expect "$out" "^benefit from +202602$" "pension start month"
+expect "$out" "^account pension +$monthly yuan/month \(balance $(yuan $balance) at start, 12 contribution years\)$" \
+  "account pension = balance / 139"
+reject REASON_INSUFFICIENT_FISCAL_FUNDS job run --kind benefits --region 222401 --period 202602 \
+  --date 2026-02-25
+run funds receive --region 222401 --purpose basic_pension --year 2026 --amount 10000 \
+  --date 2026-02-20 --ref CZ-BP-2026 >/dev/null
+month_total=$(yuan $(( 15300 + $(fen "$monthly") )))  # basic 143 + 10 local, + account pension
+out=$(run job run --kind benefits --region 222401 --period 202602 --date 2026-02-25)
+expect "$out" "period=202602 completed=true accounts_credited=1 total=$month_total " "benefits 202602"
+reject REASON_PERIOD_OUT_OF_ORDER job run --kind benefits --region 222401 --period 202604 \
+  --date 2026-04-25
+run job run --kind benefits --region 222401 --period 202603 --date 2026-03-25 >/dev/null
+expect "$(run benefit suspend "$A" --from-month 202604 --reason "residence check" --date 2026-03-28 \
+  --ref ZT-2026-001)" "^benefit suspended: sequence=" "suspend"
+out=$(run job run --kind benefits --region 222401 --period 202604 --date 2026-04-25)
+expect "$out" "completed=true accounts_credited=0 total=0.00 " "nothing paid while suspended"
+expect "$(run benefit resume "$A" --month 202605 --date 2026-05-10 --ref HF-2026-001)" \
+  "^benefit resumed: sequence=" "resume"
+out=$(run job run --kind benefits --region 222401 --period 202605 --date 2026-05-25)
+expect "$out" "completed=true accounts_credited=1 total=$(yuan $(( 2 * $(fen "$month_total") ))) " \
+  "April (back pay) and May"
+run job run --kind benefits --region 222401 --period 202606 --date 2026-06-25 >/dev/null
+run job run --kind benefits --region 222401 --period 202607 --date 2026-07-01 >/dev/null
+
+# Death in June, recorded in July: July's payment is an overpayment offset against the estate.
+expect "$(run death "$A" --date-of-death 2026-06-15 --date 2026-07-10 --ref SW-2026-001)" \
+  "^death recorded: sequence=" "death"
+out=$(run account "$A")
+expect "$out" "^status +DECEASED$" "A after death"
+expect "$out" "^total +0.00 yuan$" "A's account is settled"
+reject REASON_WRONG_STATE death "$A" --date-of-death 2026-06-15 --date 2026-07-11 --ref SW-2026-002
+
+# The 2026 statement: opening = the balance at the end of 2025; six payments, the overpayment
+# returned, the inheritance; closing zero.
+text=$(run statement "$A" --year 2026)
+expect "$text" "^citizen_id +2224\*{10}${A:14:4}$" "masked citizen ID"
+grep -qF "$A" <<<"$text" && fail "the statement shows the unmasked citizen ID"
+expect "$text" "^name +金顺姬$" "name"
+expect "$text" "^region +222401$" "region"
+expect "$text" "^movements \(9\)$" "9 movements"
+[[ $(grep -c " benefit_paid " <<<"$text") -eq 6 ]] || fail "expected 6 benefit_paid lines"
+expect "$text" " collective_subsidy_credited +JT-2026-001 " "collective subsidy line"
+expect "$text" " benefit_overpayment_recognized +SW-2026-001 " "overpayment line"
+expect "$text" " inheritance_paid +SW-2026-001 " "inheritance line"
+expect "$text" "^interest +0.00$" "no 2026 interest"
+expect "$text" "^paid out +$(yuan "$balance")$" \
+  "paid out = 6 payments - 1 returned + the estate = everything the account held"
+opening=$(sed -n '/^opening balance/,/^  total/p' <<<"$text" | sed -nE 's/^  total +//p')
+closing=$(sed -n '/^closing balance/,/^  total/p' <<<"$text" | sed -nE 's/^  total +//p')
+[[ $opening == "$total_2025" ]] || fail "opening $opening != end-of-2025 balance $total_2025"
+[[ $closing == 0.00 ]] || fail "closing $closing != 0.00"
+
+csv=$(run statement "$A" --year 2026 --csv)
+[[ $(head -1 <<<"$csv") == "date,sequence,kind,reference,personal,government,collective,sponsorship,transfer_in,total" ]] ||
+  fail "CSV header: $(head -1 <<<"$csv")"
+expect "$(sed -n 2p <<<"$csv")" "^2026-01-01,,opening,,[0-9.]+,[0-9.]+,0.00,0.00,0.00,$total_2025$" "CSV opening row"
+expect "$(tail -1 <<<"$csv")" "^2026-12-31,,closing,,0.00,0.00,0.00,0.00,0.00,0.00$" "CSV closing row"
+[[ $(wc -l <<<"$csv") -eq 12 ]] || fail "CSV: expected header + opening + 9 lines + closing"
+# Every row's sources add up to its total, and opening + movements = closing, in fen.
+python3 - "$csv" <<'EOF' || fail "CSV arithmetic"
+import csv, io, sys
+rows = list(csv.DictReader(io.StringIO(sys.argv[1])))
+fen = lambda s: int(s.replace(".", ""))
+sources = ["personal", "government", "collective", "sponsorship", "transfer_in"]
+for r in rows:
+    assert sum(fen(r[s]) for s in sources) == fen(r["total"]), r
+for s in sources + ["total"]:
+    assert fen(rows[0][s]) + sum(fen(r[s]) for r in rows[1:-1]) == fen(rows[-1][s]), s
+EOF
+
+echo "----- ledgerctl statement <A> --year 2026 -----"
+echo "$text"
+kill -TERM "$pid"
+wait "$pid" || fail "ledgerd did not stop cleanly"
+pid=""
+echo "PASS"
