@@ -237,11 +237,28 @@ std::vector<v1::Posting> PostingsFor(const v1::EventEnvelope& event) {
 }
 
 absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
+  if (event.has_participant_transferred_in()) {
+    // The money arrives in the new region: its person legs roll up into that region's controls.
+    LEDGER_ASSIGN_OR_RETURN(v1::Account * a, MustFindAccount(state, ParticipantOf(event)));
+    a->set_region_code(event.region_code());
+  }
   for (const v1::Posting& p : PostingsFor(event)) {
     LEDGER_CHECK(p.amount_fen() > 0, "posting amount must be positive");
     LEDGER_CHECK(p.debit_account() != p.credit_account(), "posting to itself");
     LEDGER_RETURN_IF_ERROR(PostLeg(event, p.debit_account(), p.amount_fen(), state));
     LEDGER_RETURN_IF_ERROR(PostLeg(event, p.credit_account(), -p.amount_fen(), state));
+  }
+  if (!event.command_digest().empty()) {
+    // The idempotency index of lifecycle commands: document reference → first and last event.
+    LEDGER_ASSIGN_OR_RETURN(auto document, state.FindDocument(event.external_ref()));
+    if (document) {
+      LEDGER_CHECK(document->digest == event.command_digest(),
+                   "a document reference reused by a different command");
+      document->last_sequence = event.sequence();
+    } else {
+      document = DocumentEntry{event.sequence(), event.sequence(), event.command_digest()};
+    }
+    state.PutDocument(event.external_ref(), *document);
   }
   const std::string_view id = ParticipantOf(event);
   // The participant's account, for the events that change more than balances.
@@ -390,7 +407,6 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
       const auto& t = event.participant_transferred_in();
       LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
       a->set_status(v1::PARTICIPANT_STATUS_CONTRIBUTING);
-      a->set_region_code(event.region_code());
       a->clear_transferred_to();
       for (int32_t year : t.contribution_years()) {
         const bool held = std::any_of(a->contributions().begin(), a->contributions().end(),

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "ledger/dates.h"
 #include "ledger/apply.h"
+#include "ledger/audit.h"
 #include "ledger/hash.h"
 #include "ledger/lifecycle.h"
 #include "ledger/limits.h"
@@ -128,16 +130,23 @@ absl::Status EnsureSchema(Store& store) {
   return store.WriteSynced(batch);
 }
 
-absl::Status VerifyRange(const Store& store, uint64_t from, uint64_t to, const ChainHead& head) {
+// The first break in the chain over [from, to] (to = 0: the head), or nullopt. OUT_OF_RANGE for
+// a range outside [1, head]; a storage read failure is an error, not a break.
+absl::StatusOr<std::optional<Ledger::ChainBreak>> FindBreak(const Store& store, uint64_t from,
+                                                            uint64_t to, const ChainHead& head) {
   if (to == 0) to = head.sequence;
   if (from == 0 || from > to || to > head.sequence) {
-    return absl::InvalidArgumentError(
+    return absl::OutOfRangeError(
         StrCat("range [", from, ", ", to, "] is outside [1, ", head.sequence, "]"));
   }
+  using Break = std::optional<Ledger::ChainBreak>;
+  auto broken = [](uint64_t sequence, std::string reason) {
+    return Break(Ledger::ChainBreak{sequence, std::move(reason)});
+  };
   std::string prev = GenesisHash();
   if (from > 1) {
     LEDGER_ASSIGN_OR_RETURN(auto bytes, store.Get(Cf::kEvents, keys::Event(from - 1)));
-    if (!bytes) return absl::DataLossError(StrCat("event ", from - 1, " is missing"));
+    if (!bytes) return broken(from - 1, StrCat("event ", from - 1, " is missing"));
     prev = Sha256(*bytes);
   }
   auto it = store.NewIterator(Cf::kEvents);
@@ -145,27 +154,35 @@ absl::Status VerifyRange(const Store& store, uint64_t from, uint64_t to, const C
   for (it->Seek(keys::Event(from)); it->Valid() && expected <= to; it->Next(), ++expected) {
     const uint64_t key = keys::DecodeU64(it->key().ToStringView());
     if (key != expected) {
-      return absl::DataLossError(StrCat("event ", expected, " is missing (next is ", key, ")"));
+      return broken(expected, StrCat("event ", expected, " is missing (next is ", key, ")"));
     }
     v1::EventEnvelope e;
     if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(StrCat("event ", expected, " does not decode"));
+      return broken(expected, StrCat("event ", expected, " does not decode"));
     }
     if (e.sequence() != expected) {
-      return absl::DataLossError(
-          StrCat("event ", expected, " carries sequence ", e.sequence()));
+      return broken(expected, StrCat("event ", expected, " carries sequence ", e.sequence()));
     }
     if (e.prev_hash() != prev) {
-      return absl::DataLossError(StrCat(
-          "event ", expected, " does not link to the hash of event ", expected - 1));
+      return broken(expected, StrCat("event ", expected, " does not link to the hash of event ",
+                                     expected - 1));
     }
     prev = Sha256(it->value().ToStringView());
   }
-  if (!it->status().ok()) return absl::DataLossError(it->status().ToString());
-  if (expected <= to) return absl::DataLossError(StrCat("event ", expected, " is missing"));
-  if (to == head.sequence && prev != head.hash) {
-    return absl::DataLossError("the last event does not hash to the recorded chain head");
+  if (!it->status().ok()) {
+    if (it->status().IsCorruption()) return broken(expected, it->status().ToString());
+    return absl::UnavailableError(it->status().ToString());
   }
+  if (expected <= to) return broken(expected, StrCat("event ", expected, " is missing"));
+  if (to == head.sequence && prev != head.hash) {
+    return broken(to, "the last event does not hash to the recorded chain head");
+  }
+  return Break();
+}
+
+absl::Status VerifyRange(const Store& store, uint64_t from, uint64_t to, const ChainHead& head) {
+  LEDGER_ASSIGN_OR_RETURN(auto found, FindBreak(store, from, to, head));
+  if (found) return absl::DataLossError(found->reason);
   return absl::OkStatus();
 }
 
@@ -188,11 +205,14 @@ v1::RecordOutcome OutcomeFor(uint32_t index, const Decision& d) {
 class Ledger::Impl {
  public:
   Impl(std::unique_ptr<Store> store, CommittedState committed, std::function<int64_t()> clock,
-       std::function<void(const CommitInfo&)> on_commit)
+       std::function<void(const CommitInfo&)> on_commit,
+       std::unique_ptr<CheckpointSigner> signer, uint64_t checkpoint_interval)
       : store_(std::move(store)),
         committed_(std::move(committed)),
         clock_(std::move(clock)),
-        on_commit_(std::move(on_commit)) {
+        on_commit_(std::move(on_commit)),
+        signer_(std::move(signer)),
+        checkpoint_interval_(std::max<uint64_t>(1, checkpoint_interval)) {
     writer_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "ledger-writer");  // visible in top, perf, gdb
       WriterLoop();
@@ -224,6 +244,7 @@ class Ledger::Impl {
   void Run(Command& c) { Enqueue(c).wait(); }
 
   const Store& store() const { return *store_; }
+  const CheckpointSigner* signer() const { return signer_.get(); }
 
   // A consistent copy of what readers may see.
   ChainHead Head() const {
@@ -282,6 +303,7 @@ class Ledger::Impl {
     if (status.ok() && !state.empty()) {
       rocksdb::WriteBatch batch;
       state.WriteTo(batch, /*include_events=*/true);
+      AddCheckpoint(state, now_us, batch);
       const auto start = std::chrono::steady_clock::now();
       status = store_->WriteSynced(batch);
       commit_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -349,8 +371,9 @@ class Ledger::Impl {
             LEDGER_ASSIGN_OR_RETURN(uint64_t seq, append(d));
             o.set_sequence(seq);
             if (in_account) {
-              LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(
-                  state, c.records->Get(i).citizen_id(), year, seq, appender));
+              const v1::CollectionRecord& r = c.records->Get(i);
+              LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(state, r.citizen_id(), year, seq,
+                                                               r.receipt_number(), appender));
             }
           }
           c.outcomes.push_back(std::move(o));
@@ -398,6 +421,23 @@ class Ledger::Impl {
     return absl::InternalError("unknown command kind");
   }
 
+  // Signs the group's last event, in the group's own batch, when the group reaches a multiple of
+  // the checkpoint interval: the checkpoint is durable exactly when the events it signs are.
+  void AddCheckpoint(const WorkingState& state, int64_t now_us, rocksdb::WriteBatch& batch) {
+    if (!signer_) return;
+    const ChainHead& before = committed_.head;
+    const ChainHead& after = state.head();
+    if (after.sequence / checkpoint_interval_ == before.sequence / checkpoint_interval_) return;
+    v1::Checkpoint c;
+    c.set_sequence(after.sequence);
+    c.set_chain_hash(after.hash);
+    c.set_signature(signer_->Sign(CheckpointMessage(after.sequence, after.hash)));
+    c.set_signed_time_us(now_us);
+    const auto s = batch.Put(store_->handle(Cf::kCheckpoints), keys::EncodeU64(after.sequence),
+                             c.SerializeAsString());
+    LEDGER_CHECK(s.ok(), s.ToString());
+  }
+
   std::unique_ptr<Store> store_;
   // Written only by the writer thread (under published_mu_); read by the writer without the lock
   // and by readers with it.
@@ -406,6 +446,8 @@ class Ledger::Impl {
   WriterStats stats_;  // guarded by published_mu_
   std::function<int64_t()> clock_;
   std::function<void(const CommitInfo&)> on_commit_;
+  const std::unique_ptr<CheckpointSigner> signer_;
+  const uint64_t checkpoint_interval_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;  // a command was queued, or stopping
@@ -433,10 +475,43 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(Options options) {
   if (options.verify_chain_on_open && committed.head.sequence > 0) {
     LEDGER_RETURN_IF_ERROR(VerifyRange(*store, 1, 0, committed.head));
   }
-  return std::unique_ptr<Ledger>(new Ledger(
-      std::make_unique<Impl>(std::move(store), std::move(committed), std::move(options.clock_us),
-                             std::move(options.on_commit))));
+  std::unique_ptr<CheckpointSigner> signer;
+  if (!options.checkpoint_key_pem.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(signer, CheckpointSigner::FromPem(options.checkpoint_key_pem));
+  }
+  return std::unique_ptr<Ledger>(new Ledger(std::make_unique<Impl>(
+      std::move(store), std::move(committed), std::move(options.clock_us),
+      std::move(options.on_commit), std::move(signer), options.checkpoint_interval_events)));
 }
+
+namespace {
+
+// Replays the events `it` yields (from sequence 1, up to `last`; 0: to the end) into `target`'s
+// projections, `per_batch` events per unlogged write. Returns the number replayed.
+absl::StatusOr<uint64_t> ReplayInto(rocksdb::Iterator& it, uint64_t last, Store& target,
+                                    size_t per_batch) {
+  CommittedState committed;
+  committed.head.hash = GenesisHash();
+  uint64_t replayed = 0;
+  it.SeekToFirst();
+  auto more = [&] { return it.Valid() && (last == 0 || replayed < last); };
+  while (more()) {
+    WorkingState state(target, committed);
+    for (size_t n = 0; more() && n < std::max<size_t>(1, per_batch); ++n, it.Next(), ++replayed) {
+      LEDGER_RETURN_IF_ERROR(
+          state.Replay(keys::DecodeU64(it.key().ToStringView()), it.value().ToStringView()));
+    }
+    if (!it.status().ok()) return absl::DataLossError(it.status().ToString());
+    rocksdb::WriteBatch batch;
+    state.WriteTo(batch, /*include_events=*/false);
+    LEDGER_RETURN_IF_ERROR(target.WriteUnlogged(batch));
+    state.Publish(committed);
+  }
+  if (!it.status().ok()) return absl::DataLossError(it.status().ToString());
+  return replayed;
+}
+
+}  // namespace
 
 absl::Status Ledger::RebuildProjections(const std::string& data_dir, size_t events_per_batch) {
   LEDGER_ASSIGN_OR_RETURN(auto store, Store::Open(data_dir));
@@ -447,23 +522,8 @@ absl::Status Ledger::RebuildProjections(const std::string& data_dir, size_t even
   mark.Put(store->handle(Cf::kMeta), std::string(keys::kRebuildInProgress), "1");
   LEDGER_RETURN_IF_ERROR(store->WriteSynced(mark));
   LEDGER_RETURN_IF_ERROR(EnsureSchema(*store));
-  CommittedState committed;
-  committed.head.hash = GenesisHash();
   auto it = store->NewIterator(Cf::kEvents);
-  it->SeekToFirst();
-  while (it->Valid()) {
-    WorkingState state(*store, committed);
-    for (size_t n = 0; it->Valid() && n < std::max<size_t>(1, events_per_batch); ++n, it->Next()) {
-      LEDGER_RETURN_IF_ERROR(
-          state.Replay(keys::DecodeU64(it->key().ToStringView()), it->value().ToStringView()));
-    }
-    if (!it->status().ok()) return absl::DataLossError(it->status().ToString());
-    rocksdb::WriteBatch batch;
-    state.WriteTo(batch, /*include_events=*/false);
-    LEDGER_RETURN_IF_ERROR(store->WriteUnlogged(batch));
-    state.Publish(committed);
-  }
-  if (!it->status().ok()) return absl::DataLossError(it->status().ToString());
+  LEDGER_RETURN_IF_ERROR(ReplayInto(*it, 0, *store, events_per_batch).status());
   LEDGER_RETURN_IF_ERROR(store->FlushProjections());
   rocksdb::WriteBatch done;
   done.Delete(store->handle(Cf::kMeta), std::string(keys::kRebuildInProgress));
@@ -677,7 +737,177 @@ absl::StatusOr<v1::EventEnvelope> Ledger::ReadEvent(uint64_t sequence) const {
 }
 
 absl::Status Ledger::VerifyChain(uint64_t from, uint64_t to) const {
+  // Kept for callers that want a status: a break is DATA_LOSS.
   return VerifyRange(impl_->store(), from, to, Head());
+}
+
+absl::StatusOr<std::optional<Ledger::ChainBreak>> Ledger::FindChainBreak(uint64_t from,
+                                                                         uint64_t to) const {
+  return FindBreak(impl_->store(), from, to, Head());
+}
+
+absl::Status Ledger::ForEachEvent(
+    uint64_t from, uint64_t to, const std::function<bool(uint64_t, std::string_view)>& visit) const {
+  const ChainHead head = Head();
+  if (to == 0) to = head.sequence;
+  if (from == 0 || from > to || to > head.sequence) {
+    return absl::OutOfRangeError(
+        StrCat("range [", from, ", ", to, "] is outside [1, ", head.sequence, "]"));
+  }
+  auto it = impl_->store().NewIterator(Cf::kEvents);
+  for (it->Seek(keys::Event(from)); it->Valid(); it->Next()) {
+    const uint64_t sequence = keys::DecodeU64(it->key().ToStringView());
+    if (sequence > to || !visit(sequence, it->value().ToStringView())) break;
+  }
+  if (!it->status().ok()) return absl::DataLossError(it->status().ToString());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::Checkpoint>> Ledger::Checkpoints(uint64_t from, uint64_t to) const {
+  std::vector<v1::Checkpoint> out;
+  auto it = impl_->store().NewIterator(Cf::kCheckpoints);
+  for (it->Seek(keys::EncodeU64(from)); it->Valid(); it->Next()) {
+    if (to != 0 && keys::DecodeU64(it->key().ToStringView()) > to) break;
+    v1::Checkpoint c;
+    if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("a stored checkpoint does not decode");
+    }
+    out.push_back(std::move(c));
+  }
+  if (!it->status().ok()) return absl::DataLossError(it->status().ToString());
+  return out;
+}
+
+std::string Ledger::CheckpointPublicKeyPem() const {
+  return impl_->signer() ? impl_->signer()->public_key_pem() : std::string();
+}
+
+namespace {
+
+bool WithinAsOf(const v1::EventEnvelope& e, uint64_t as_of_sequence, std::string_view as_of_date) {
+  return (as_of_sequence == 0 || e.sequence() <= as_of_sequence) &&
+         (as_of_date.empty() || e.effective_date() <= as_of_date);
+}
+
+}  // namespace
+
+absl::StatusOr<Ledger::BalanceAsOf> Ledger::ParticipantBalanceAsOf(
+    std::string_view citizen_id, uint64_t as_of_sequence, std::string_view as_of_date) const {
+  LEDGER_ASSIGN_OR_RETURN(auto events, ParticipantEvents(citizen_id));
+  std::map<v1::FundingSource, int64_t> by_source;
+  BalanceAsOf out;
+  for (const v1::EventEnvelope& e : events) {
+    if (!WithinAsOf(e, as_of_sequence, as_of_date)) continue;
+    const auto deltas = PersonDeltas(e, citizen_id);
+    if (deltas.empty()) continue;
+    ++out.events;
+    for (const auto& [source, amount] : deltas) by_source[source] += amount;
+  }
+  for (const auto& [source, amount] : by_source) {
+    if (amount == 0) continue;
+    v1::SourceAmount& a = out.by_source.emplace_back();
+    a.set_source(source);
+    a.set_amount_fen(amount);
+    out.total_fen += amount;
+  }
+  return out;
+}
+
+absl::StatusOr<Ledger::BalanceAsOf> Ledger::LedgerAccountBalanceAsOf(
+    std::string_view ledger_account, uint64_t as_of_sequence, std::string_view as_of_date) const {
+  const size_t slash = ledger_account.find('/');
+  if (slash == std::string_view::npos) {
+    return absl::InvalidArgumentError("a ledger account is named <region>/<account>");
+  }
+  const std::string_view region = ledger_account.substr(0, slash);
+  const std::string_view account = ledger_account.substr(slash + 1);
+  const bool control = account.starts_with(accounts::kIndividualControlPrefix);
+  BalanceAsOf out;
+  if (Head().sequence == 0) return out;
+  absl::Status failed;
+  LEDGER_RETURN_IF_ERROR(ForEachEvent(1, as_of_sequence, [&](uint64_t, std::string_view stored) {
+    v1::EventEnvelope e;
+    if (!e.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
+      failed = absl::DataLossError("an event does not decode");
+      return false;
+    }
+    if (e.region_code() != region || !WithinAsOf(e, as_of_sequence, as_of_date)) return true;
+    int64_t delta = 0;
+    // Person legs roll up, in the event's region, into individual_accounts/<source>.
+    auto name = [&](const std::string& leg) -> std::string {
+      if (!control || !leg.starts_with(accounts::kPersonPrefix)) return leg;
+      return StrCat(accounts::kIndividualControlPrefix, leg.substr(leg.rfind('/') + 1));
+    };
+    for (const v1::Posting& p : PostingsFor(e)) {
+      if (name(p.debit_account()) == account) delta += p.amount_fen();
+      if (name(p.credit_account()) == account) delta -= p.amount_fen();
+    }
+    if (delta != 0) {
+      out.total_fen += delta;
+      ++out.events;
+    }
+    return true;
+  }));
+  LEDGER_RETURN_IF_ERROR(failed);
+  return out;
+}
+
+absl::StatusOr<Ledger::ReplayComparison> Ledger::ReplayCompare(
+    const std::string& scratch_dir) const {
+  const auto start = std::chrono::steady_clock::now();
+  const Store& live = impl_->store();
+  // One snapshot holds whole commits only: its own last_sequence is the head it shows.
+  const auto snapshot = live.Snapshot();
+  LEDGER_ASSIGN_OR_RETURN(auto last, live.Get(Cf::kMeta, keys::kLastSequence, snapshot.get()));
+  ReplayComparison out;
+  out.sequence = last ? keys::DecodeU64(*last) : 0;
+  std::error_code error;
+  std::filesystem::remove_all(scratch_dir, error);
+  {
+    LEDGER_ASSIGN_OR_RETURN(auto scratch, Store::Open(scratch_dir));
+    LEDGER_RETURN_IF_ERROR(EnsureSchema(*scratch));
+    auto events = live.NewIterator(Cf::kEvents, snapshot.get());
+    LEDGER_ASSIGN_OR_RETURN(out.events_replayed,
+                            ReplayInto(*events, out.sequence, *scratch, kReplayEventsPerBatchMax));
+    out.equal = true;
+    for (Cf cf : {Cf::kIdempotency, Cf::kAccounts, Cf::kLedgerAccounts, Cf::kPolicies,
+                  Cf::kParticipantEvents, Cf::kJobs, Cf::kMeta}) {
+      auto a = live.NewIterator(cf, snapshot.get());
+      auto b = scratch->NewIterator(cf);
+      a->SeekToFirst();
+      b->SeekToFirst();
+      while (out.equal && (a->Valid() || b->Valid())) {
+        ++out.rows_compared;
+        const int order = !a->Valid() ? 1 : !b->Valid() ? -1 : a->key().compare(b->key());
+        const std::string cf_name = StrCat("column family ", static_cast<int>(cf));
+        if (order != 0) {
+          const auto& side = order < 0 ? a : b;
+          out.first_difference = StrCat(cf_name, " key ", HexEncode(side->key().ToStringView()),
+                                        order < 0 ? " is live but not rebuilt"
+                                                  : " is rebuilt but not live");
+          out.equal = false;
+        } else if (a->value() != b->value()) {
+          out.first_difference =
+              StrCat(cf_name, " key ", HexEncode(a->key().ToStringView()), ": live ",
+                     a->value().size(), " bytes ", HexEncode(a->value().ToStringView().substr(0, 64)),
+                     " != rebuilt ", b->value().size(), " bytes ",
+                     HexEncode(b->value().ToStringView().substr(0, 64)));
+          out.equal = false;
+        } else {
+          a->Next();
+          b->Next();
+        }
+      }
+      if (!a->status().ok() || !b->status().ok()) {
+        return absl::DataLossError(StrCat(a->status().ToString(), " ", b->status().ToString()));
+      }
+      if (!out.equal) break;
+    }
+  }
+  std::filesystem::remove_all(scratch_dir, error);
+  out.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
 }
 
 }  // namespace ledger

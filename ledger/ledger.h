@@ -55,6 +55,10 @@ struct Options {
   // Microseconds since the Unix epoch. Read by the writer only, once per commit, to stamp
   // `recorded_time_us` and to reject business dates in the future. Default: the system clock.
   std::function<int64_t()> clock_us;
+  // Ed25519 private key (PEM) to sign checkpoints with; empty: no checkpoints are signed.
+  std::string checkpoint_key_pem;
+  // A checkpoint is signed in the commit that reaches each multiple of this many events.
+  uint64_t checkpoint_interval_events = 10'000;
   // Called by the writer thread after every successful commit, before callers are answered.
   // Must be quick and must not call back into the ledger. Default: none.
   std::function<void(const CommitInfo&)> on_commit;
@@ -196,6 +200,49 @@ class Ledger {
   // Ledger (double-entry) account balances, debits minus credits in fen, keyed
   // "<region>/<account>". Their sum is always zero.
   std::map<std::string, int64_t> LedgerAccountBalances() const;
+  // --- the auditor's reads ---
+  // Calls `visit(sequence, stored bytes)` for events [from, to] (to = 0: the head) in order,
+  // reading one event at a time; stops early when `visit` returns false. OUT_OF_RANGE outside
+  // [1, head].
+  absl::Status ForEachEvent(uint64_t from, uint64_t to,
+                            const std::function<bool(uint64_t, std::string_view)>& visit) const;
+  // The first break in the chain over [from, to], or nullopt when it verifies. OUT_OF_RANGE
+  // outside [1, head].
+  struct ChainBreak {
+    uint64_t sequence = 0;
+    std::string reason;
+  };
+  absl::StatusOr<std::optional<ChainBreak>> FindChainBreak(uint64_t from, uint64_t to) const;
+  // Signed checkpoints with sequence in [from, to] (to = 0: no limit), ascending.
+  absl::StatusOr<std::vector<v1::Checkpoint>> Checkpoints(uint64_t from, uint64_t to) const;
+  // The checkpoint public key (PEM); empty when no key is configured.
+  std::string CheckpointPublicKeyPem() const;
+  // Balance as of a sequence (0: no limit) and/or effective date (empty: no limit), recomputed
+  // from the log: a participant's by source, or a ledger account's ("<region>/<account>").
+  struct BalanceAsOf {
+    std::vector<v1::SourceAmount> by_source;
+    int64_t total_fen = 0;
+    uint64_t events = 0;
+  };
+  absl::StatusOr<BalanceAsOf> ParticipantBalanceAsOf(std::string_view citizen_id,
+                                                     uint64_t as_of_sequence,
+                                                     std::string_view as_of_date) const;
+  absl::StatusOr<BalanceAsOf> LedgerAccountBalanceAsOf(std::string_view ledger_account,
+                                                       uint64_t as_of_sequence,
+                                                       std::string_view as_of_date) const;
+  // Rebuilds every projection from the log into a scratch store under `scratch_dir` (created,
+  // then removed) at one consistent snapshot, and compares it with the live projections byte
+  // for byte.
+  struct ReplayComparison {
+    bool equal = false;
+    uint64_t sequence = 0;
+    uint64_t events_replayed = 0;
+    uint64_t rows_compared = 0;
+    double seconds = 0;
+    std::string first_difference;
+  };
+  absl::StatusOr<ReplayComparison> ReplayCompare(const std::string& scratch_dir) const;
+
   // The region a lifecycle command acts in (the participant's, the receipt's, the fiscal funds'
   // or the transfer's destination), for authorization; "" when it names nothing recorded.
   absl::StatusOr<std::string> CommandRegion(const v1::AccountCommand& command) const;

@@ -190,12 +190,13 @@ struct Recorder {
 
   absl::Status Add(v1::EventEnvelope e, bool adjust_interest) {
     const std::string id(ParticipantOf(e));
+    const std::string ref = e.external_ref();
     const int year = static_cast<int>(ParseDate(e.effective_date())->year());
     LEDGER_ASSIGN_OR_RETURN(uint64_t seq, append(std::move(e)));
     if (result.sequence == 0) result.sequence = seq;
     result.last_sequence = seq;
     if (adjust_interest) {
-      LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(state, id, year, seq, append));
+      LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(state, id, year, seq, ref, append));
       result.last_sequence = state.head_sequence();
     }
     return absl::OkStatus();
@@ -438,6 +439,23 @@ Outcome Resume(const v1::ResumeBenefitRequest& r, Context& c, absl::CivilDay dat
   return rec.result;
 }
 
+// What a job does for one account: its events, and what they take from each fiscal fund.
+struct AccountPlan {
+  std::vector<v1::EventEnvelope> events;
+  std::map<std::string, int64_t> fiscal;  // fiscal fund account → amount used
+  int64_t total_fen = 0;
+};
+
+struct JobContext {
+  const v1::JobRequest& request;
+  absl::CivilDay date;           // the date the money moves
+  const v1::Policy* policy;      // in force on `date`
+};
+
+AccountPlan PlanBenefits(const v1::Account& a, const JobContext& j);
+std::string Shortfalls(const std::map<std::string, int64_t>& need, const WorkingState& state,
+                       std::string_view region, bool& short_any);
+
 Outcome Death(const v1::RecordDeathRequest& r, Context& c, absl::CivilDay date) {
   const absl::CivilDay death = *ParseDate(r.date_of_death());
   if (death > date) {
@@ -452,12 +470,37 @@ Outcome Death(const v1::RecordDeathRequest& r, Context& c, absl::CivilDay date) 
       a.status() == v1::PARTICIPANT_STATUS_TERMINATED) {
     return WrongState(a, "the account is already closed");
   }
+  if (death < *ParseDate(a.enrolment_date())) {
+    return Reject(v1::REASON_INVALID_DATE, StrCat("date_of_death ", r.date_of_death(),
+                                                  " is before the enrolment on ", a.enrolment_date()));
+  }
   if (auto rej = NotInPostedYear(a, date, c.state)) return *rej;
   auto policy_or = PolicyFor(c.state, a.region_code(), date);
   if (auto* rej = std::get_if<Rejection>(&policy_or)) return *rej;
   const v1::Policy& policy = *std::get<const v1::Policy*>(policy_or);
+  // The funeral subsidy and the basic pension of the month of death follow the rules in force
+  // at the death (or, for a death before the region's first policy, at the recording).
+  const v1::Policy* at_death = c.state.policies().InForce(a.region_code(), death);
+  const v1::Policy& death_policy = at_death != nullptr ? *at_death : policy;
   const bool pensioner = a.has_benefit();
   const int death_month = MonthOf(death);
+
+  // Months up to and including the month of death not yet paid are still due: paid now, before
+  // the estate is settled (against basic-pension funds like any month).
+  v1::JobRequest arrears_request;
+  arrears_request.set_kind(v1::JOB_KIND_BENEFITS);
+  arrears_request.set_region_code(a.region_code());
+  arrears_request.set_period(death_month);
+  AccountPlan arrears;
+  if (pensioner) {
+    arrears = PlanBenefits(a, JobContext{arrears_request, date, &policy});
+    bool short_any = false;
+    const std::string shortfalls = Shortfalls(arrears.fiscal, c.state, a.region_code(), short_any);
+    if (short_any) {
+      return Reject(v1::REASON_INSUFFICIENT_FISCAL_FUNDS,
+                    StrCat("the months due up to the death cannot be paid: ", shortfalls));
+    }
+  }
 
   // Months paid after the month of death.
   v1::BenefitOverpaymentRecognized over;
@@ -476,6 +519,11 @@ Outcome Death(const v1::RecordDeathRequest& r, Context& c, absl::CivilDay date) 
   }
   int64_t over_total = over.basic_fen() + over.pooled_fen();
   v1::Account settled = a;  // the account as the settlement will see it
+  for (const v1::EventEnvelope& e : arrears.events) {
+    for (const auto& p : e.benefit_paid().account_parts()) {
+      RecordMovement(settled, p.source(), -p.amount_fen(), date);
+    }
+  }
   for (const auto& [source, amount] : over_parts) {
     v1::SourceAmount* p = over.add_account_parts();
     p->set_source(source);
@@ -488,12 +536,13 @@ Outcome Death(const v1::RecordDeathRequest& r, Context& c, absl::CivilDay date) 
   int64_t funeral = 0;
   v1::FuneralSubsidyPaid fs;
   if (pensioner) {
-    const int64_t basic = BasicPension(policy, death_month, a.benefit().contribution_years());
-    funeral = policy.funeral_subsidy().fixed_fen() + policy.funeral_subsidy().basic_pension_months() * basic;
+    const int64_t basic = BasicPension(death_policy, death_month, a.benefit().contribution_years());
+    const v1::FuneralSubsidyRule& rule = death_policy.funeral_subsidy();
+    funeral = rule.fixed_fen() + rule.basic_pension_months() * basic;
     fs.set_citizen_id(a.citizen_id());
     fs.set_amount_fen(funeral);
-    fs.set_fixed_fen(policy.funeral_subsidy().fixed_fen());
-    fs.set_basic_pension_months(policy.funeral_subsidy().basic_pension_months());
+    fs.set_fixed_fen(rule.fixed_fen());
+    fs.set_basic_pension_months(rule.basic_pension_months());
     fs.set_basic_pension_monthly_fen(basic);
   }
 
@@ -513,6 +562,10 @@ Outcome Death(const v1::RecordDeathRequest& r, Context& c, absl::CivilDay date) 
 
   const uint32_t version = policy.version();
   Recorder rec{c.state, c.append};
+  for (v1::EventEnvelope& e : arrears.events) {
+    e.set_external_ref(std::string(c.document_ref));
+    LEDGER_RETURN_IF_ERROR(rec.Add(std::move(e), false));
+  }
   v1::EventEnvelope died = Envelope(a.region_code(), date, c.document_ref, version);
   died.mutable_participant_died()->set_citizen_id(a.citizen_id());
   died.mutable_participant_died()->set_date_of_death(r.date_of_death());
@@ -762,12 +815,6 @@ std::string_view DocumentRef(const v1::AccountCommand& command) {
 // ---------------------------------------------------------------------------------------------
 // Jobs
 
-// What a job does for one account: its events, and what they take from each fiscal fund.
-struct AccountPlan {
-  std::vector<v1::EventEnvelope> events;
-  std::map<std::string, int64_t> fiscal;  // fiscal fund account → amount used
-  int64_t total_fen = 0;
-};
 
 bool Closed(const v1::Account& a) {
   return a.status() == v1::PARTICIPANT_STATUS_DECEASED ||
@@ -775,11 +822,6 @@ bool Closed(const v1::Account& a) {
          a.status() == v1::PARTICIPANT_STATUS_TERMINATED;
 }
 
-struct JobContext {
-  const v1::JobRequest& request;
-  absl::CivilDay date;           // the date the money moves
-  const v1::Policy* policy;      // in force on `date`
-};
 
 AccountPlan PlanSubsidy(const v1::Account& a, const JobContext& j) {
   AccountPlan plan;
@@ -913,6 +955,10 @@ std::variant<Rejection, JobContext> CheckJob(const v1::JobRequest& r, const Work
     return reject(v1::REASON_INVALID_PERIOD, StrCat("benefits for ", r.period(),
                                                     " cannot be paid on ", FormatDate(date)));
   }
+  if (monthly && date.year() <= state.JobMark(r.region_code(), v1::JOB_KIND_INTEREST).value_or(0)) {
+    return reject(v1::REASON_INVALID_DATE, StrCat("payment date ", FormatDate(date), " falls in ",
+                                                  date.year(), ", whose interest is already posted"));
+  }
   auto policy_or = PolicyFor(state, r.region_code(), date);
   if (auto* rej = std::get_if<Rejection>(&policy_or)) return *rej;
   const v1::Policy* policy = std::get<const v1::Policy*>(policy_or);
@@ -990,7 +1036,12 @@ absl::StatusOr<CommandResult> ExecuteAccountCommand(const v1::AccountCommand& co
     }
     return result;
   }
-  Context c{state, today, append, ref};
+  // Every event of the command carries its digest: apply() records the document reference.
+  const Appender with_digest = [&](v1::EventEnvelope e) {
+    e.set_command_digest(digest);
+    return append(std::move(e));
+  };
+  Context c{state, today, with_digest, ref};
   Outcome outcome;
   switch (command.command_case()) {
     case v1::AccountCommand::kReceiveFiscalFunds: outcome = ReceiveFunds(command.receive_fiscal_funds(), c, date); break;
@@ -1009,13 +1060,12 @@ absl::StatusOr<CommandResult> ExecuteAccountCommand(const v1::AccountCommand& co
     result.rejection = *rej;
     return result;
   }
-  result = std::get<CommandResult>(*outcome);
-  state.PutDocument(ref, DocumentEntry{result.sequence, result.last_sequence, digest});
-  return result;
+  return std::get<CommandResult>(*outcome);
 }
 
 absl::Status AppendInterestAdjustments(WorkingState& state, std::string_view citizen_id, int year,
-                                       uint64_t caused_by, const Appender& append) {
+                                       uint64_t caused_by, std::string_view external_ref,
+                                       const Appender& append) {
   LEDGER_ASSIGN_OR_RETURN(v1::Account * account, state.FindAccount(citizen_id));
   if (account == nullptr) return absl::OkStatus();
   const int posted = PostedThrough(*account, state);
@@ -1025,8 +1075,8 @@ absl::Status AppendInterestAdjustments(WorkingState& state, std::string_view cit
     auto adjusted = PlanAdjustment(*account, y, *rate);
     if (!adjusted) continue;
     adjusted->set_caused_by_sequence(caused_by);
-    v1::EventEnvelope e = Envelope(account->region_code(), absl::CivilDay(y, 12, 31),
-                                   StrCat("interest-adjustment/", caused_by), 0);
+    v1::EventEnvelope e =
+        Envelope(account->region_code(), absl::CivilDay(y, 12, 31), external_ref, 0);
     if (const v1::Policy* p = state.policies().InForce(account->region_code(), absl::CivilDay(y, 12, 31))) {
       e.set_policy_version(p->version());
     }
@@ -1115,9 +1165,12 @@ absl::StatusOr<std::variant<Rejection, JobCursor>> RunJobChunk(const v1::JobRequ
     for (v1::EventEnvelope& e : plan.events) {
       const bool adjusts = !e.has_interest_posted();
       const int year = static_cast<int>(ParseDate(e.effective_date())->year());
+      const std::string ref = e.external_ref();
       LEDGER_ASSIGN_OR_RETURN(uint64_t seq, append(std::move(e)));
       progress.set_events(progress.events() + 1);
-      if (adjusts) LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(state, id, year, seq, append));
+      if (adjusts) {
+        LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(state, id, year, seq, ref, append));
+      }
     }
     progress.set_accounts_credited(progress.accounts_credited() + 1);
     progress.set_total_fen(progress.total_fen() + plan.total_fen);

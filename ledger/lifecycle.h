@@ -43,9 +43,11 @@ absl::StatusOr<CommandResult> ExecuteAccountCommand(const v1::AccountCommand& co
                                                     const Appender& append);
 
 // After a movement on `citizen_id`'s account dated in `year` was appended as `caused_by`:
-// appends InterestAdjusted for that year and every later year whose interest is posted.
+// appends InterestAdjusted for that year and every later year whose interest is posted, under
+// the cause's external reference.
 absl::Status AppendInterestAdjustments(WorkingState& state, std::string_view citizen_id,
-                                       int year, uint64_t caused_by, const Appender& append);
+                                       int year, uint64_t caused_by,
+                                       std::string_view external_ref, const Appender& append);
 
 // Would a debit of `amount_fen` on `source` dated `date` (with the interest adjustments it causes)
 // keep every balance of the account at or above zero?

@@ -222,12 +222,20 @@ TEST_F(LifecycleTest, AWholeLifeMatchesThePaperAndSettlesOnDeath) {
   EXPECT_EQ((*statement)->opening_total_fen(), 216868);
   EXPECT_EQ((*statement)->closing_total_fen(), 0);
 
-  // Replay gives the same account.
+  // Replaying the log rebuilds every projection byte for byte, the idempotency index included.
+  auto compared = ledger_->ReplayCompare((dir_ / "scratch").string());
+  ASSERT_TRUE(compared.ok()) << compared.status();
+  EXPECT_TRUE(compared->equal) << compared->first_difference;
+  EXPECT_EQ(compared->events_replayed, ledger_->Head().sequence);
   ledger_.reset();
   ASSERT_TRUE(Ledger::RebuildProjections(dir_.string()).ok());
   Open();
   v1::Account rebuilt = Account(id);
   EXPECT_EQ(rebuilt.SerializeAsString(), a.SerializeAsString());
+  const CommandResult resent = Run(death);
+  EXPECT_TRUE(resent.duplicate);
+  EXPECT_EQ(resent.sequence, settled.sequence);
+  EXPECT_EQ(resent.last_sequence, settled.last_sequence);
 }
 
 }  // namespace

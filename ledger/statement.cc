@@ -8,9 +8,6 @@
 #include "ledger/strings.h"
 
 namespace ledger {
-namespace {
-
-// The event's change to each of the participant's sources, credit positive.
 std::map<v1::FundingSource, int64_t> PersonDeltas(const v1::EventEnvelope& e,
                                                   std::string_view citizen_id) {
   std::map<v1::FundingSource, int64_t> out;
@@ -25,6 +22,8 @@ std::map<v1::FundingSource, int64_t> PersonDeltas(const v1::EventEnvelope& e,
   }
   return out;
 }
+
+namespace {
 
 void Fill(google::protobuf::RepeatedPtrField<v1::SourceAmount>* out,
           const std::map<v1::FundingSource, int64_t>& amounts, int64_t* total) {

@@ -58,7 +58,7 @@ namespace {
 
 const char* const kCfNames[kCfCount] = {"events",   "idempotency", "accounts",
                                         "ledger_accounts", "policies", "meta",
-                                        "participant_events", "jobs"};
+                                        "participant_events", "jobs", "checkpoints"};
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -106,6 +106,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   // written, so each commit's fdatasync needs no filesystem metadata update (measured here: a
   // 4 KiB synced overwrite ~0.5 ms vs ~3.8 ms for a synced append). Durability is unchanged.
   db_options.recycle_log_file_num = 4;
+  // RocksDB opens SST files with 16 threads per column family by default: ~0.1 s per open even
+  // for an empty ledger. A few threads open a large ledger just as fast on two cores.
+  db_options.max_file_opening_threads = 2;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (int i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], CfOptions(i));
@@ -128,9 +131,15 @@ Store::~Store() {
 }
 
 absl::StatusOr<std::optional<std::string>> Store::Get(Cf cf, std::string_view key) const {
+  return Get(cf, key, nullptr);
+}
+
+absl::StatusOr<std::optional<std::string>> Store::Get(Cf cf, std::string_view key,
+                                                      const rocksdb::Snapshot* snapshot) const {
   std::string value;
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
+  ro.snapshot = snapshot;
   auto s = db_->Get(ro, handle(cf), rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocks(s, StrCat("reading ", kCfNames[static_cast<int>(cf)]));
@@ -181,7 +190,7 @@ absl::Status Store::CompactAll() {
 
 absl::Status Store::DropProjections() {
   for (int i = 0; i < kCfCount; ++i) {
-    if (i == static_cast<int>(Cf::kEvents)) continue;
+    if (i == static_cast<int>(Cf::kEvents) || i == static_cast<int>(Cf::kCheckpoints)) continue;
     auto s = db_->DropColumnFamily(handles_[i]);
     if (!s.ok()) return FromRocks(s, "dropping a projection");
     db_->DestroyColumnFamilyHandle(handles_[i]).PermitUncheckedError();
@@ -212,9 +221,21 @@ uint64_t Store::SumProperty(const std::string& property) const {
 }
 
 std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Cf cf) const {
+  return NewIterator(cf, nullptr);
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Cf cf,
+                                                      const rocksdb::Snapshot* snapshot) const {
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
+  ro.snapshot = snapshot;
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, handle(cf)));
+}
+
+std::shared_ptr<const rocksdb::Snapshot> Store::Snapshot() const {
+  rocksdb::DB* db = db_.get();
+  return std::shared_ptr<const rocksdb::Snapshot>(
+      db->GetSnapshot(), [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
 }
 
 }  // namespace ledger

@@ -16,6 +16,8 @@
 //   participant_events key: citizen ID + u64 BE sequence value: empty. Every event that names
 //                   the participant, in order (statements, overpayments, the auditor's filter).
 //   jobs            key: region code + '/' + u32 BE JobKind value: i32 BE last completed period
+//   checkpoints     key: u64 BE sequence                value: v1::Checkpoint (serialized). Not a
+//                   projection: signatures cannot be rebuilt from the log, so a rebuild keeps them.
 //   meta            key: "last_sequence"                value: u64 BE
 //                   key: "chain_head"                   value: 32-byte SHA-256 of the last event
 //                   key: "schema_version"               value: decimal text, currently "2"
@@ -68,9 +70,10 @@ enum class Cf {
   kPolicies,
   kMeta,
   kParticipantEvents,
-  kJobs
+  kJobs,
+  kCheckpoints
 };
-inline constexpr int kCfCount = 8;
+inline constexpr int kCfCount = 9;
 
 // Owns the RocksDB instance. Thread-safe (RocksDB is).
 class Store {
@@ -99,7 +102,14 @@ class Store {
   // Compacts every column family fully (bottommost level too) and waits. Offline tools only.
   absl::Status CompactAll();
 
-  // Drops and recreates every column family except `events`. Only with no writer running.
+  // A consistent point-in-time view for reads (released when the last copy goes).
+  std::shared_ptr<const rocksdb::Snapshot> Snapshot() const;
+  absl::StatusOr<std::optional<std::string>> Get(Cf cf, std::string_view key,
+                                                 const rocksdb::Snapshot* snapshot) const;
+  std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf, const rocksdb::Snapshot* snapshot) const;
+
+  // Drops and recreates every column family except `events` and `checkpoints`. Only with no
+  // writer running.
   absl::Status DropProjections();
 
   // Every (key, value) of a column family, in key order. For tests and tools on small ledgers.

@@ -57,6 +57,7 @@ class WorkingState {
 
   // --- reads (overlay first, then the committed state) ---
   uint64_t head_sequence() const { return head_.sequence; }
+  const ChainHead& head() const { return head_; }
   const PolicyBook& policies() const { return policies_ ? *policies_ : committed_.policies; }
   // The participant's account, or nullptr if not enrolled. Stable until the state is destroyed.
   absl::StatusOr<v1::Account*> FindAccount(std::string_view citizen_id);

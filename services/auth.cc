@@ -84,6 +84,12 @@ const std::map<std::string, std::set<Role>, std::less<>>& MethodRoles() {
       // Admin adopts policy; every role may read the rules it works under.
       {"/ledger.v1.PolicyService/AdoptPolicy", {kAdmin}},
       {"/ledger.v1.PolicyService/GetPolicy", {kTaxBureau, kFundAgency, kAuditor, kAdmin}},
+      // The auditor replays and verifies; the fund agency may too (it answers to auditors).
+      {"/ledger.v1.AuditService/StreamEvents", {kAuditor, kFundAgency}},
+      {"/ledger.v1.AuditService/VerifyChain", {kAuditor, kFundAgency, kAdmin}},
+      {"/ledger.v1.AuditService/GetCheckpoints", {kAuditor, kFundAgency, kAdmin}},
+      {"/ledger.v1.AuditService/BalanceAsOf", {kAuditor, kFundAgency}},
+      {"/ledger.v1.AuditService/ReplayCompare", {kAuditor, kAdmin}},
       // Operations.
       {"/ledger.v1.AdminService/Backup", {kAdmin}},
   };

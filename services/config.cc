@@ -42,6 +42,7 @@ absl::StatusOr<LedgerdConfig> LoadConfig(const std::string& path, LedgerdConfig 
   struct Slot {
     std::string* text = nullptr;
     bool* flag = nullptr;
+    int64_t* number = nullptr;
   };
   const std::map<std::string, std::map<std::string, Slot>> schema = {
       {"",
@@ -55,6 +56,9 @@ absl::StatusOr<LedgerdConfig> LoadConfig(const std::string& path, LedgerdConfig 
         {"key", {&config.tls_key}},
         {"client_ca", {&config.tls_client_ca}}}},
       {"metrics", {{"listen", {&config.metrics_listen}}}},
+      {"audit",
+       {{"checkpoint_key", {&config.checkpoint_key}},
+        {"checkpoint_interval_events", {nullptr, nullptr, &config.checkpoint_interval_events}}}},
   };
   auto apply = [&](const std::string& table_name, const toml::table& table) -> absl::Status {
     const auto& keys = schema.at(table_name);
@@ -68,6 +72,10 @@ absl::StatusOr<LedgerdConfig> LoadConfig(const std::string& path, LedgerdConfig 
         auto s = value.value<std::string>();
         if (!value.is_string() || !s) return bad(full, "expected a string");
         *slot->second.text = *s;
+      } else if (slot->second.number) {
+        auto n = value.value<int64_t>();
+        if (!value.is_integer() || !n) return bad(full, "expected an integer");
+        *slot->second.number = *n;
       } else {
         auto b = value.value<bool>();
         if (!value.is_boolean() || !b) return bad(full, "expected true or false");
@@ -101,6 +109,9 @@ absl::Status ValidateConfig(const LedgerdConfig& c) {
   if (tls_files != 0 && tls_files != 3) {
     return absl::InvalidArgumentError("keys 'tls.cert', 'tls.key', 'tls.client_ca' go together");
   }
+  if (c.checkpoint_interval_events < 1) {
+    return absl::InvalidArgumentError("key 'audit.checkpoint_interval_events': must be at least 1");
+  }
   if (tls_files == 3 && c.insecure_plaintext) {
     return absl::InvalidArgumentError("'server.insecure_plaintext' and the tls keys exclude each other");
   }
@@ -119,7 +130,10 @@ std::string ToToml(const LedgerdConfig& c) {
                 "key = ", Quote(c.tls_key), "\n",                                         //
                 "client_ca = ", Quote(c.tls_client_ca), "\n",                             //
                 "\n[metrics]\n",                                                          //
-                "listen = ", Quote(c.metrics_listen), "\n");
+                "listen = ", Quote(c.metrics_listen), "\n",                              //
+                "\n[audit]\n",                                                            //
+                "checkpoint_key = ", Quote(c.checkpoint_key), "\n",                       //
+                "checkpoint_interval_events = ", c.checkpoint_interval_events, "\n");
 }
 
 }  // namespace services

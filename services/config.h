@@ -12,12 +12,16 @@
 //   client_ca = ""                      # CA client certificates must chain to (PEM)
 //   [metrics]
 //   listen = "127.0.0.1:9464"           # Prometheus /metrics; "" disables it
+//   [audit]
+//   checkpoint_key = ""                 # Ed25519 private key (PEM) signing checkpoints; "" = none
+//   checkpoint_interval_events = 10000  # a signed checkpoint every this many events
 //
 // An unknown key, a value of the wrong type or an invalid value stops start-up with the file, the
 // key and the reason.
 #ifndef SERVICES_CONFIG_H_
 #define SERVICES_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -34,6 +38,8 @@ struct LedgerdConfig {
   std::string tls_key;
   std::string tls_client_ca;
   std::string metrics_listen = "127.0.0.1:9464";
+  std::string checkpoint_key;
+  int64_t checkpoint_interval_events = 10'000;
 };
 
 // Reads `path` over `base` (keys absent from the file keep their value in `base`).

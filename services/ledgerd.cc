@@ -1,5 +1,7 @@
 // ledgerd: the pension ledger server. Embedded RocksDB data directory, gRPC with mutual TLS.
 #include <csignal>
+#include <fstream>
+#include <sstream>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -68,6 +70,10 @@ int main(int argc, char** argv) {
   auto* o_verify = app.add_option("--verify-chain-on-start", flags.verify_chain_on_start,
                                   "re-hash the whole event log before serving");
   auto* o_log = app.add_option("--log-format", flags.log_format, "text or json");
+  auto* o_ckey = app.add_option("--checkpoint-key", flags.checkpoint_key,
+                                "Ed25519 private key (PEM) signing checkpoints");
+  auto* o_cint = app.add_option("--checkpoint-interval", flags.checkpoint_interval_events,
+                                "a signed checkpoint every this many events");
   CLI11_PARSE(app, argc, argv);
 
   services::LedgerdConfig config;
@@ -87,6 +93,8 @@ int main(int argc, char** argv) {
   if (o_metrics->count()) config.metrics_listen = flags.metrics_listen;
   if (o_plain->count()) config.insecure_plaintext = flags.insecure_plaintext;
   if (o_verify->count()) config.verify_chain_on_start = flags.verify_chain_on_start;
+  if (o_ckey->count()) config.checkpoint_key = flags.checkpoint_key;
+  if (o_cint->count()) config.checkpoint_interval_events = flags.checkpoint_interval_events;
   if (o_log->count()) config.log_format = flags.log_format;
   if (auto st = services::ValidateConfig(config); !st.ok()) {
     spdlog::critical("configuration: {}", std::string(st.message()));
@@ -119,6 +127,22 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<services::Metrics> metrics;
   ledger::Options options{.data_dir = data_dir, .verify_chain_on_open = verify_chain};
+  server_options.replay_scratch_dir = data_dir + ".replay-scratch";
+  options.checkpoint_interval_events = static_cast<uint64_t>(config.checkpoint_interval_events);
+  if (!config.checkpoint_key.empty()) {
+    std::ifstream in(config.checkpoint_key);
+    std::ostringstream pem;
+    pem << in.rdbuf();
+    if (!in || pem.str().empty()) {
+      spdlog::critical("cannot read the checkpoint key '{}'", config.checkpoint_key);
+      return 1;
+    }
+    options.checkpoint_key_pem = pem.str();
+    spdlog::info("signing a checkpoint every {} events with {}", config.checkpoint_interval_events,
+                 config.checkpoint_key);
+  } else {
+    spdlog::warn("no checkpoint key: checkpoints are not signed (audit.checkpoint_key)");
+  }
   if (!metrics_listen.empty()) {
     auto started = services::Metrics::Start(metrics_listen);
     if (!started.ok()) {

@@ -7,9 +7,13 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
+#include "ledger/apply.h"
 #include "ledger/citizen_id.h"
+#include "ledger/dates.h"
+#include "ledger/hash.h"
 #include "ledger/limits.h"
 #include "ledger/strings.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -38,6 +42,11 @@ constexpr char kRunJob[] = "/ledger.v1.AccountService/RunJob";
 constexpr char kGetStatement[] = "/ledger.v1.AccountService/GetStatement";
 constexpr char kReceiveFiscalFunds[] = "/ledger.v1.FundService/ReceiveFiscalFunds";
 constexpr char kGetLedgerBalances[] = "/ledger.v1.FundService/GetLedgerBalances";
+constexpr char kStreamEvents[] = "/ledger.v1.AuditService/StreamEvents";
+constexpr char kVerifyChain[] = "/ledger.v1.AuditService/VerifyChain";
+constexpr char kGetCheckpoints[] = "/ledger.v1.AuditService/GetCheckpoints";
+constexpr char kBalanceAsOf[] = "/ledger.v1.AuditService/BalanceAsOf";
+constexpr char kReplayCompare[] = "/ledger.v1.AuditService/ReplayCompare";
 constexpr char kAdoptPolicy[] = "/ledger.v1.PolicyService/AdoptPolicy";
 constexpr char kGetPolicy[] = "/ledger.v1.PolicyService/GetPolicy";
 constexpr char kBackup[] = "/ledger.v1.AdminService/Backup";
@@ -520,6 +529,166 @@ class PolicyServiceImpl final : public v1::PolicyService::Service {
   const Gate gate_;
 };
 
+class AuditServiceImpl final : public v1::AuditService::Service {
+ public:
+  AuditServiceImpl(Gate gate, std::string scratch_dir)
+      : gate_(gate),
+        scratch_dir_(!scratch_dir.empty()
+                         ? std::move(scratch_dir)
+                         : (std::filesystem::temp_directory_path() /
+                            StrCat("ledger-replay-scratch-", getpid(), "-",
+                                   reinterpret_cast<uintptr_t>(this)))
+                               .string()) {}
+
+  grpc::Status StreamEvents(grpc::ServerContext* context, const v1::StreamEventsRequest* request,
+                            grpc::ServerWriter<v1::AuditEvent>* writer) override {
+    CallLog log(kStreamEvents, gate_.metrics());
+    auto admitted = gate_.Admit(context, kStreamEvents, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    const Caller& caller = admitted->caller;
+    if (!request->region_code().empty() && !caller.MayAccessRegion(request->region_code())) {
+      return log.Done(RegionDenied(context, request->region_code()));
+    }
+    size_t sent = 0;
+    bool cancelled = false;
+    absl::Status decode;
+    // One event at a time: Write() returns once the message is handed to the transport (HTTP/2
+    // flow control), so a slow reader keeps the server at one event in flight.
+    auto status = admitted->ledger.ForEachEvent(
+        request->from_sequence(), request->to_sequence(), [&](uint64_t, std::string_view stored) {
+          if (context->IsCancelled()) {
+            cancelled = true;
+            return false;
+          }
+          v1::AuditEvent out;
+          if (!out.mutable_event()->ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
+            decode = absl::DataLossError("an event does not decode");
+            return false;
+          }
+          const v1::EventEnvelope& e = out.event();
+          if ((!request->citizen_id().empty() && ledger::ParticipantOf(e) != request->citizen_id()) ||
+              (!request->event_type().empty() && ledger::EventTypeName(e) != request->event_type()) ||
+              (!request->region_code().empty() && e.region_code() != request->region_code()) ||
+              !caller.MayAccessRegion(e.region_code())) {
+            return true;
+          }
+          out.mutable_event()->set_hash(ledger::Sha256(stored));
+          out.set_stored(std::string(stored));
+          ++sent;
+          return writer->Write(out);
+        });
+    log.set_records(sent);
+    if (!status.ok()) return log.Done(FromAbsl(status));
+    if (!decode.ok()) return log.Done(FromAbsl(decode));
+    if (cancelled) return log.Done(grpc::Status(grpc::StatusCode::CANCELLED, "the reader went away"));
+    return log.Done(grpc::Status::OK);
+  }
+
+  grpc::Status VerifyChain(grpc::ServerContext* context, const v1::VerifyChainRequest* request,
+                           v1::VerifyChainResponse* response) override {
+    CallLog log(kVerifyChain, gate_.metrics());
+    auto admitted = gate_.Admit(context, kVerifyChain, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    const uint64_t to = request->to_sequence() == 0 ? admitted->ledger.Head().sequence
+                                                    : request->to_sequence();
+    auto found = admitted->ledger.FindChainBreak(request->from_sequence(), to);
+    if (!found.ok()) return log.Done(FromAbsl(found.status()));
+    response->set_from_sequence(request->from_sequence());
+    response->set_to_sequence(to);
+    response->set_ok(!found->has_value());
+    if (found->has_value()) {
+      response->set_first_bad_sequence((*found)->sequence);
+      response->set_reason((*found)->reason);
+    }
+    return log.Done(grpc::Status::OK);
+  }
+
+  grpc::Status GetCheckpoints(grpc::ServerContext* context,
+                              const v1::GetCheckpointsRequest* request,
+                              v1::Checkpoints* response) override {
+    CallLog log(kGetCheckpoints, gate_.metrics());
+    auto admitted = gate_.Admit(context, kGetCheckpoints, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    auto checkpoints =
+        admitted->ledger.Checkpoints(request->from_sequence(), request->to_sequence());
+    if (!checkpoints.ok()) return log.Done(FromAbsl(checkpoints.status()));
+    for (auto& c : *checkpoints) *response->add_checkpoints() = std::move(c);
+    response->set_public_key_pem(admitted->ledger.CheckpointPublicKeyPem());
+    return log.Done(grpc::Status::OK);
+  }
+
+  grpc::Status BalanceAsOf(grpc::ServerContext* context, const v1::BalanceAsOfRequest* request,
+                           v1::BalanceAsOfResponse* response) override {
+    CallLog log(kBalanceAsOf, gate_.metrics());
+    auto admitted = gate_.Admit(context, kBalanceAsOf, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    ledger::Ledger& ledger = admitted->ledger;
+    if (request->citizen_id().empty() == request->ledger_account().empty()) {
+      return log.Done(RejectionStatus(
+          context, {v1::REASON_INVALID_FIELD, "give exactly one of citizen_id and ledger_account"}));
+    }
+    if (!request->as_of_date().empty() && !ledger::ParseDate(request->as_of_date()).ok()) {
+      return log.Done(RejectionStatus(
+          context, {v1::REASON_INVALID_DATE,
+                    StrCat("as_of_date '", request->as_of_date(), "' is not YYYY-MM-DD")}));
+    }
+    if (request->as_of_sequence() > ledger.Head().sequence) {
+      return log.Done(grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                                   StrCat("as_of_sequence ", request->as_of_sequence(),
+                                          " is beyond the head ", ledger.Head().sequence)));
+    }
+    absl::StatusOr<ledger::Ledger::BalanceAsOf> balance;
+    if (!request->citizen_id().empty()) {
+      auto account = ledger.GetAccount(request->citizen_id());
+      if (!account.ok()) return log.Done(FromAbsl(account.status()));
+      if (!account->has_value() || !admitted->caller.MayAccessRegion((*account)->region_code())) {
+        return log.Done(grpc::Status(
+            grpc::StatusCode::NOT_FOUND,
+            StrCat(ledger::MaskCitizenId(request->citizen_id()), " is not enrolled")));
+      }
+      balance = ledger.ParticipantBalanceAsOf(request->citizen_id(), request->as_of_sequence(),
+                                              request->as_of_date());
+    } else {
+      const std::string region = request->ledger_account().substr(0, request->ledger_account().find('/'));
+      if (!admitted->caller.MayAccessRegion(region)) return log.Done(RegionDenied(context, region));
+      balance = ledger.LedgerAccountBalanceAsOf(request->ledger_account(),
+                                                request->as_of_sequence(), request->as_of_date());
+    }
+    if (!balance.ok()) return log.Done(FromAbsl(balance.status()));
+    for (auto& b : balance->by_source) *response->add_balances() = std::move(b);
+    response->set_total_fen(balance->total_fen);
+    response->set_events_applied(balance->events);
+    return log.Done(grpc::Status::OK);
+  }
+
+  grpc::Status ReplayCompare(grpc::ServerContext* context, const v1::ReplayCompareRequest* request,
+                             v1::ReplayCompareResponse* response) override {
+    CallLog log(kReplayCompare, gate_.metrics());
+    auto admitted = gate_.Admit(context, kReplayCompare, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    // One comparison at a time: each rebuilds the whole ledger into the scratch directory.
+    std::unique_lock lock(replay_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      return log.Done(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   "a replay comparison is already running"));
+    }
+    auto compared = admitted->ledger.ReplayCompare(scratch_dir_);
+    if (!compared.ok()) return log.Done(FromAbsl(compared.status()));
+    response->set_equal(compared->equal);
+    response->set_sequence(compared->sequence);
+    response->set_events_replayed(compared->events_replayed);
+    response->set_seconds(compared->seconds);
+    response->set_rows_compared(compared->rows_compared);
+    response->set_first_difference(compared->first_difference);
+    return log.Done(grpc::Status::OK);
+  }
+
+ private:
+  const Gate gate_;
+  const std::string scratch_dir_;
+  std::mutex replay_mu_;
+};
+
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
   explicit AdminServiceImpl(Gate gate) : gate_(gate) {}
@@ -631,6 +800,7 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
   running.policy = std::make_unique<PolicyServiceImpl>(gate);
   running.admin = std::make_unique<AdminServiceImpl>(gate);
   running.fund = std::make_unique<FundServiceImpl>(gate);
+  running.audit = std::make_unique<AuditServiceImpl>(gate, options.replay_scratch_dir);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -649,6 +819,7 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
   builder.RegisterService(running.policy.get());
   builder.RegisterService(running.admin.get());
   builder.RegisterService(running.fund.get());
+  builder.RegisterService(running.audit.get());
   running.server = builder.BuildAndStart();
   if (!running.server || running.port == 0) {
     return absl::UnavailableError(StrCat("cannot listen on ", options.listen_address));

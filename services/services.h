@@ -46,6 +46,9 @@ struct ServerOptions {
   bool insecure_plaintext = false;
   // Where to count calls (ledger_rpc_*); nullptr: nowhere. Must outlive the server.
   Metrics* metrics = nullptr;
+  // Scratch directory AuditService.ReplayCompare rebuilds the projections into (replaced and
+  // removed by each comparison). Empty: a fresh name in the temp directory.
+  std::string replay_scratch_dir;
 };
 
 struct RunningServer {
@@ -60,6 +63,7 @@ struct RunningServer {
   std::unique_ptr<grpc::Service> policy;
   std::unique_ptr<grpc::Service> admin;
   std::unique_ptr<grpc::Service> fund;
+  std::unique_ptr<grpc::Service> audit;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 };

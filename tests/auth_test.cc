@@ -33,6 +33,7 @@
 #include "ledger/citizen_id.h"
 #include "ledger/ledger.h"
 #include "ledger/limits.h"
+#include "ledger/hash.h"
 #include "ledger/policy.h"
 #include "ledger/strings.h"
 #include "ledger/v1/services.grpc.pb.h"
@@ -99,6 +100,11 @@ constexpr char kGetPolicy[] = "/ledger.v1.PolicyService/GetPolicy";
 constexpr char kBackup[] = "/ledger.v1.AdminService/Backup";
 constexpr char kReceiveFiscalFunds[] = "/ledger.v1.FundService/ReceiveFiscalFunds";
 constexpr char kGetLedgerBalances[] = "/ledger.v1.FundService/GetLedgerBalances";
+constexpr char kStreamEvents[] = "/ledger.v1.AuditService/StreamEvents";
+constexpr char kVerifyChain[] = "/ledger.v1.AuditService/VerifyChain";
+constexpr char kGetCheckpoints[] = "/ledger.v1.AuditService/GetCheckpoints";
+constexpr char kBalanceAsOf[] = "/ledger.v1.AuditService/BalanceAsOf";
+constexpr char kReplayCompare[] = "/ledger.v1.AuditService/ReplayCompare";
 
 // The access rules as the specification states them, written out independently of
 // services::MethodRoles(): the tax bureau pushes collections and reads policy; the fund agency
@@ -111,9 +117,12 @@ const std::map<std::string, std::set<std::string>>& SpecifiedAccess() {
       {kFundAgency,
        {kEnrol, kGetAccount, kCreditCollectiveSubsidy, kRefundContribution, kDetermineBenefit,
         kSuspendBenefit, kResumeBenefit, kRecordDeath, kTransferOut, kTransferIn, kRunJob,
-        kGetStatement, kGetPolicy, kReceiveFiscalFunds, kGetLedgerBalances}},
-      {kAuditor, {kGetAccount, kGetStatement, kGetLedgerBalances, kGetPolicy}},
-      {kAdmin, {kAdoptPolicy, kGetPolicy, kBackup}},
+        kGetStatement, kGetPolicy, kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents,
+        kVerifyChain, kGetCheckpoints, kBalanceAsOf}},
+      {kAuditor,
+       {kGetAccount, kGetStatement, kGetLedgerBalances, kGetPolicy, kStreamEvents, kVerifyChain,
+        kGetCheckpoints, kBalanceAsOf, kReplayCompare}},
+      {kAdmin, {kAdoptPolicy, kGetPolicy, kBackup, kVerifyChain, kGetCheckpoints, kReplayCompare}},
   };
   return *kAccess;
 }
@@ -571,7 +580,7 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
     int events;  // events an allowed call commits
     std::function<RpcResult(const Channel&, std::string_view identity)> call;
   };
-  const std::vector<Method> methods = {
+  std::vector<Method> methods = {
       {kPushCollections, 1,
        [](const Channel& channel, std::string_view identity) {
          v1::PushCollectionsResponse response;
@@ -604,8 +613,10 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       {kDetermineBenefit, 1, command(DetermineBenefit, determine)},
       {kSuspendBenefit, 1, command(SuspendBenefit, suspend)},
       {kResumeBenefit, 1, command(ResumeBenefit, resume)},
-      // Died, and the funeral subsidy of a pensioner (no balance: no inheritance).
-      {kRecordDeath, 2, command(RecordDeath, death)},
+      {kReceiveFiscalFunds, 1, command(ReceiveFiscalFunds, funds)},
+      // Died; the two months due (May, June: no benefit run yet) paid from the funds above; the
+      // funeral subsidy of a pensioner (no balance: no inheritance).
+      {kRecordDeath, 4, command(RecordDeath, death)},
       {kTransferOut, 1, command(TransferOut, transfer_out)},
       {kTransferIn, 1, command(TransferIn, transfer_in)},
       // kIdA's 2024 interest and JobCompleted.
@@ -661,7 +672,6 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
          std::filesystem::remove_all(dir);
          return RpcResult{status, ReasonOf(context)};
        }},
-      {kReceiveFiscalFunds, 1, command(ReceiveFiscalFunds, funds)},
       {kGetLedgerBalances, 0,
        [](const Channel& channel, std::string_view) {
          v1::LedgerBalances balances;
@@ -673,6 +683,74 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
          return r;
        }},
   };
+  const std::vector<Method> audit_methods = {
+      {kStreamEvents, 0,
+       [](const Channel& channel, std::string_view) {
+         grpc::ClientContext context;
+         SetDeadline(context);
+         v1::StreamEventsRequest request;
+         request.set_from_sequence(1);
+         request.set_to_sequence(3);
+         auto reader = v1::AuditService::NewStub(channel)->StreamEvents(&context, request);
+         std::vector<uint64_t> sequences;
+         for (v1::AuditEvent e; reader->Read(&e);) {
+           sequences.push_back(e.event().sequence());
+           EXPECT_EQ(e.event().hash(), ledger::Sha256(e.stored()));
+         }
+         grpc::Status status = reader->Finish();
+         if (status.ok()) {
+           EXPECT_EQ(sequences, (std::vector<uint64_t>{1, 2, 3}));
+         }
+         return RpcResult{status, ReasonOf(context)};
+       }},
+      {kVerifyChain, 0,
+       [](const Channel& channel, std::string_view) {
+         v1::VerifyChainRequest request;
+         request.set_from_sequence(1);
+         v1::VerifyChainResponse response;
+         RpcResult r = Unary<v1::AuditService>(channel, [&](auto& stub, grpc::ClientContext& c) {
+           return stub.VerifyChain(&c, request, &response);
+         });
+         if (r.status.ok()) {
+           EXPECT_TRUE(response.ok()) << response.reason();
+         }
+         return r;
+       }},
+      {kGetCheckpoints, 0,
+       [](const Channel& channel, std::string_view) {
+         v1::GetCheckpointsRequest request;
+         v1::Checkpoints response;
+         return Unary<v1::AuditService>(channel, [&](auto& stub, grpc::ClientContext& c) {
+           return stub.GetCheckpoints(&c, request, &response);
+         });
+       }},
+      {kBalanceAsOf, 0,
+       [](const Channel& channel, std::string_view) {
+         v1::BalanceAsOfRequest request;
+         request.set_ledger_account(StrCat(kRegion, "/tax_receivable"));
+         v1::BalanceAsOfResponse response;
+         RpcResult r = Unary<v1::AuditService>(channel, [&](auto& stub, grpc::ClientContext& c) {
+           return stub.BalanceAsOf(&c, request, &response);
+         });
+         if (r.status.ok()) {
+           EXPECT_EQ(response.total_fen(), 100000);  // the two receipts
+         }
+         return r;
+       }},
+      {kReplayCompare, 0,
+       [](const Channel& channel, std::string_view) {
+         v1::ReplayCompareRequest request;
+         v1::ReplayCompareResponse response;
+         RpcResult r = Unary<v1::AuditService>(channel, [&](auto& stub, grpc::ClientContext& c) {
+           return stub.ReplayCompare(&c, request, &response);
+         });
+         if (r.status.ok()) {
+           EXPECT_TRUE(response.equal()) << response.first_difference();
+         }
+         return r;
+       }},
+  };
+  methods.insert(methods.end(), audit_methods.begin(), audit_methods.end());
   ASSERT_EQ(methods.size(), services::MethodRoles().size()) << "a method is missing here";
   for (const Method& method : methods) {
     EXPECT_TRUE(services::MethodRoles().contains(method.name)) << method.name;
@@ -717,8 +795,8 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       EXPECT_EQ(Head(), head) << "a denied call changed the ledger";
     }
   }
-  // tax-bureau 3, fund-agency 15, auditor 4, admin 3.
-  EXPECT_EQ(allowed, 25);
+  // tax-bureau 3, fund-agency 19, auditor 9, admin 6.
+  EXPECT_EQ(allowed, 37);
 
   // The allowed calls did what they say (each ran once, as the fund agency).
   auto old = ledger_->GetAccount(old_id);
@@ -766,12 +844,12 @@ TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
   for (const char* name :
        {v1::CollectionService::service_full_name(), v1::AccountService::service_full_name(),
         v1::PolicyService::service_full_name(), v1::AdminService::service_full_name(),
-        v1::FundService::service_full_name()}) {
+        v1::FundService::service_full_name(), v1::AuditService::service_full_name()}) {
     const google::protobuf::ServiceDescriptor* service = pool->FindServiceByName(name);
     ASSERT_NE(service, nullptr) << name;
     // Any service added to the same file is covered too.
     const google::protobuf::FileDescriptor* file = service->file();
-    EXPECT_EQ(file->service_count(), 5) << "a new service: add it to this test";
+    EXPECT_EQ(file->service_count(), 6) << "a new service: add it to this test";
     for (int s = 0; s < file->service_count(); ++s) {
       const google::protobuf::ServiceDescriptor* in_file = file->service(s);
       for (int m = 0; m < in_file->method_count(); ++m) {
@@ -779,15 +857,16 @@ TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
       }
     }
   }
-  EXPECT_EQ(methods.size(), 19u);
+  EXPECT_EQ(methods.size(), 24u);
   for (const char* method :
        {kPushCollections, kStreamCollections, kEnrol, kGetAccount, kCreditCollectiveSubsidy,
         kRefundContribution, kDetermineBenefit, kSuspendBenefit, kResumeBenefit, kRecordDeath,
         kTransferOut, kTransferIn, kRunJob, kGetStatement, kAdoptPolicy, kGetPolicy, kBackup,
-        kReceiveFiscalFunds, kGetLedgerBalances}) {
+        kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents, kVerifyChain, kGetCheckpoints,
+        kBalanceAsOf, kReplayCompare}) {
     EXPECT_TRUE(methods.contains(method)) << method;
   }
-  // RunJob is the one server-streaming method.
+  // RunJob and StreamEvents stream from the server.
   const auto* run_job = pool->FindMethodByName("ledger.v1.AccountService.RunJob");
   ASSERT_NE(run_job, nullptr);
   EXPECT_TRUE(run_job->server_streaming());
