@@ -27,7 +27,8 @@ inline constexpr v1::FundingSource kSources[] = {
     v1::FUNDING_SOURCE_PERSONAL, v1::FUNDING_SOURCE_GOVERNMENT, v1::FUNDING_SOURCE_COLLECTIVE,
     v1::FUNDING_SOURCE_SPONSORSHIP, v1::FUNDING_SOURCE_TRANSFER_IN};
 
-// "personal", "government", … : the last segment of the ledger account person/<id>/<source>.
+// "personal", "government", … : the last segment of the ledger account person/<id>/<source>
+// ("unspecified" for anything else).
 std::string_view SourceName(v1::FundingSource source);
 // The source for a name, or UNSPECIFIED.
 v1::FundingSource SourceFromName(std::string_view name);

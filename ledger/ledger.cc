@@ -174,8 +174,18 @@ absl::StatusOr<std::optional<Ledger::ChainBreak>> FindBreak(const Store& store, 
     return absl::UnavailableError(it->status().ToString());
   }
   if (expected <= to) return broken(expected, StrCat("event ", expected, " is missing"));
-  if (to == head.sequence && prev != head.hash) {
-    return broken(to, "the last event does not hash to the recorded chain head");
+  // The range's last event is vouched for by what follows it: the recorded chain head, or the
+  // next event's link.
+  if (to == head.sequence) {
+    if (prev != head.hash) return broken(to, "the last event does not hash to the recorded chain head");
+  } else {
+    // (A missing or undecodable successor is a break outside the range, not this event's.)
+    LEDGER_ASSIGN_OR_RETURN(auto next_bytes, store.Get(Cf::kEvents, keys::Event(to + 1)));
+    v1::EventEnvelope next;
+    if (next_bytes && next.ParseFromString(*next_bytes) && next.prev_hash() != prev) {
+      return broken(to, StrCat("event ", to, " does not hash to the link event ", to + 1,
+                               " holds"));
+    }
   }
   return Break();
 }
@@ -879,7 +889,7 @@ absl::StatusOr<Ledger::ReplayComparison> Ledger::ReplayCompare(
       while (out.equal && (a->Valid() || b->Valid())) {
         ++out.rows_compared;
         const int order = !a->Valid() ? 1 : !b->Valid() ? -1 : a->key().compare(b->key());
-        const std::string cf_name = StrCat("column family ", static_cast<int>(cf));
+        const std::string cf_name = StrCat("column family ", CfName(cf));
         if (order != 0) {
           const auto& side = order < 0 ? a : b;
           out.first_difference = StrCat(cf_name, " key ", HexEncode(side->key().ToStringView()),

@@ -60,6 +60,12 @@ const char* const kCfNames[kCfCount] = {"events",   "idempotency", "accounts",
                                         "ledger_accounts", "policies", "meta",
                                         "participant_events", "jobs", "checkpoints"};
 
+}  // namespace
+
+std::string_view CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
+
+namespace {
+
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
   const std::string msg = StrCat(what, ": ", s.ToString());

@@ -74,6 +74,8 @@ enum class Cf {
   kCheckpoints
 };
 inline constexpr int kCfCount = 9;
+// The column family's name in RocksDB ("accounts", …).
+std::string_view CfName(Cf cf);
 
 // Owns the RocksDB instance. Thread-safe (RocksDB is).
 class Store {

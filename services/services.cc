@@ -574,8 +574,12 @@ class AuditServiceImpl final : public v1::AuditService::Service {
           }
           out.mutable_event()->set_hash(ledger::Sha256(stored));
           out.set_stored(std::string(stored));
+          if (!writer->Write(out)) {  // the stream is gone: the reader cancelled or went away
+            cancelled = true;
+            return false;
+          }
           ++sent;
-          return writer->Write(out);
+          return true;
         });
     log.set_records(sent);
     if (!status.ok()) return log.Done(FromAbsl(status));

@@ -1,7 +1,8 @@
 // ledgerctl: the operator's command line for the pension ledger.
 //
-// Exit codes: 0 success; 1 error (connection, file, rejected command); 3 an import finished but
-// some rows were rejected (each is printed with its line number).
+// Exit codes: 0 success; 1 error (connection, file, rejected command); 2 a verification found
+// damage or a difference (export, chain, replay); 3 an import finished but some rows were
+// rejected (each is printed with its line number).
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,9 @@
 #include "absl/strings/str_join.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "ledger/account.h"
+#include "ledger/apply.h"
+#include "ledger/audit.h"
 #include "ledger/citizen_id.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
@@ -38,6 +42,7 @@ namespace v1 = ledger::v1;
 using ledger::StrCat;
 
 constexpr int kExitError = 1;
+constexpr int kExitVerifyFailed = 2;
 constexpr int kExitRowsRejected = 3;
 // How many rejected rows an import prints before summarising the rest.
 constexpr size_t kRejectedRowsPrintedMax = 100;
@@ -156,17 +161,6 @@ int Enrol(const std::string& server, const v1::ParticipantEnrolled& participant)
   return 0;
 }
 
-std::string SourceName(v1::FundingSource source) {
-  switch (source) {
-    case v1::FUNDING_SOURCE_PERSONAL: return "personal";
-    case v1::FUNDING_SOURCE_GOVERNMENT: return "government";
-    case v1::FUNDING_SOURCE_COLLECTIVE: return "collective";
-    case v1::FUNDING_SOURCE_SPONSORSHIP: return "sponsorship";
-    case v1::FUNDING_SOURCE_TRANSFER_IN: return "transfer_in";
-    default: return "unspecified";
-  }
-}
-
 int ShowAccount(const std::string& server, const std::string& citizen_id, bool json) {
   auto stub = v1::AccountService::NewStub(Connect(server));
   grpc::ClientContext context;
@@ -203,7 +197,7 @@ int ShowAccount(const std::string& server, const std::string& citizen_id, bool j
   }
   std::printf("%-20s%14s %14s\n", "balance by source", "principal", "interest");
   for (const auto& b : a.balances()) {
-    std::printf("  %-18s%14s %14s\n", SourceName(b.source()).c_str(),
+    std::printf("  %-18s%14s %14s\n", std::string(ledger::SourceName(b.source())).c_str(),
                 ledger::FormatFen(b.principal_fen()).c_str(),
                 ledger::FormatFen(b.interest_fen()).c_str());
   }
@@ -606,7 +600,7 @@ void PrintStatementText(const v1::Statement& s) {
                       int64_t total) {
     std::printf("%s\n", title);
     for (v1::FundingSource source : sources) {
-      std::printf("  %-18s%*s\n", SourceName(source).c_str(), kAmountWidth,
+      std::printf("  %-18s%*s\n", std::string(ledger::SourceName(source)).c_str(), kAmountWidth,
                   ledger::FormatFen(AmountOf(amounts, source)).c_str());
     }
     std::printf("  %-18s%*s\n", "total", kAmountWidth, ledger::FormatFen(total).c_str());
@@ -617,7 +611,7 @@ void PrintStatementText(const v1::Statement& s) {
                               std::string(kind_width - 4, ' '), "  ", "reference",
                               std::string(reference_width - 9, ' '));
   for (v1::FundingSource source : sources) {
-    const std::string name = SourceName(source);
+    const std::string name(ledger::SourceName(source));
     header += StrCat(" ", std::string(kAmountWidth - std::min<size_t>(kAmountWidth, name.size()), ' '),
                      name);
   }
@@ -675,6 +669,263 @@ absl::StatusOr<v1::SourceAmount> ParsePart(const std::string& text) {
   part.set_source(source->second);
   part.set_amount_fen(*fen);
   return part;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The auditor's tools: an export of the signed log and its offline verification, and the
+// AuditService reads. A verification that finds damage or a difference exits 2.
+
+// Streams events [from, to] (to = 0: the head when the stream starts) into an export file
+// (ledger/audit.h): each event's stored bytes in order, each signed checkpoint right after the
+// event it signs.
+int Export(const std::string& server, const std::string& file, uint64_t from, uint64_t to,
+           const std::string& pubkey_out) {
+  auto writer = ledger::ExportWriter::Create(file);
+  if (!writer.ok()) return Fail(std::string(writer.status().message()));
+  auto stub = v1::AuditService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientStreamDeadlineSeconds);
+  v1::StreamEventsRequest request;
+  request.set_from_sequence(from);
+  request.set_to_sequence(to);
+  auto reader = stub->StreamEvents(&context, request);
+  // An export that stops early is removed: a prefix of the log would verify as a shorter export.
+  auto abandon = [&](int exit_code) {
+    context.TryCancel();
+    (void)reader->Finish();
+    std::error_code ignored;
+    std::filesystem::remove(file, ignored);
+    return exit_code;
+  };
+  v1::AuditEvent event;
+  // The server fixes the stream's last event when the call starts, and a checkpoint is committed
+  // in the same write as the event it signs: once the first event has arrived, every checkpoint
+  // the stream can reach is stored. Checkpoints past the stream's end are not written.
+  if (!reader->Read(&event)) {
+    const grpc::Status st = reader->Finish();
+    std::error_code ignored;
+    std::filesystem::remove(file, ignored);
+    return st.ok() ? Fail("the server streamed no events") : RpcFail(context, st);
+  }
+  v1::Checkpoints checkpoints;
+  {
+    grpc::ClientContext checkpoints_context;
+    SetDeadline(checkpoints_context, ledger::kClientUnaryDeadlineSeconds);
+    v1::GetCheckpointsRequest checkpoints_request;
+    checkpoints_request.set_from_sequence(from);
+    checkpoints_request.set_to_sequence(to);
+    if (auto st = stub->GetCheckpoints(&checkpoints_context, checkpoints_request, &checkpoints);
+        !st.ok()) {
+      return abandon(RpcFail(checkpoints_context, st));
+    }
+  }
+  uint64_t events = 0, first = 0, last = 0, written_checkpoints = 0;
+  int next_checkpoint = 0;
+  const int checkpoint_count = checkpoints.checkpoints_size();
+  do {
+    const uint64_t sequence = event.event().sequence();
+    if (events > 0 && sequence != last + 1) {
+      return abandon(Fail(StrCat("the server sent sequence ", sequence, " after ", last)));
+    }
+    if (auto st = (*writer)->AddEvent(event.stored()); !st.ok()) {
+      return abandon(Fail(StrCat(file, ": ", std::string(st.message()))));
+    }
+    if (events++ == 0) first = sequence;
+    last = sequence;
+    while (next_checkpoint < checkpoint_count &&
+           checkpoints.checkpoints(next_checkpoint).sequence() <= sequence) {
+      const v1::Checkpoint& c = checkpoints.checkpoints(next_checkpoint++);
+      if (c.sequence() != sequence) continue;  // signs an event before the range
+      if (auto st = (*writer)->AddCheckpoint(c); !st.ok()) {
+        return abandon(Fail(StrCat(file, ": ", std::string(st.message()))));
+      }
+      ++written_checkpoints;
+    }
+  } while (reader->Read(&event));
+  if (grpc::Status st = reader->Finish(); !st.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove(file, ignored);
+    return RpcFail(context, st);
+  }
+  if (auto st = (*writer)->Finish(); !st.ok()) {
+    return Fail(StrCat(file, ": ", std::string(st.message())));
+  }
+  std::error_code error;
+  const uintmax_t bytes = std::filesystem::file_size(file, error);
+  std::printf("exported events=%llu first=%llu last=%llu checkpoints=%llu bytes=%llu\n",
+              static_cast<unsigned long long>(events), static_cast<unsigned long long>(first),
+              static_cast<unsigned long long>(last),
+              static_cast<unsigned long long>(written_checkpoints),
+              static_cast<unsigned long long>(error ? 0 : bytes));
+  if (written_checkpoints == 0) {
+    std::fprintf(stderr,
+                 "warning: no signed checkpoint in the range (does the server sign with "
+                 "--checkpoint-key?): the export will not verify\n");
+  }
+  if (!pubkey_out.empty()) {
+    if (checkpoints.public_key_pem().empty()) {
+      return Fail("the server has no checkpoint key: no public key to write");
+    }
+    std::ofstream out(pubkey_out, std::ios::binary | std::ios::trunc);
+    out << checkpoints.public_key_pem();
+    out.close();
+    if (!out) return Fail(StrCat("cannot write ", pubkey_out));
+    std::printf("server public key written to %s\n", pubkey_out.c_str());
+  }
+  return 0;
+}
+
+// Offline: verifies an export with the deployment's published public key. No server is involved.
+int VerifyExportFile(const std::string& file, const std::string& pubkey_file) {
+  auto pem = ReadFile(pubkey_file);
+  if (!pem.ok()) return Fail(std::string(pem.status().message()));
+  // A key that does not parse is the operator's mistake (exit 1), not damage to the export.
+  if (auto st = ledger::VerifyCheckpointSignature(v1::Checkpoint(), *pem);
+      absl::IsInvalidArgument(st)) {
+    return Fail(StrCat(pubkey_file, ": ", std::string(st.message())));
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Fail(StrCat("cannot open ", file));
+  const ledger::ExportVerification v = ledger::VerifyExport(in, *pem);
+  if (!v.ok) {
+    std::fprintf(stderr, "verification FAILED at sequence %llu: %s\n",
+                 static_cast<unsigned long long>(v.bad_sequence), v.reason.c_str());
+    return kExitVerifyFailed;
+  }
+  std::printf("verified events=%llu first=%llu last=%llu checkpoints=%llu last_signed=%llu\n",
+              static_cast<unsigned long long>(v.events),
+              static_cast<unsigned long long>(v.first_sequence),
+              static_cast<unsigned long long>(v.last_sequence),
+              static_cast<unsigned long long>(v.checkpoints),
+              static_cast<unsigned long long>(v.last_signed_sequence));
+  if (v.last_sequence > v.last_signed_sequence) {
+    std::fprintf(stderr,
+                 "warning: events %llu..%llu follow the last signed checkpoint: they are "
+                 "hash-chained but not signed\n",
+                static_cast<unsigned long long>(v.last_signed_sequence + 1),
+                static_cast<unsigned long long>(v.last_sequence));
+  }
+  return 0;
+}
+
+int VerifyChain(const std::string& server, uint64_t from, uint64_t to) {
+  auto stub = v1::AuditService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientStreamDeadlineSeconds);  // re-hashes the whole range
+  v1::VerifyChainRequest request;
+  request.set_from_sequence(from);
+  request.set_to_sequence(to);
+  v1::VerifyChainResponse response;
+  if (auto st = stub->VerifyChain(&context, request, &response); !st.ok()) {
+    return RpcFail(context, st);
+  }
+  if (!response.ok()) {
+    std::fprintf(stderr, "chain verification FAILED at sequence %llu: %s\n",
+                 static_cast<unsigned long long>(response.first_bad_sequence()),
+                 response.reason().c_str());
+    return kExitVerifyFailed;
+  }
+  std::printf("chain ok from=%llu to=%llu\n",
+              static_cast<unsigned long long>(response.from_sequence()),
+              static_cast<unsigned long long>(response.to_sequence()));
+  return 0;
+}
+
+int ReplayCompare(const std::string& server) {
+  auto stub = v1::AuditService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientStreamDeadlineSeconds);  // rebuilds every projection
+  v1::ReplayCompareResponse response;
+  if (auto st = stub->ReplayCompare(&context, v1::ReplayCompareRequest(), &response); !st.ok()) {
+    return RpcFail(context, st);
+  }
+  std::printf("replay equal=%s sequence=%llu events=%llu rows=%llu seconds=%.2f "
+              "events_per_s=%.0f\n",
+              response.equal() ? "true" : "false",
+              static_cast<unsigned long long>(response.sequence()),
+              static_cast<unsigned long long>(response.events_replayed()),
+              static_cast<unsigned long long>(response.rows_compared()), response.seconds(),
+              response.events_replayed() / std::max(response.seconds(), 1e-9));
+  if (!response.equal()) {
+    std::fprintf(stderr, "replay FAILED: first difference: %s\n",
+                 response.first_difference().c_str());
+    return kExitVerifyFailed;
+  }
+  return 0;
+}
+
+// A participant's balance by source, or a ledger account's, recomputed from the log.
+int BalanceAsOf(const std::string& server, const v1::BalanceAsOfRequest& request) {
+  auto stub = v1::AuditService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
+  v1::BalanceAsOfResponse response;
+  if (auto st = stub->BalanceAsOf(&context, request, &response); !st.ok()) {
+    return RpcFail(context, st);
+  }
+  std::string as_of;
+  if (request.as_of_sequence() != 0) as_of = StrCat("sequence ", request.as_of_sequence());
+  if (!request.as_of_date().empty()) {
+    as_of += StrCat(as_of.empty() ? "" : " and ", "effective date ", request.as_of_date());
+  }
+  if (as_of.empty()) as_of = "the head";
+  if (!request.citizen_id().empty()) {
+    std::printf("citizen_id          %s\n", request.citizen_id().c_str());
+  } else {
+    std::printf("ledger account      %s\n", request.ledger_account().c_str());
+  }
+  std::printf("as of               %s\n", as_of.c_str());
+  if (!request.citizen_id().empty()) {
+    std::printf("balance by source\n");
+    for (const auto& b : response.balances()) {
+      std::printf("  %-18s%14s\n", std::string(ledger::SourceName(b.source())).c_str(),
+                  ledger::FormatFen(b.amount_fen()).c_str());
+    }
+  }
+  std::printf("total               %s yuan\n", ledger::FormatFen(response.total_fen()).c_str());
+  std::printf("events applied      %llu\n",
+              static_cast<unsigned long long>(response.events_applied()));
+  return 0;
+}
+
+// The event types StreamEvents filters on: the snake_case names of EventEnvelope's `event` oneof.
+std::vector<std::string> EventTypeNames() {
+  std::vector<std::string> names;
+  const google::protobuf::OneofDescriptor* oneof =
+      v1::EventEnvelope::descriptor()->FindOneofByName("event");
+  for (int i = 0; oneof != nullptr && i < oneof->field_count(); ++i) {
+    names.push_back(std::string(oneof->field(i)->name()));
+  }
+  return names;
+}
+
+// One line per event: sequence, effective date, type, region, external reference, short hash;
+// or, with --json, one JSON object per line (the envelope, hash filled in).
+int ListEvents(const std::string& server, const v1::StreamEventsRequest& request, bool json) {
+  auto stub = v1::AuditService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientStreamDeadlineSeconds);
+  auto reader = stub->StreamEvents(&context, request);
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  v1::AuditEvent event;
+  while (reader->Read(&event)) {
+    const v1::EventEnvelope& e = event.event();
+    if (json) {
+      std::string line;
+      (void)google::protobuf::util::MessageToJsonString(e, &line, options);
+      std::printf("%s\n", line.c_str());
+      continue;
+    }
+    std::printf("%10llu  %-10s  %-32s  %-6s  %-28s  %s\n",
+                static_cast<unsigned long long>(e.sequence()), e.effective_date().c_str(),
+                ledger::EventTypeName(e).c_str(),
+                e.region_code().empty() ? "-" : e.region_code().c_str(),
+                e.external_ref().empty() ? "-" : e.external_ref().c_str(),
+                ledger::HexEncode(e.hash()).substr(0, 16).c_str());
+  }
+  if (grpc::Status st = reader->Finish(); !st.ok()) return RpcFail(context, st);
+  return 0;
 }
 
 }  // namespace
@@ -855,6 +1106,58 @@ int main(int argc, char** argv) {
   statement->add_option("--year", lc.year, "calendar year")->required();
   statement->add_flag("--csv", lc.csv, "CSV with a header row, opening and closing rows");
 
+  // The auditor (auditor certificate; `verify` is offline and needs no server).
+  struct {
+    std::string file, pubkey, pubkey_out, id, account, date, type, region;
+    uint64_t from = 1, to = 0, sequence = 0;
+    bool json = false;
+  } au;
+  auto add_range = [&](CLI::App* command, const char* what) {
+    command->add_option("--from", au.from, StrCat("first sequence ", what))
+        ->capture_default_str();
+    command->add_option("--to", au.to, StrCat("last sequence ", what, " (0: the head)"))
+        ->capture_default_str();
+  };
+  auto* export_log = app.add_subcommand(
+      "export", "write the event log and its signed checkpoints to a file for offline verification");
+  export_log->add_option("file", au.file, "export file to write (replaced if it exists)")
+      ->required();
+  add_range(export_log, "to export");
+  export_log->add_option("--pubkey-out", au.pubkey_out,
+                         "also write the server's checkpoint public key (PEM) to this file");
+  auto* verify = app.add_subcommand(
+      "verify", "offline: verify an export's hash chain and checkpoint signatures (exit 2: damaged)");
+  verify->add_option("file", au.file, "export file")->required();
+  verify->add_option("--pubkey", au.pubkey, "the deployment's published checkpoint public key (PEM)")
+      ->required();
+
+  auto* audit = app.add_subcommand("audit", "the auditor's reads (AuditService)");
+  audit->require_subcommand(1);
+  auto* audit_chain = audit->add_subcommand(
+      "verify-chain", "the server re-hashes the log and checks every link (exit 2: a break)");
+  add_range(audit_chain, "to verify");
+  auto* audit_replay = audit->add_subcommand(
+      "replay", "rebuild every projection from the log and compare with the live ones (exit 2: "
+                "they differ)");
+  auto* audit_balance = audit->add_subcommand(
+      "balance", "a participant's or ledger account's balance recomputed from the log, as of a "
+                 "sequence or an effective date");
+  auto* balance_of = audit_balance->add_option_group("whose", "one of --id and --account");
+  balance_of->add_option("--id", au.id, "18-character citizen ID");
+  balance_of->add_option("--account", au.account, "ledger account REGION/ACCOUNT, e.g. "
+                                                   "222401/fund.special");
+  balance_of->require_option(1);
+  audit_balance->add_option("--as-of-sequence", au.sequence, "last sequence to include");
+  audit_balance->add_option("--as-of-date", au.date, "last effective date to include, YYYY-MM-DD");
+  auto* audit_events = audit->add_subcommand(
+      "events", "list events: sequence, effective date, type, region, reference, short hash");
+  add_range(audit_events, "to list");
+  audit_events->add_option("--id", au.id, "only this participant's events");
+  audit_events->add_option("--type", au.type, "only this event type (snake_case)")
+      ->check(CLI::IsMember(EventTypeNames()));
+  audit_events->add_option("--region", au.region, "only this region's events");
+  audit_events->add_flag("--json", au.json, "one JSON object per line");
+
   CLI11_PARSE(app, argc, argv);
   const Connection& c = g_connection;
   if ((c.ca_file.empty() || c.cert_file.empty() || c.key_file.empty()) &&
@@ -989,6 +1292,27 @@ int main(int argc, char** argv) {
     return RunJob(server, lc.kind, r);
   }
   if (statement->parsed()) return ShowStatement(server, lc.id, lc.year, lc.csv);
+  if (export_log->parsed()) return Export(server, au.file, au.from, au.to, au.pubkey_out);
+  if (verify->parsed()) return VerifyExportFile(au.file, au.pubkey);
+  if (audit_chain->parsed()) return VerifyChain(server, au.from, au.to);
+  if (audit_replay->parsed()) return ReplayCompare(server);
+  if (audit_balance->parsed()) {
+    v1::BalanceAsOfRequest r;
+    r.set_citizen_id(au.id);
+    r.set_ledger_account(au.account);
+    r.set_as_of_sequence(au.sequence);
+    r.set_as_of_date(au.date);
+    return BalanceAsOf(server, r);
+  }
+  if (audit_events->parsed()) {
+    v1::StreamEventsRequest r;
+    r.set_from_sequence(au.from);
+    r.set_to_sequence(au.to);
+    r.set_citizen_id(au.id);
+    r.set_event_type(au.type);
+    r.set_region_code(au.region);
+    return ListEvents(server, r, au.json);
+  }
   if (rebuild->parsed()) {
     if (auto st = ledger::Ledger::RebuildProjections(data_dir); !st.ok()) {
       return Fail(std::string(st.ToString()));
