@@ -582,12 +582,17 @@ void PrintStatementCsv(const v1::Statement& s) {
   row(StrCat(s.year(), "-12-31"), "", "closing", "", s.closing(), s.closing_total_fen());
 }
 
+// A line's kind, with the month a benefit payment is for ("benefit_paid 202605").
+std::string KindLabel(const v1::StatementLine& line) {
+  return line.month() == 0 ? line.kind() : StrCat(line.kind(), " ", line.month());
+}
+
 void PrintStatementText(const v1::Statement& s) {
   const std::vector<v1::FundingSource> sources = StatementSources(s);
   constexpr int kAmountWidth = 12;
   size_t kind_width = 4, reference_width = 9;
   for (const auto& line : s.lines()) {
-    kind_width = std::max(kind_width, line.kind().size());
+    kind_width = std::max(kind_width, KindLabel(line).size());
     reference_width = std::max(reference_width, line.reference().size());
   }
   std::printf("annual account statement (对账单) %d\n", s.year());
@@ -619,7 +624,8 @@ void PrintStatementText(const v1::Statement& s) {
   std::printf("%s\n", header.c_str());
   for (const auto& line : s.lines()) {
     std::printf("  %-10s  %-*s  %-*s", line.date().c_str(), static_cast<int>(kind_width),
-                line.kind().c_str(), static_cast<int>(reference_width), line.reference().c_str());
+                KindLabel(line).c_str(), static_cast<int>(reference_width),
+                line.reference().c_str());
     for (v1::FundingSource source : sources) {
       const bool moved = std::any_of(line.parts().begin(), line.parts().end(),
                                      [&](const auto& a) { return a.source() == source; });
