@@ -16,6 +16,9 @@
 //   - Benefits, death and transfers may not be dated in a year whose interest is posted; credits,
 //     cancellations and refunds may (they adjust the interest of that year and every later one).
 //   - Deceased and transferred-out accounts earn no interest: their settlement empties them.
+//   - Death pays the months due up to and including the month of death that were not paid yet
+//     (against basic-pension funds, like any month), then recognises months paid after it as an
+//     overpayment; the funeral subsidy follows the policy in force on the date of death.
 #ifndef LEDGER_LIFECYCLE_H_
 #define LEDGER_LIFECYCLE_H_
 
