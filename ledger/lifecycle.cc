@@ -1113,9 +1113,10 @@ absl::StatusOr<std::variant<Rejection, JobCursor>> StartJob(const v1::JobRequest
   // Jobs that spend fiscal funds: the whole job must be covered before anything is credited.
   std::map<std::string, int64_t> need;
   auto it = store.NewIterator(Cf::kAccounts);
+  v1::Account scratch;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    LEDGER_ASSIGN_OR_RETURN(v1::Account * a, state.AccountFromRow(it->key().ToStringView(),
-                                                                  it->value().ToStringView()));
+    const v1::Account* a =
+        state.PeekAccountRow(it->key().ToStringView(), it->value().ToStringView(), scratch);
     if (a == nullptr) continue;
     for (const auto& [fund, amount] : Plan(*a, j, rate).fiscal) need[fund] += amount;
   }

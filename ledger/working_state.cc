@@ -93,6 +93,17 @@ absl::StatusOr<v1::Account*> WorkingState::AccountFromRow(std::string_view citiz
   return it->second ? &*it->second : nullptr;
 }
 
+const v1::Account* WorkingState::PeekAccountRow(std::string_view citizen_id,
+                                                std::string_view row,
+                                                v1::Account& scratch) const {
+  if (auto it = accounts_.find(std::string(citizen_id)); it != accounts_.end()) {
+    return it->second ? &*it->second : nullptr;
+  }
+  LEDGER_CHECK(scratch.ParseFromArray(row.data(), static_cast<int>(row.size())),
+               "account projection does not decode");
+  return &scratch;
+}
+
 absl::StatusOr<std::optional<DocumentEntry>> WorkingState::FindDocument(
     std::string_view document_ref) {
   auto it = documents_.find(std::string(document_ref));

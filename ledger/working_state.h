@@ -67,6 +67,10 @@ class WorkingState {
   absl::StatusOr<v1::EventEnvelope> Event(uint64_t sequence);
   // The account stored as `row` (read by a job's scan), unless this group already changed it.
   absl::StatusOr<v1::Account*> AccountFromRow(std::string_view citizen_id, std::string_view row);
+  // The same for reading only: this group's version if it has one, else `row` parsed into
+  // `scratch`, without keeping it (a scan over every account must not hold them all).
+  const v1::Account* PeekAccountRow(std::string_view citizen_id, std::string_view row,
+                                    v1::Account& scratch) const;
   absl::StatusOr<std::optional<DocumentEntry>> FindDocument(std::string_view document_ref);
   // Last completed period of a region's job kind, or nullopt.
   std::optional<int32_t> JobMark(std::string_view region, v1::JobKind kind) const;
