@@ -9,6 +9,8 @@ packages=(
   librocksdb-dev libabsl-dev libssl-dev libcli11-dev libspdlog-dev prometheus-cpp-dev
   libtomlplusplus-dev
   libgtest-dev libgmock-dev
+  # reliability and reports: libFuzzer targets (clang), the HTML report's headless screenshot
+  clang libclang-rt-14-dev chromium
 )
 
 missing=()
