@@ -4,6 +4,7 @@
 
 #include "ledger/account.h"
 #include "ledger/dates.h"
+#include "ledger/recon.h"
 #include "ledger/status_macros.h"
 #include "ledger/strings.h"
 #include "ledger/working_state.h"
@@ -66,7 +67,7 @@ absl::Status PostLeg(const v1::EventEnvelope& event, std::string_view account_na
                      int64_t delta_fen, WorkingState& state) {
   if (!account_name.starts_with(accounts::kPersonPrefix)) {
     state.Post(event.region_code(), account_name, delta_fen);
-    return absl::OkStatus();
+    return ReconcilePostingLeg(event, account_name, delta_fen, state);
   }
   const std::string_view rest = account_name.substr(accounts::kPersonPrefix.size());
   const size_t slash = rest.find('/');
@@ -230,6 +231,24 @@ std::vector<v1::Posting> PostingsFor(const v1::EventEnvelope& event) {
             p.amount_fen());
       }
       break;
+    case v1::EventEnvelope::kTaxRemittanceReceived: {
+      const auto& t = event.tax_remittance_received();
+      Add(out, std::string(accounts::BankLedgerAccount(t.bank_account())),
+          std::string(accounts::kTaxReceivable), t.amount_fen());
+      break;
+    }
+    case v1::EventEnvelope::kFundTransferred: {
+      const auto& t = event.fund_transferred();
+      Add(out, std::string(accounts::BankLedgerAccount(t.to_account())),
+          std::string(accounts::BankLedgerAccount(t.from_account())), t.amount_fen());
+      break;
+    }
+    case v1::EventEnvelope::kBankInterestReceived: {
+      const auto& b = event.bank_interest_received();
+      Add(out, std::string(accounts::BankLedgerAccount(b.bank_account())),
+          std::string(accounts::kBankInterestIncome), b.amount_fen());
+      break;
+    }
     default:
       break;
   }
@@ -420,6 +439,11 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
       break;
     }
     case v1::EventEnvelope::kFiscalFundsReceived:
+    case v1::EventEnvelope::kTaxRemittanceReceived:
+    case v1::EventEnvelope::kFundTransferred:
+    case v1::EventEnvelope::kBankInterestReceived:
+    case v1::EventEnvelope::kBankBalanceReported:      // the reconciliation's, below
+    case v1::EventEnvelope::kTaxDailyTotalsReported:  // the reconciliation's, below
     case v1::EventEnvelope::kInterestAdjusted:
     case v1::EventEnvelope::kBenefitOverpaymentRecognized:
     case v1::EventEnvelope::kFuneralSubsidyPaid:
@@ -428,7 +452,7 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
     case v1::EventEnvelope::EVENT_NOT_SET:
       LEDGER_CHECK(false, "event without a body");
   }
-  return absl::OkStatus();
+  return ApplyToReconciliation(event, state);
 }
 
 }  // namespace ledger

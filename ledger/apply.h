@@ -15,6 +15,8 @@ namespace ledger {
 
 class WorkingState;
 
+// The fund's bank accounts are fund.income, fund.special and fund.payment (BankLedgerAccount in
+// ledger/recon.h); tax_receivable holds what the tax bureau collected and has not remitted yet.
 // Chart of accounts used by postings (per region; balances are debits − credits). Person
 // accounts are "person/<citizen id>/<source>" (source: personal, government, collective,
 // sponsorship, transfer_in); their balances live in the account projection and roll up, per
@@ -24,6 +26,8 @@ inline constexpr std::string_view kTaxReceivable = "tax_receivable";
 inline constexpr std::string_view kSuspense = "suspense";
 inline constexpr std::string_view kFundSpecial = "fund.special";    // 财政专户
 inline constexpr std::string_view kFundPayment = "fund.payment";    // 支出户
+inline constexpr std::string_view kFundIncome = "fund.income";      // 收入户
+inline constexpr std::string_view kBankInterestIncome = "bank_interest_income";
 inline constexpr std::string_view kInterestExpense = "interest_expense";
 inline constexpr std::string_view kRefundsPayable = "refunds_payable";
 inline constexpr std::string_view kHeirsPayable = "heirs_payable";

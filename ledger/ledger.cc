@@ -19,8 +19,10 @@
 #include "ledger/dates.h"
 #include "ledger/apply.h"
 #include "ledger/audit.h"
+#include "ledger/funds.h"
 #include "ledger/hash.h"
 #include "ledger/lifecycle.h"
+#include "ledger/recon.h"
 #include "ledger/limits.h"
 #include "ledger/statement.h"
 #include "ledger/rules.h"
@@ -651,7 +653,13 @@ absl::StatusOr<std::string> Ledger::CommandRegion(const v1::AccountCommand& comm
     return account ? account->region_code() : std::string();
   };
   switch (command.command_case()) {
-    case v1::AccountCommand::kReceiveFiscalFunds: return command.receive_fiscal_funds().region_code();
+    case v1::AccountCommand::kReceiveFiscalFunds:
+    case v1::AccountCommand::kReceiveTaxRemittance:
+    case v1::AccountCommand::kTransferBetweenFundAccounts:
+    case v1::AccountCommand::kReceiveBankInterest:
+    case v1::AccountCommand::kReportBankBalance:
+    case v1::AccountCommand::kReportDailyTotals:
+      return std::string(FundCommandRegion(command));
     case v1::AccountCommand::kTransferIn: return command.transfer_in().to_region();
     case v1::AccountCommand::kRefundContribution: {
       LEDGER_ASSIGN_OR_RETURN(auto entry, impl_->store().Get(Cf::kIdempotency,
@@ -823,6 +831,45 @@ absl::StatusOr<Ledger::BalanceAsOf> Ledger::ParticipantBalanceAsOf(
   return out;
 }
 
+absl::StatusOr<v1::Reconciliation> Ledger::Reconcile(
+    const v1::ReconciliationRequest& request) const {
+  const Store& store = impl_->store();
+  const auto snapshot = store.Snapshot();
+  LEDGER_ASSIGN_OR_RETURN(auto last, store.Get(Cf::kMeta, keys::kLastSequence, snapshot.get()));
+  return BuildReconciliation(store, snapshot.get(), last ? keys::DecodeU64(*last) : 0, request);
+}
+
+absl::StatusOr<std::optional<v1::TaxDayReconciliation>> Ledger::ReconcileTaxDay(
+    std::string_view region, std::string_view collection_date, std::string_view tax_office) const {
+  const auto snapshot = impl_->store().Snapshot();
+  return ledger::ReconcileTaxDay(impl_->store(), snapshot.get(), region, collection_date,
+                                 tax_office);
+}
+
+absl::StatusOr<Ledger::FundBalance> Ledger::FundBalanceAsOf(std::string_view region,
+                                                            v1::BankAccount account,
+                                                            std::string_view as_of_date) const {
+  if (accounts::BankLedgerAccount(account).empty()) {
+    return absl::InvalidArgumentError("bank_account must be INCOME, SPECIAL or PAYMENT");
+  }
+  std::string date;
+  if (!as_of_date.empty()) {
+    auto day = ParseDate(as_of_date);
+    if (!day.ok()) {
+      return absl::InvalidArgumentError(StrCat("as_of_date '", as_of_date, "' is not YYYY-MM-DD"));
+    }
+    date = FormatDate(*day);
+  }
+  const Store& store = impl_->store();
+  const auto snapshot = store.Snapshot();
+  LEDGER_ASSIGN_OR_RETURN(auto last, store.Get(Cf::kMeta, keys::kLastSequence, snapshot.get()));
+  FundBalance out;
+  out.as_of_sequence = last ? keys::DecodeU64(*last) : 0;
+  LEDGER_ASSIGN_OR_RETURN(out.balance_fen,
+                          ledger::FundBalanceAsOf(store, snapshot.get(), region, account, date));
+  return out;
+}
+
 absl::StatusOr<Ledger::BalanceAsOf> Ledger::LedgerAccountBalanceAsOf(
     std::string_view ledger_account, uint64_t as_of_sequence, std::string_view as_of_date) const {
   const size_t slash = ledger_account.find('/');
@@ -881,7 +928,7 @@ absl::StatusOr<Ledger::ReplayComparison> Ledger::ReplayCompare(
                             ReplayInto(*events, out.sequence, *scratch, kReplayEventsPerBatchMax));
     out.equal = true;
     for (Cf cf : {Cf::kIdempotency, Cf::kAccounts, Cf::kLedgerAccounts, Cf::kPolicies,
-                  Cf::kParticipantEvents, Cf::kJobs, Cf::kMeta}) {
+                  Cf::kParticipantEvents, Cf::kJobs, Cf::kRecon, Cf::kMeta}) {
       auto a = live.NewIterator(cf, snapshot.get());
       auto b = scratch->NewIterator(cf);
       a->SeekToFirst();

@@ -27,6 +27,7 @@
 #include "ledger/v1/commands.pb.h"
 #include "ledger/v1/events.pb.h"
 #include "ledger/v1/policy.pb.h"
+#include "ledger/v1/reconciliation.pb.h"
 #include "ledger/v1/records.pb.h"
 
 namespace ledger {
@@ -230,6 +231,20 @@ class Ledger {
   absl::StatusOr<BalanceAsOf> LedgerAccountBalanceAsOf(std::string_view ledger_account,
                                                        uint64_t as_of_sequence,
                                                        std::string_view as_of_date) const;
+  // The four reconciliations (ledger/recon.h) at one consistent snapshot. INVALID_ARGUMENT for a
+  // malformed region or date; an unknown one gives empty sections.
+  absl::StatusOr<v1::Reconciliation> Reconcile(const v1::ReconciliationRequest& request) const;
+  // One tax day's reconciliation; nullopt when the ledger holds neither receipts nor a report.
+  absl::StatusOr<std::optional<v1::TaxDayReconciliation>> ReconcileTaxDay(
+      std::string_view region, std::string_view collection_date,
+      std::string_view tax_office) const;
+  // A fund bank account's ledger balance at the end of `as_of_date` (empty: every movement).
+  struct FundBalance {
+    int64_t balance_fen = 0;
+    uint64_t as_of_sequence = 0;
+  };
+  absl::StatusOr<FundBalance> FundBalanceAsOf(std::string_view region, v1::BankAccount account,
+                                              std::string_view as_of_date) const;
   // Rebuilds every projection from the log into a scratch store under `scratch_dir` (created,
   // then removed) at one consistent snapshot, and compares it with the live projections byte
   // for byte.

@@ -8,7 +8,9 @@
 #include "ledger/account.h"
 #include "ledger/apply.h"
 #include "ledger/citizen_id.h"
+#include "ledger/command_checks.h"
 #include "ledger/dates.h"
+#include "ledger/funds.h"
 #include "ledger/hash.h"
 #include "ledger/limits.h"
 #include "ledger/money.h"
@@ -22,52 +24,23 @@
 namespace ledger {
 namespace {
 
+using command::Check;
+using command::CheckAmount;
+using command::CheckDate;
+using command::Envelope;
+using command::IsReference;
+using command::IsRegionCode;
+using command::PolicyFor;
+using command::Reject;
+
 // The date the DOMAIN rule on inheritance changed (国发〔2014〕8号): from then on the whole
 // balance is inheritable; before, the government-subsidy part returned to the pool.
 const absl::CivilDay kWholeBalanceInheritableFrom(2014, 2, 21);
 constexpr int kPensionAge = 60;
 constexpr uint32_t kFullContributionYears = 15;
 
-// A command's answer while it is being decided: a rejection, or go on.
-using Check = std::optional<Rejection>;
-
-Rejection Reject(v1::Reason reason, std::string detail) { return Rejection{reason, std::move(detail)}; }
 
 std::string Masked(std::string_view id) { return MaskCitizenId(id); }
-
-bool IsReference(std::string_view s) {
-  if (s.empty() || s.size() > kDocumentRefBytesMax) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
-}
-
-bool IsRegionCode(std::string_view s) {
-  return s.size() == 6 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// A business date: valid and not after today.
-Check CheckDate(std::string_view text, std::string_view field, absl::CivilDay today,
-                absl::CivilDay& out) {
-  auto date = ParseDate(text);
-  if (!date.ok()) {
-    return Reject(v1::REASON_INVALID_DATE, StrCat(field, " '", text, "' is not YYYY-MM-DD"));
-  }
-  if (*date > today) {
-    return Reject(v1::REASON_DATE_IN_FUTURE,
-                  StrCat(field, " ", text, " is after today ", FormatDate(today)));
-  }
-  out = *date;
-  return std::nullopt;
-}
-
-Check CheckAmount(int64_t amount_fen, int64_t max_fen) {
-  if (amount_fen <= 0) {
-    return Reject(v1::REASON_AMOUNT_NOT_POSITIVE, StrCat("amount_fen must be > 0, got ", amount_fen));
-  }
-  if (amount_fen > max_fen) {
-    return Reject(v1::REASON_INVALID_FIELD, StrCat("amount_fen above ", max_fen));
-  }
-  return std::nullopt;
-}
 
 std::string StatusName(v1::ParticipantStatus s) {
   std::string name = v1::ParticipantStatus_Name(s).substr(sizeof("PARTICIPANT_STATUS_") - 1);
@@ -129,16 +102,6 @@ void SimulateAdjustments(v1::Account& account, int from, int posted, const Worki
       for (const auto& p : adjusted->parts()) RecordInterest(account, p.source(), p.amount_fen(), year);
     }
   }
-}
-
-v1::EventEnvelope Envelope(std::string_view region, absl::CivilDay date, std::string_view ref,
-                           uint32_t policy_version) {
-  v1::EventEnvelope e;
-  e.set_effective_date(FormatDate(date));
-  e.set_region_code(std::string(region));
-  e.set_external_ref(std::string(ref));
-  e.set_policy_version(policy_version);
-  return e;
 }
 
 // Money events of a command dated in a posted year are allowed for credits and reversals only.
@@ -222,35 +185,6 @@ absl::StatusOr<const v1::Account*> Participant(WorkingState& state, std::string_
 
 Rejection Unknown(std::string_view id) {
   return Reject(v1::REASON_UNKNOWN_PARTICIPANT, StrCat(Masked(id), " is not enrolled"));
-}
-
-// The policy in force for `region` on `date`, or the rejection saying why there is none.
-std::variant<Rejection, const v1::Policy*> PolicyFor(const WorkingState& state,
-                                                     std::string_view region,
-                                                     absl::CivilDay date) {
-  if (!state.policies().HasRegion(region)) {
-    return Reject(v1::REASON_UNKNOWN_REGION, StrCat("no policy adopted for region '", region, "'"));
-  }
-  const v1::Policy* p = state.policies().InForce(region, date);
-  if (p == nullptr) {
-    return Reject(v1::REASON_NO_POLICY_IN_FORCE,
-                  StrCat("region ", region, " has no policy in force on ", FormatDate(date)));
-  }
-  return p;
-}
-
-Outcome ReceiveFunds(const v1::ReceiveFiscalFundsRequest& r, Context& c, absl::CivilDay date) {
-  auto policy = PolicyFor(c.state, r.region_code(), date);
-  if (auto* rej = std::get_if<Rejection>(&policy)) return *rej;
-  v1::EventEnvelope e =
-      Envelope(r.region_code(), date, c.document_ref, std::get<const v1::Policy*>(policy)->version());
-  auto* f = e.mutable_fiscal_funds_received();
-  f->set_purpose(r.purpose());
-  f->set_year(r.year());
-  f->set_amount_fen(r.amount_fen());
-  Recorder rec{c.state, c.append};
-  LEDGER_RETURN_IF_ERROR(rec.Add(std::move(e), false));
-  return rec.result;
 }
 
 Outcome CreditCollective(const v1::CreditCollectiveSubsidyRequest& r, Context& c,
@@ -712,19 +646,8 @@ Check CheckFields(const v1::AccountCommand& command, absl::CivilDay today, absl:
     }
     return std::nullopt;
   };
+  if (IsFundCommand(command)) return CheckFundFields(command, today, date);
   switch (command.command_case()) {
-    case v1::AccountCommand::kReceiveFiscalFunds: {
-      const auto& r = command.receive_fiscal_funds();
-      if (r.purpose() == v1::FISCAL_PURPOSE_UNSPECIFIED || !v1::FiscalPurpose_IsValid(r.purpose())) {
-        return Reject(v1::REASON_INVALID_FIELD, "purpose must be a known fiscal purpose");
-      }
-      if (auto rej = CheckAmount(r.amount_fen(), kFiscalAmountFenMax)) return rej;
-      if (auto rej = CheckDate(r.date(), "date", today, date)) return rej;
-      if (r.year() < kFirstContributionYear || r.year() > date.year() + 1) {
-        return Reject(v1::REASON_INVALID_PERIOD, StrCat("year ", r.year(), " is implausible on ", r.date()));
-      }
-      return std::nullopt;
-    }
     case v1::AccountCommand::kCreditCollectiveSubsidy: {
       const auto& r = command.credit_collective_subsidy();
       if (auto rej = id_check(r.citizen_id())) return rej;
@@ -790,7 +713,7 @@ Check CheckFields(const v1::AccountCommand& command, absl::CivilDay today, absl:
       if (auto rej = id_check(r.citizen_id())) return rej;
       return CheckDate(r.date(), "date", today, date);
     }
-    case v1::AccountCommand::COMMAND_NOT_SET:
+    default:
       break;
   }
   return Reject(v1::REASON_INVALID_FIELD, "no command given");
@@ -807,6 +730,11 @@ std::string_view DocumentRef(const v1::AccountCommand& command) {
     case v1::AccountCommand::kRecordDeath: return command.record_death().document_ref();
     case v1::AccountCommand::kTransferOut: return command.transfer_out().document_ref();
     case v1::AccountCommand::kTransferIn: return command.transfer_in().document_ref();
+    case v1::AccountCommand::kReceiveTaxRemittance: return command.receive_tax_remittance().document_ref();
+    case v1::AccountCommand::kTransferBetweenFundAccounts: return command.transfer_between_fund_accounts().document_ref();
+    case v1::AccountCommand::kReceiveBankInterest: return command.receive_bank_interest().document_ref();
+    case v1::AccountCommand::kReportBankBalance: return command.report_bank_balance().document_ref();
+    case v1::AccountCommand::kReportDailyTotals: return command.report_daily_totals().document_ref();
     case v1::AccountCommand::COMMAND_NOT_SET: break;
   }
   return {};
@@ -1044,7 +972,14 @@ absl::StatusOr<CommandResult> ExecuteAccountCommand(const v1::AccountCommand& co
   Context c{state, today, with_digest, ref};
   Outcome outcome;
   switch (command.command_case()) {
-    case v1::AccountCommand::kReceiveFiscalFunds: outcome = ReceiveFunds(command.receive_fiscal_funds(), c, date); break;
+    case v1::AccountCommand::kReceiveFiscalFunds:
+    case v1::AccountCommand::kReceiveTaxRemittance:
+    case v1::AccountCommand::kTransferBetweenFundAccounts:
+    case v1::AccountCommand::kReceiveBankInterest:
+    case v1::AccountCommand::kReportBankBalance:
+    case v1::AccountCommand::kReportDailyTotals:
+      outcome = ExecuteFundCommand(command, state, date, ref, with_digest);
+      break;
     case v1::AccountCommand::kCreditCollectiveSubsidy: outcome = CreditCollective(command.credit_collective_subsidy(), c, date); break;
     case v1::AccountCommand::kRefundContribution: outcome = Refund(command.refund_contribution(), c, date); break;
     case v1::AccountCommand::kDetermineBenefit: outcome = Determine(command.determine_benefit(), c, date); break;

@@ -52,6 +52,8 @@ inline constexpr size_t kActorBytesMax = 256;
 inline constexpr int64_t kAmountFenMax = 10'000'000'000;
 // Fiscal funds received in one transfer from the treasury: 1 trillion yuan.
 inline constexpr int64_t kFiscalAmountFenMax = 100'000'000'000'000;
+// Receipts in one tax daily totals report (one collection date and tax office).
+inline constexpr size_t kDailyTotalsReceiptsMax = 100'000;
 // A lifecycle command's document reference (the agency's document number), printable ASCII.
 inline constexpr size_t kDocumentRefBytesMax = 64;
 // Accounts a batch job (subsidy, interest, benefits) processes per commit.

@@ -247,6 +247,8 @@ absl::StatusOr<Decision> DecideCancel(const v1::CollectionRecord& r, WorkingStat
   c->set_batch_id(r.batch_id());
   c->set_original_sequence(receipt->collected_sequence);
   c->set_original_suspense_reason(original.suspense_reason());
+  c->set_original_collection_date(original.collection_date());
+  c->set_original_tax_office(original.tax_office());
   return d;
 }
 

@@ -58,7 +58,8 @@ namespace {
 
 const char* const kCfNames[kCfCount] = {"events",   "idempotency", "accounts",
                                         "ledger_accounts", "policies", "meta",
-                                        "participant_events", "jobs", "checkpoints"};
+                                        "participant_events", "jobs", "checkpoints",
+                                        "recon"};
 
 }  // namespace
 

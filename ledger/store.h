@@ -18,9 +18,10 @@
 //   jobs            key: region code + '/' + u32 BE JobKind value: i32 BE last completed period
 //   checkpoints     key: u64 BE sequence                value: v1::Checkpoint (serialized). Not a
 //                   projection: signatures cannot be rebuilt from the log, so a rebuild keeps them.
+//   recon           the reconciliation projection; keys and values in ledger/recon.h.
 //   meta            key: "last_sequence"                value: u64 BE
 //                   key: "chain_head"                   value: 32-byte SHA-256 of the last event
-//                   key: "schema_version"               value: decimal text, currently "2"
+//                   key: "schema_version"               value: decimal text, currently "3"
 //                   key: "rebuild_in_progress"          value: "1" while projections are being
 //                   rebuilt from the log (absent otherwise; the ledger refuses to open with it)
 // Big-endian integers make RocksDB's bytewise order equal to numeric order.
@@ -59,7 +60,7 @@ inline constexpr std::string_view kLastSequence = "last_sequence";
 inline constexpr std::string_view kChainHead = "chain_head";
 inline constexpr std::string_view kSchemaVersion = "schema_version";
 inline constexpr std::string_view kRebuildInProgress = "rebuild_in_progress";
-inline constexpr std::string_view kCurrentSchemaVersion = "2";
+inline constexpr std::string_view kCurrentSchemaVersion = "3";
 }  // namespace keys
 
 enum class Cf {
@@ -71,9 +72,10 @@ enum class Cf {
   kMeta,
   kParticipantEvents,
   kJobs,
-  kCheckpoints
+  kCheckpoints,
+  kRecon
 };
-inline constexpr int kCfCount = 9;
+inline constexpr int kCfCount = 10;
 // The column family's name in RocksDB ("accounts", …).
 std::string_view CfName(Cf cf);
 

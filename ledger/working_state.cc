@@ -232,6 +232,20 @@ void WorkingState::PutPolicy(const v1::Policy& policy, uint64_t sequence) {
                                   keys::EncodeU64(sequence));
 }
 
+absl::StatusOr<std::optional<std::string>> WorkingState::ReconRow(std::string_view key) {
+  auto it = recon_.find(std::string(key));
+  if (it == recon_.end()) {
+    LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kRecon, key));
+    it = recon_.emplace(std::string(key), std::move(bytes)).first;
+  }
+  return it->second;
+}
+
+void WorkingState::PutReconRow(std::string_view key, std::optional<std::string> value) {
+  recon_[std::string(key)] = std::move(value);
+  dirty_recon_.emplace(key);
+}
+
 void WorkingState::Post(std::string_view region, std::string_view account, int64_t delta_fen) {
   totals_delta_[keys::LedgerAccount(region, account)] += delta_fen;
 }
@@ -290,6 +304,15 @@ void WorkingState::WriteTo(rocksdb::WriteBatch& batch, bool include_events) cons
   for (const std::string* row : index_rows) put(Cf::kParticipantEvents, *row, "");
   for (const auto& [key, period] : job_marks_delta_) {
     put(Cf::kJobs, key, keys::EncodeU32(static_cast<uint32_t>(period)));
+  }
+  for (const std::string& key : dirty_recon_) {
+    const std::optional<std::string>& value = recon_.at(key);
+    if (value) {
+      put(Cf::kRecon, key, *value);
+    } else {
+      auto s = batch.Delete(store_.handle(Cf::kRecon), rocksdb::Slice(key.data(), key.size()));
+      LEDGER_CHECK(s.ok(), s.ToString());
+    }
   }
   for (const auto& [k, v] : new_policy_rows_) put(Cf::kPolicies, k, v);
   for (const auto& [k, v] : new_adoption_rows_) put(Cf::kIdempotency, k, v);

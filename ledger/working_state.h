@@ -76,6 +76,8 @@ class WorkingState {
   std::optional<int32_t> JobMark(std::string_view region, v1::JobKind kind) const;
   // Balance of ledger account "<region>/<account>" (debits − credits) including this group.
   int64_t LedgerTotal(std::string_view region, std::string_view account) const;
+  // A row of the reconciliation projection (ledger/recon.h), or nullopt.
+  absl::StatusOr<std::optional<std::string>> ReconRow(std::string_view key);
   // Every event naming the participant, committed and appended, in sequence order.
   absl::StatusOr<std::vector<v1::EventEnvelope>> ParticipantEvents(std::string_view citizen_id);
 
@@ -86,6 +88,8 @@ class WorkingState {
   void PutPolicy(const v1::Policy& policy, uint64_t sequence);
   void PutDocument(std::string_view document_ref, DocumentEntry entry);
   void PutJobMark(std::string_view region, v1::JobKind kind, int32_t period);
+  // Sets (nullopt: deletes) a row of the reconciliation projection.
+  void PutReconRow(std::string_view key, std::optional<std::string> value);
   // Adds `delta_fen` (debit positive) to the ledger account "<region>/<account>".
   void Post(std::string_view region, std::string_view account, int64_t delta_fen);
 
@@ -115,6 +119,8 @@ class WorkingState {
   std::map<std::string, std::optional<DocumentEntry>> documents_;
   std::set<std::string> dirty_documents_;
   std::map<std::string, int32_t> job_marks_delta_;
+  std::map<std::string, std::optional<std::string>> recon_;  // read-through cache and changes
+  std::set<std::string> dirty_recon_;
   std::vector<std::string> participant_index_rows_;  // keys::ParticipantEvent of each new event
   std::vector<std::string> stored_events_;          // stored bytes of appended events, in order
   std::vector<v1::EventEnvelope> appended_events_;  // the same, parsed, with hash

@@ -65,6 +65,7 @@ const std::map<std::string, std::set<Role>, std::less<>>& MethodRoles() {
       // The tax bureau pushes collections (and cancellations); nothing else writes them.
       {"/ledger.v1.CollectionService/PushCollections", {kTaxBureau}},
       {"/ledger.v1.CollectionService/StreamCollections", {kTaxBureau}},
+      {"/ledger.v1.CollectionService/ReportDailyTotals", {kTaxBureau}},
       // The fund agency runs accounts; the auditor reads them.
       {"/ledger.v1.AccountService/Enrol", {kFundAgency}},
       {"/ledger.v1.AccountService/GetAccount", {kFundAgency, kAuditor}},
@@ -80,7 +81,13 @@ const std::map<std::string, std::set<Role>, std::less<>>& MethodRoles() {
       {"/ledger.v1.AccountService/GetStatement", {kFundAgency, kAuditor}},
       // The fund's own money: the agency records it; the auditor reads the balances.
       {"/ledger.v1.FundService/ReceiveFiscalFunds", {kFundAgency}},
+      {"/ledger.v1.FundService/ReceiveTaxRemittance", {kFundAgency}},
+      {"/ledger.v1.FundService/TransferBetweenFundAccounts", {kFundAgency}},
+      {"/ledger.v1.FundService/ReceiveBankInterest", {kFundAgency}},
+      {"/ledger.v1.FundService/ReportBankBalance", {kFundAgency}},
       {"/ledger.v1.FundService/GetLedgerBalances", {kFundAgency, kAuditor}},
+      {"/ledger.v1.FundService/GetFundBalance", {kFundAgency, kAuditor}},
+      {"/ledger.v1.FundService/GetReconciliation", {kFundAgency, kAuditor}},
       // Admin adopts policy; every role may read the rules it works under.
       {"/ledger.v1.PolicyService/AdoptPolicy", {kAdmin}},
       {"/ledger.v1.PolicyService/GetPolicy", {kTaxBureau, kFundAgency, kAuditor, kAdmin}},

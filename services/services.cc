@@ -6,6 +6,7 @@
 #include <chrono>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "ledger/dates.h"
 #include "ledger/hash.h"
 #include "ledger/limits.h"
+#include "ledger/recon.h"
 #include "ledger/strings.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -42,6 +44,14 @@ constexpr char kRunJob[] = "/ledger.v1.AccountService/RunJob";
 constexpr char kGetStatement[] = "/ledger.v1.AccountService/GetStatement";
 constexpr char kReceiveFiscalFunds[] = "/ledger.v1.FundService/ReceiveFiscalFunds";
 constexpr char kGetLedgerBalances[] = "/ledger.v1.FundService/GetLedgerBalances";
+constexpr char kReceiveTaxRemittance[] = "/ledger.v1.FundService/ReceiveTaxRemittance";
+constexpr char kTransferBetweenFundAccounts[] =
+    "/ledger.v1.FundService/TransferBetweenFundAccounts";
+constexpr char kReceiveBankInterest[] = "/ledger.v1.FundService/ReceiveBankInterest";
+constexpr char kReportBankBalance[] = "/ledger.v1.FundService/ReportBankBalance";
+constexpr char kGetFundBalance[] = "/ledger.v1.FundService/GetFundBalance";
+constexpr char kGetReconciliation[] = "/ledger.v1.FundService/GetReconciliation";
+constexpr char kReportDailyTotals[] = "/ledger.v1.CollectionService/ReportDailyTotals";
 constexpr char kStreamEvents[] = "/ledger.v1.AuditService/StreamEvents";
 constexpr char kVerifyChain[] = "/ledger.v1.AuditService/VerifyChain";
 constexpr char kGetCheckpoints[] = "/ledger.v1.AuditService/GetCheckpoints";
@@ -168,9 +178,11 @@ grpc::Status RegionDenied(grpc::ServerContext* context, std::string_view region)
 }
 
 // A lifecycle command, end to end: authorize the method and the region the command acts in,
-// execute, answer with its sequences or its typed rejection.
+// execute, answer with its sequences or its typed rejection; on success `then` may add to the
+// answer.
 grpc::Status RunAccountCommand(const Gate& gate, grpc::ServerContext* context, const char* method,
-                               const v1::AccountCommand& command, v1::CommandResponse* response) {
+                               const v1::AccountCommand& command, v1::CommandResponse* response,
+                               const std::function<absl::Status(ledger::Ledger&)>& then = {}) {
   CallLog log(method, gate.metrics());
   auto admitted = gate.Admit(context, method, log);
   if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
@@ -185,6 +197,9 @@ grpc::Status RunAccountCommand(const Gate& gate, grpc::ServerContext* context, c
   response->set_first_sequence(result->sequence);
   response->set_last_sequence(result->last_sequence);
   response->set_duplicate(result->duplicate);
+  if (then) {
+    if (auto st = then(admitted->ledger); !st.ok()) return log.Done(FromAbsl(st));
+  }
   return log.Done(grpc::Status::OK);
 }
 
@@ -243,6 +258,22 @@ class ScopedPush {
 class CollectionServiceImpl final : public v1::CollectionService::Service {
  public:
   explicit CollectionServiceImpl(Gate gate) : gate_(gate) {}
+
+  grpc::Status ReportDailyTotals(grpc::ServerContext* context,
+                                 const v1::ReportDailyTotalsRequest* request,
+                                 v1::ReportDailyTotalsResponse* response) override {
+    v1::AccountCommand command;
+    *command.mutable_report_daily_totals() = *request;
+    return RunAccountCommand(
+        gate_, context, kReportDailyTotals, command, response->mutable_result(),
+        [&](ledger::Ledger& ledger) -> absl::Status {
+          auto day = ledger.ReconcileTaxDay(request->region_code(), request->collection_date(),
+                                            request->tax_office());
+          if (!day.ok()) return day.status();
+          if (*day) *response->mutable_reconciliation() = std::move(**day);
+          return absl::OkStatus();
+        });
+  }
 
   grpc::Status PushCollections(grpc::ServerContext* context,
                                const v1::PushCollectionsRequest* request,
@@ -463,12 +494,64 @@ class FundServiceImpl final : public v1::FundService::Service {
  public:
   explicit FundServiceImpl(Gate gate) : gate_(gate) {}
 
-  grpc::Status ReceiveFiscalFunds(grpc::ServerContext* context,
-                                  const v1::ReceiveFiscalFundsRequest* request,
-                                  v1::CommandResponse* response) override {
-    v1::AccountCommand command;
-    *command.mutable_receive_fiscal_funds() = *request;
-    return RunAccountCommand(gate_, context, kReceiveFiscalFunds, command, response);
+#define LEDGER_FUND_COMMAND(Method, field)                                                     \
+  grpc::Status Method(grpc::ServerContext* context, const v1::Method##Request* request,        \
+                      v1::CommandResponse* response) override {                                \
+    v1::AccountCommand command;                                                               \
+    *command.mutable_##field() = *request;                                                    \
+    return RunAccountCommand(gate_, context, k##Method, command, response);                   \
+  }
+  LEDGER_FUND_COMMAND(ReceiveFiscalFunds, receive_fiscal_funds)
+  LEDGER_FUND_COMMAND(ReceiveTaxRemittance, receive_tax_remittance)
+  LEDGER_FUND_COMMAND(TransferBetweenFundAccounts, transfer_between_fund_accounts)
+  LEDGER_FUND_COMMAND(ReceiveBankInterest, receive_bank_interest)
+  LEDGER_FUND_COMMAND(ReportBankBalance, report_bank_balance)
+#undef LEDGER_FUND_COMMAND
+
+  grpc::Status GetFundBalance(grpc::ServerContext* context,
+                              const v1::GetFundBalanceRequest* request,
+                              v1::FundBalance* response) override {
+    CallLog log(kGetFundBalance, gate_.metrics());
+    auto admitted = gate_.Admit(context, kGetFundBalance, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    if (!admitted->caller.MayAccessRegion(request->region_code())) {
+      return log.Done(RegionDenied(context, request->region_code()));
+    }
+    auto balance = admitted->ledger.FundBalanceAsOf(request->region_code(),
+                                                    request->bank_account(), request->as_of_date());
+    if (!balance.ok()) return log.Done(FromAbsl(balance.status()));
+    response->set_region_code(request->region_code());
+    response->set_bank_account(request->bank_account());
+    response->set_as_of_date(request->as_of_date());
+    response->set_balance_fen(balance->balance_fen);
+    response->set_ledger_account(std::string(ledger::accounts::BankLedgerAccount(request->bank_account())));
+    response->set_as_of_sequence(balance->as_of_sequence);
+    return log.Done(grpc::Status::OK);
+  }
+
+  grpc::Status GetReconciliation(grpc::ServerContext* context,
+                                 const v1::ReconciliationRequest* request,
+                                 v1::Reconciliation* response) override {
+    CallLog log(kGetReconciliation, gate_.metrics());
+    auto admitted = gate_.Admit(context, kGetReconciliation, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    v1::ReconciliationRequest scoped = *request;
+    const Caller& caller = admitted->caller;
+    if (scoped.region_code().empty() && caller.regions.size() == 1) {
+      scoped.set_region_code(caller.regions.front());
+    }
+    if (scoped.region_code().empty() && !caller.regions.empty()) {
+      return log.Done(RejectionStatus(
+          context, {v1::REASON_REGION_NOT_PERMITTED,
+                    "the caller's certificate covers several regions: name one"}));
+    }
+    if (!caller.MayAccessRegion(scoped.region_code())) {
+      return log.Done(RegionDenied(context, scoped.region_code()));
+    }
+    auto recon = admitted->ledger.Reconcile(scoped);
+    if (!recon.ok()) return log.Done(FromAbsl(recon.status()));
+    *response = std::move(*recon);
+    return log.Done(grpc::Status::OK);
   }
 
   grpc::Status GetLedgerBalances(grpc::ServerContext* context,

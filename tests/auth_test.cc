@@ -80,7 +80,7 @@ constexpr const char* kMatrixIdentities[] = {
     kTaxBureau, kFundAgency, kAuditor, kAdmin, kNoRole, kNoCertificate, kExpired, kOtherCa,
 };
 
-// Full names of the nineteen methods.
+// Full names of the methods.
 constexpr char kPushCollections[] = "/ledger.v1.CollectionService/PushCollections";
 constexpr char kStreamCollections[] = "/ledger.v1.CollectionService/StreamCollections";
 constexpr char kEnrol[] = "/ledger.v1.AccountService/Enrol";
@@ -100,6 +100,14 @@ constexpr char kGetPolicy[] = "/ledger.v1.PolicyService/GetPolicy";
 constexpr char kBackup[] = "/ledger.v1.AdminService/Backup";
 constexpr char kReceiveFiscalFunds[] = "/ledger.v1.FundService/ReceiveFiscalFunds";
 constexpr char kGetLedgerBalances[] = "/ledger.v1.FundService/GetLedgerBalances";
+constexpr char kReceiveTaxRemittance[] = "/ledger.v1.FundService/ReceiveTaxRemittance";
+constexpr char kTransferBetweenFundAccounts[] =
+    "/ledger.v1.FundService/TransferBetweenFundAccounts";
+constexpr char kReceiveBankInterest[] = "/ledger.v1.FundService/ReceiveBankInterest";
+constexpr char kReportBankBalance[] = "/ledger.v1.FundService/ReportBankBalance";
+constexpr char kGetFundBalance[] = "/ledger.v1.FundService/GetFundBalance";
+constexpr char kGetReconciliation[] = "/ledger.v1.FundService/GetReconciliation";
+constexpr char kReportDailyTotals[] = "/ledger.v1.CollectionService/ReportDailyTotals";
 constexpr char kStreamEvents[] = "/ledger.v1.AuditService/StreamEvents";
 constexpr char kVerifyChain[] = "/ledger.v1.AuditService/VerifyChain";
 constexpr char kGetCheckpoints[] = "/ledger.v1.AuditService/GetCheckpoints";
@@ -113,15 +121,17 @@ constexpr char kReplayCompare[] = "/ledger.v1.AuditService/ReplayCompare";
 // balances and policy and writes nothing; admin adopts and reads policy and takes backups.
 const std::map<std::string, std::set<std::string>>& SpecifiedAccess() {
   static const auto* kAccess = new std::map<std::string, std::set<std::string>>{
-      {kTaxBureau, {kPushCollections, kStreamCollections, kGetPolicy}},
+      {kTaxBureau, {kPushCollections, kStreamCollections, kReportDailyTotals, kGetPolicy}},
       {kFundAgency,
        {kEnrol, kGetAccount, kCreditCollectiveSubsidy, kRefundContribution, kDetermineBenefit,
         kSuspendBenefit, kResumeBenefit, kRecordDeath, kTransferOut, kTransferIn, kRunJob,
         kGetStatement, kGetPolicy, kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents,
-        kVerifyChain, kGetCheckpoints, kBalanceAsOf}},
+        kVerifyChain, kGetCheckpoints, kBalanceAsOf, kReceiveTaxRemittance,
+        kTransferBetweenFundAccounts, kReceiveBankInterest, kReportBankBalance, kGetFundBalance,
+        kGetReconciliation}},
       {kAuditor,
        {kGetAccount, kGetStatement, kGetLedgerBalances, kGetPolicy, kStreamEvents, kVerifyChain,
-        kGetCheckpoints, kBalanceAsOf, kReplayCompare}},
+        kGetCheckpoints, kBalanceAsOf, kReplayCompare, kGetFundBalance, kGetReconciliation}},
       {kAdmin, {kAdoptPolicy, kGetPolicy, kBackup, kVerifyChain, kGetCheckpoints, kReplayCompare}},
   };
   return *kAccess;
@@ -132,7 +142,8 @@ const std::map<std::string, std::set<std::string>>& SpecifiedAccess() {
 constexpr const char* kRegionScopedCommands[] = {
     kCreditCollectiveSubsidy, kRefundContribution, kDetermineBenefit, kSuspendBenefit,
     kResumeBenefit,           kRecordDeath,        kTransferOut,      kTransferIn,
-    kRunJob,                  kReceiveFiscalFunds,
+    kRunJob,                  kReceiveFiscalFunds, kReceiveTaxRemittance,
+    kTransferBetweenFundAccounts, kReceiveBankInterest, kReportBankBalance,
 };
 
 int64_t FixedNowUs() {
@@ -302,6 +313,10 @@ LEDGER_TEST_COMMAND(AccountService, RecordDeath)
 LEDGER_TEST_COMMAND(AccountService, TransferOut)
 LEDGER_TEST_COMMAND(AccountService, TransferIn)
 LEDGER_TEST_COMMAND(FundService, ReceiveFiscalFunds)
+LEDGER_TEST_COMMAND(FundService, ReceiveTaxRemittance)
+LEDGER_TEST_COMMAND(FundService, TransferBetweenFundAccounts)
+LEDGER_TEST_COMMAND(FundService, ReceiveBankInterest)
+LEDGER_TEST_COMMAND(FundService, ReportBankBalance)
 #undef LEDGER_TEST_COMMAND
 
 // Runs a job to the end of its progress stream; `last` is the last progress message read.
@@ -673,12 +688,14 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
          return RpcResult{status, ReasonOf(context)};
        }},
       {kGetLedgerBalances, 0,
-       [](const Channel& channel, std::string_view) {
+       [](const Channel& channel, std::string_view identity) {
          v1::LedgerBalances balances;
          RpcResult r = GetLedgerBalances(channel, kRegion, &balances);
          if (r.status.ok()) {
-           // The tax bureau's two receipts, and nothing else collected.
-           EXPECT_EQ(balances.balances_fen().at("tax_receivable"), 100000);
+           // The tax bureau's two receipts, less what the fund agency's remittance (below, so
+           // after this call as the agency, before it as the auditor) took off.
+           const int64_t remitted = identity == std::string_view(kAuditor) ? 30000 : 0;
+           EXPECT_EQ(balances.balances_fen().at("tax_receivable"), 100000 - remitted);
          }
          return r;
        }},
@@ -728,6 +745,7 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
        [](const Channel& channel, std::string_view) {
          v1::BalanceAsOfRequest request;
          request.set_ledger_account(StrCat(kRegion, "/tax_receivable"));
+         request.set_as_of_date("2025-05-31");  // before the fund methods' remittance
          v1::BalanceAsOfResponse response;
          RpcResult r = Unary<v1::AuditService>(channel, [&](auto& stub, grpc::ClientContext& c) {
            return stub.BalanceAsOf(&c, request, &response);
@@ -751,6 +769,88 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
        }},
   };
   methods.insert(methods.end(), audit_methods.begin(), audit_methods.end());
+  // The fund's own money and the reconciliation.
+  v1::ReceiveTaxRemittanceRequest remit;
+  remit.set_region_code(kRegion);
+  remit.set_bank_account(v1::BANK_ACCOUNT_INCOME);
+  remit.set_amount_fen(30000);
+  remit.set_date("2025-06-01");
+  remit.set_document_ref("AUTH-REMIT");
+  v1::TransferBetweenFundAccountsRequest sweep;
+  sweep.set_region_code(kRegion);
+  sweep.set_from_account(v1::BANK_ACCOUNT_INCOME);
+  sweep.set_to_account(v1::BANK_ACCOUNT_SPECIAL);
+  sweep.set_amount_fen(20000);
+  sweep.set_date("2025-06-02");
+  sweep.set_document_ref("AUTH-SWEEP");
+  v1::ReceiveBankInterestRequest bank_interest;
+  bank_interest.set_region_code(kRegion);
+  bank_interest.set_bank_account(v1::BANK_ACCOUNT_INCOME);
+  bank_interest.set_amount_fen(15);
+  bank_interest.set_date("2025-06-20");
+  bank_interest.set_document_ref("AUTH-BANK-INTEREST");
+  v1::ReportBankBalanceRequest statement_balance;
+  statement_balance.set_region_code(kRegion);
+  statement_balance.set_bank_account(v1::BANK_ACCOUNT_INCOME);
+  statement_balance.set_balance_fen(10015);
+  statement_balance.set_date("2025-06-30");
+  statement_balance.set_document_ref("AUTH-BANK-BALANCE");
+  const std::vector<Method> fund_methods = {
+      {kReportDailyTotals, 1,
+       [](const Channel& channel, std::string_view) {
+         v1::ReportDailyTotalsRequest request;
+         request.set_region_code(kRegion);
+         request.set_collection_date("2023-03-01");
+         request.set_tax_office("22240100");
+         request.set_record_count(1);
+         request.set_total_fen(50000);
+         request.set_document_ref("AUTH-TOTALS");
+         v1::ReportDailyTotalsResponse response;
+         RpcResult r = Unary<v1::CollectionService>(channel, [&](auto& stub, grpc::ClientContext& c) {
+           return stub.ReportDailyTotals(&c, request, &response);
+         });
+         if (r.status.ok()) {
+           EXPECT_EQ(response.reconciliation().status(), v1::RECON_STATUS_MATCHED);
+         }
+         return r;
+       }},
+      {kReceiveTaxRemittance, 1, command(ReceiveTaxRemittance, remit)},
+      {kTransferBetweenFundAccounts, 1, command(TransferBetweenFundAccounts, sweep)},
+      {kReceiveBankInterest, 1, command(ReceiveBankInterest, bank_interest)},
+      {kReportBankBalance, 1, command(ReportBankBalance, statement_balance)},
+      {kGetFundBalance, 0,
+       [](const Channel& channel, std::string_view) {
+         v1::GetFundBalanceRequest request;
+         request.set_region_code(kRegion);
+         request.set_bank_account(v1::BANK_ACCOUNT_INCOME);
+         request.set_as_of_date("2025-06-30");
+         v1::FundBalance response;
+         RpcResult r = Unary<v1::FundService>(channel, [&](auto& stub, grpc::ClientContext& c) {
+           return stub.GetFundBalance(&c, request, &response);
+         });
+         if (r.status.ok()) {
+           EXPECT_EQ(response.balance_fen(), 30000 - 20000 + 15);
+         }
+         return r;
+       }},
+      {kGetReconciliation, 0,
+       [](const Channel& channel, std::string_view) {
+         v1::ReconciliationRequest request;
+         request.set_region_code(kRegion);
+         v1::Reconciliation response;
+         RpcResult r = Unary<v1::FundService>(channel, [&](auto& stub, grpc::ClientContext& c) {
+           return stub.GetReconciliation(&c, request, &response);
+         });
+         if (r.status.ok()) {
+           EXPECT_EQ(response.summary().tax_days_matched(), 1u);
+           EXPECT_EQ(response.summary().bank_statements(), 1u);
+           EXPECT_EQ(response.summary().bank_statements_in_break(), 0u);
+           EXPECT_EQ(response.summary().regions_in_break(), 0u);
+         }
+         return r;
+       }},
+  };
+  methods.insert(methods.end(), fund_methods.begin(), fund_methods.end());
   ASSERT_EQ(methods.size(), services::MethodRoles().size()) << "a method is missing here";
   for (const Method& method : methods) {
     EXPECT_TRUE(services::MethodRoles().contains(method.name)) << method.name;
@@ -795,8 +895,8 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       EXPECT_EQ(Head(), head) << "a denied call changed the ledger";
     }
   }
-  // tax-bureau 3, fund-agency 19, auditor 9, admin 6.
-  EXPECT_EQ(allowed, 37);
+  // tax-bureau 4, fund-agency 25, auditor 11, admin 6.
+  EXPECT_EQ(allowed, 46);
 
   // The allowed calls did what they say (each ran once, as the fund agency).
   auto old = ledger_->GetAccount(old_id);
@@ -857,13 +957,15 @@ TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
       }
     }
   }
-  EXPECT_EQ(methods.size(), 24u);
+  EXPECT_EQ(methods.size(), 31u);
   for (const char* method :
        {kPushCollections, kStreamCollections, kEnrol, kGetAccount, kCreditCollectiveSubsidy,
         kRefundContribution, kDetermineBenefit, kSuspendBenefit, kResumeBenefit, kRecordDeath,
         kTransferOut, kTransferIn, kRunJob, kGetStatement, kAdoptPolicy, kGetPolicy, kBackup,
         kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents, kVerifyChain, kGetCheckpoints,
-        kBalanceAsOf, kReplayCompare}) {
+        kBalanceAsOf, kReplayCompare, kReceiveTaxRemittance, kTransferBetweenFundAccounts,
+        kReceiveBankInterest, kReportBankBalance, kGetFundBalance, kGetReconciliation,
+        kReportDailyTotals}) {
     EXPECT_TRUE(methods.contains(method)) << method;
   }
   // RunJob and StreamEvents stream from the server.
@@ -1158,9 +1260,40 @@ TEST_F(AuthTest, RegionLimitedFundAgencyIsDeniedLifecycleCommandsOutsideItsRegio
   funds.set_date("2025-01-10");
   funds.set_document_ref("SCOPE-FUNDS");
 
+  v1::ReceiveTaxRemittanceRequest remit;
+  remit.set_region_code(kRegion);
+  remit.set_bank_account(v1::BANK_ACCOUNT_SPECIAL);
+  remit.set_amount_fen(100);
+  remit.set_date("2025-01-10");
+  remit.set_document_ref("SCOPE-REMIT");
+  v1::TransferBetweenFundAccountsRequest sweep;
+  sweep.set_region_code(kRegion);
+  sweep.set_from_account(v1::BANK_ACCOUNT_SPECIAL);
+  sweep.set_to_account(v1::BANK_ACCOUNT_PAYMENT);
+  sweep.set_amount_fen(1);
+  sweep.set_date("2025-01-10");
+  sweep.set_document_ref("SCOPE-SWEEP");
+  v1::ReceiveBankInterestRequest bank_interest;
+  bank_interest.set_region_code(kRegion);
+  bank_interest.set_bank_account(v1::BANK_ACCOUNT_SPECIAL);
+  bank_interest.set_amount_fen(1);
+  bank_interest.set_date("2025-01-10");
+  bank_interest.set_document_ref("SCOPE-BANK-INTEREST");
+  v1::ReportBankBalanceRequest statement_balance;
+  statement_balance.set_region_code(kRegion);
+  statement_balance.set_bank_account(v1::BANK_ACCOUNT_SPECIAL);
+  statement_balance.set_balance_fen(0);
+  statement_balance.set_date("2025-01-10");
+  statement_balance.set_document_ref("SCOPE-BANK-BALANCE");
+
   v1::CommandResponse response;
   v1::JobProgress progress;
   const std::vector<std::pair<std::string, std::function<RpcResult()>>> calls = {
+      {kReceiveTaxRemittance, [&] { return ReceiveTaxRemittance(limited, remit, &response); }},
+      {kTransferBetweenFundAccounts,
+       [&] { return TransferBetweenFundAccounts(limited, sweep, &response); }},
+      {kReceiveBankInterest, [&] { return ReceiveBankInterest(limited, bank_interest, &response); }},
+      {kReportBankBalance, [&] { return ReportBankBalance(limited, statement_balance, &response); }},
       {kCreditCollectiveSubsidy, [&] { return CreditCollectiveSubsidy(limited, collective, &response); }},
       {kRefundContribution, [&] { return RefundContribution(limited, refund, &response); }},
       {kDetermineBenefit, [&] { return DetermineBenefit(limited, determine, &response); }},
@@ -1196,6 +1329,32 @@ TEST_F(AuthTest, RegionLimitedFundAgencyIsDeniedLifecycleCommandsOutsideItsRegio
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(r.status);
   EXPECT_EQ(r.reason, "REASON_REGION_NOT_PERMITTED");
   EXPECT_EQ(balances.balances_fen_size(), 0);
+  // So are its reconciliation and fund balances; naming no region means the certificate's own.
+  v1::ReconciliationRequest recon_request;
+  recon_request.set_region_code(kRegion);
+  v1::Reconciliation recon;
+  r = Unary<v1::FundService>(limited, [&](auto& stub, grpc::ClientContext& c) {
+    return stub.GetReconciliation(&c, recon_request, &recon);
+  });
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(r.status);
+  EXPECT_EQ(r.reason, "REASON_REGION_NOT_PERMITTED");
+  recon_request.clear_region_code();
+  r = Unary<v1::FundService>(limited, [&](auto& stub, grpc::ClientContext& c) {
+    return stub.GetReconciliation(&c, recon_request, &recon);
+  });
+  ASSERT_TRUE(r.status.ok()) << Describe(r.status);
+  EXPECT_EQ(recon.request().region_code(), kOtherRegion);
+  for (const auto& section : recon.individual_accounts()) {
+    EXPECT_EQ(section.region_code(), kOtherRegion);
+  }
+  v1::GetFundBalanceRequest fund_request;
+  fund_request.set_region_code(kRegion);
+  fund_request.set_bank_account(v1::BANK_ACCOUNT_SPECIAL);
+  v1::FundBalance fund_balance;
+  r = Unary<v1::FundService>(limited, [&](auto& stub, grpc::ClientContext& c) {
+    return stub.GetFundBalance(&c, fund_request, &fund_balance);
+  });
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Describe(r.status);
   // Reads of kRegion's people look like "not enrolled" (no existence oracle).
   v1::Account hidden;
   r = GetAccount(limited, kIdA, &hidden);

@@ -21,6 +21,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "ledger/account.h"
@@ -35,6 +37,7 @@
 #include "ledger/strings.h"
 #include "ledger/v1/services.grpc.pb.h"
 #include "tools/collection_csv.h"
+#include "tools/recon_report.h"
 
 namespace {
 
@@ -436,6 +439,14 @@ const std::map<std::string, v1::FundingSource>& FundingSources() {
   return *kMap;
 }
 
+const std::map<std::string, v1::BankAccount>& BankAccounts() {
+  static const auto* kMap = new std::map<std::string, v1::BankAccount>{
+      {"income", v1::BANK_ACCOUNT_INCOME},
+      {"special", v1::BANK_ACCOUNT_SPECIAL},
+      {"payment", v1::BANK_ACCOUNT_PAYMENT}};
+  return *kMap;
+}
+
 template <typename Enum>
 std::vector<std::string> Names(const std::map<std::string, Enum>& map) {
   std::vector<std::string> names;
@@ -468,6 +479,80 @@ int RunCommand(const std::string& server, std::string_view what, const Request& 
               static_cast<unsigned long long>(response.first_sequence()),
               static_cast<unsigned long long>(response.last_sequence()),
               response.duplicate() ? " duplicate=true" : "");
+  return 0;
+}
+
+// A signed amount in yuan ("-12.50" allowed), for bank statement balances.
+absl::StatusOr<int64_t> SignedYuanOption(std::string_view option, const std::string& text) {
+  const bool negative = !text.empty() && text[0] == '-';
+  auto fen = YuanOption(option, negative ? text.substr(1) : text);
+  if (!fen.ok()) return fen.status();
+  return negative ? -*fen : *fen;
+}
+
+int FundBalance(const std::string& server, const v1::GetFundBalanceRequest& request) {
+  auto stub = v1::FundService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
+  v1::FundBalance response;
+  if (auto st = stub->GetFundBalance(&context, request, &response); !st.ok()) {
+    return RpcFail(context, st);
+  }
+  std::printf("%s %s as_of=%s balance=%s as_of_sequence=%llu\n", response.region_code().c_str(),
+              response.ledger_account().c_str(),
+              response.as_of_date().empty() ? "latest" : response.as_of_date().c_str(),
+              ledger::FormatFen(response.balance_fen()).c_str(),
+              static_cast<unsigned long long>(response.as_of_sequence()));
+  return 0;
+}
+
+int ReportDailyTotals(const std::string& server, const v1::ReportDailyTotalsRequest& request) {
+  auto stub = v1::CollectionService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
+  v1::ReportDailyTotalsResponse response;
+  if (auto st = stub->ReportDailyTotals(&context, request, &response); !st.ok()) {
+    return RpcFail(context, st);
+  }
+  const auto& d = response.reconciliation();
+  std::printf("daily totals reported: sequence=%llu%s status=%s ledger=%llu/%s reported=%llu/%s "
+              "difference=%s missing_in_ledger=%d not_reported=%d\n",
+              static_cast<unsigned long long>(response.result().first_sequence()),
+              response.result().duplicate() ? " duplicate=true" : "",
+              v1::ReconStatus_Name(d.status()).c_str(),
+              static_cast<unsigned long long>(d.ledger_count()),
+              ledger::FormatFen(d.ledger_total_fen()).c_str(),
+              static_cast<unsigned long long>(d.reported_count()),
+              ledger::FormatFen(d.reported_total_fen()).c_str(),
+              ledger::FormatFen(d.difference_fen()).c_str(), d.missing_in_ledger_size(),
+              d.not_reported_size());
+  return 0;
+}
+
+// The four reconciliations: text on stdout, or (with --html) a self-contained HTML report
+// written to `html_file` and the summary line on stdout.
+int Reconcile(const std::string& server, const v1::ReconciliationRequest& request,
+              const std::string& html_file) {
+  auto stub = v1::FundService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(context, ledger::kClientUnaryDeadlineSeconds);
+  v1::Reconciliation response;
+  if (auto st = stub->GetReconciliation(&context, request, &response); !st.ok()) {
+    return RpcFail(context, st);
+  }
+  const std::string text = tools::ReconText(response);
+  if (html_file.empty()) {
+    std::fputs(text.c_str(), stdout);
+    return 0;
+  }
+  std::ofstream out(html_file, std::ios::binary | std::ios::trunc);
+  const std::string generated = absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::Now(),
+                                                 absl::LocalTimeZone());
+  out << tools::ReconHtml(response, generated);
+  out.close();
+  if (!out) return Fail(StrCat("cannot write ", html_file));
+  std::printf("%s", text.substr(0, text.find('\n') + 1).c_str());
+  std::printf("html report: %s\n", html_file.c_str());
   return 0;
 }
 
@@ -1035,6 +1120,76 @@ int main(int argc, char** argv) {
       "balances", "double-entry account balances of a region (debits minus credits, yuan)");
   funds_balances->add_option("--region", lc.region, "6-digit region code")->required();
 
+  struct {
+    std::string account, from, to, office, balance, as_of;
+    uint64_t count = 0;
+    std::vector<std::string> receipts;
+  } fa;
+  auto* funds_remit = funds->add_subcommand(
+      "remit", "record a tax remittance (解缴) into the income or special account");
+  funds_remit->add_option("--region", lc.region, "6-digit region code")->required();
+  funds_remit->add_option("--account", fa.account, "bank account it arrived in")
+      ->required()
+      ->check(CLI::IsMember({"income", "special"}));
+  funds_remit->add_option("--amount", lc.amount, "yuan")->required();
+  funds_remit->add_option("--office", fa.office, "remitting tax office (optional)");
+  add_date_ref(funds_remit);
+  auto* funds_sweep = funds->add_subcommand(
+      "sweep", "move money between fund accounts: income→special, special→payment, payment→special");
+  funds_sweep->add_option("--region", lc.region, "6-digit region code")->required();
+  funds_sweep->add_option("--from", fa.from, "source account")
+      ->required()
+      ->check(CLI::IsMember(Names(BankAccounts())));
+  funds_sweep->add_option("--to", fa.to, "destination account")
+      ->required()
+      ->check(CLI::IsMember(Names(BankAccounts())));
+  funds_sweep->add_option("--amount", lc.amount, "yuan")->required();
+  add_date_ref(funds_sweep);
+  auto* funds_interest = funds->add_subcommand("bank-interest", "record interest the bank paid");
+  funds_interest->add_option("--region", lc.region, "6-digit region code")->required();
+  funds_interest->add_option("--account", fa.account, "bank account")
+      ->required()
+      ->check(CLI::IsMember(Names(BankAccounts())));
+  funds_interest->add_option("--amount", lc.amount, "yuan")->required();
+  add_date_ref(funds_interest);
+  auto* funds_statement = funds->add_subcommand(
+      "bank-balance", "record a bank statement's closing balance (reconciled, not posted)");
+  funds_statement->add_option("--region", lc.region, "6-digit region code")->required();
+  funds_statement->add_option("--account", fa.account, "bank account")
+      ->required()
+      ->check(CLI::IsMember(Names(BankAccounts())));
+  funds_statement->add_option("--balance", fa.balance, "yuan, may be negative")->required();
+  add_date_ref(funds_statement);
+  auto* funds_balance = funds->add_subcommand(
+      "balance", "a fund bank account's ledger balance at the end of a date");
+  funds_balance->add_option("--region", lc.region, "6-digit region code")->required();
+  funds_balance->add_option("--account", fa.account, "bank account")
+      ->required()
+      ->check(CLI::IsMember(Names(BankAccounts())));
+  funds_balance->add_option("--as-of", fa.as_of, "YYYY-MM-DD (default: every movement so far)");
+
+  auto* tax = app.add_subcommand("tax", "the tax bureau's reports (tax-bureau certificate)");
+  tax->require_subcommand(1);
+  auto* tax_totals = tax->add_subcommand(
+      "report-totals", "report one collection date's control totals for a tax office");
+  tax_totals->add_option("--region", lc.region, "6-digit region code")->required();
+  tax_totals->add_option("--date", lc.date, "collection date YYYY-MM-DD")->required();
+  tax_totals->add_option("--office", fa.office, "tax office code")->required();
+  tax_totals->add_option("--count", fa.count, "receipts sent for the day")->required();
+  tax_totals->add_option("--total", lc.amount, "their total, yuan")->required();
+  tax_totals->add_option("--receipts", fa.receipts, "their receipt numbers (optional)")
+      ->delimiter(',');
+  tax_totals->add_option("--ref", lc.ref, "report number (1-64 printable ASCII)")->required();
+
+  auto* recon = app.add_subcommand(
+      "recon", "reconciliation: tax daily totals, fiscal funds, bank balances, accounts vs control");
+  std::string html_file;
+  recon->add_option("--region", lc.region, "6-digit region code (default: all the caller may see)");
+  recon->add_option("--from", fa.from, "first collection/statement date YYYY-MM-DD");
+  recon->add_option("--to", fa.to, "last collection/statement date YYYY-MM-DD");
+  recon->add_option("--office", fa.office, "tax office");
+  recon->add_option("--html", html_file, "write a self-contained HTML report to this file");
+
   auto* subsidy = app.add_subcommand("subsidy", "collective subsidy and sponsorship");
   subsidy->require_subcommand(1);
   auto* subsidy_credit = subsidy->add_subcommand(
@@ -1205,6 +1360,84 @@ int main(int argc, char** argv) {
                                        &v1::FundService::Stub::ReceiveFiscalFunds);
   }
   if (funds_balances->parsed()) return LedgerBalances(server, lc.region);
+  if (funds_remit->parsed()) {
+    auto fen = YuanOption("--amount", lc.amount);
+    if (!fen.ok()) return Fail(std::string(fen.status().message()));
+    v1::ReceiveTaxRemittanceRequest r;
+    r.set_region_code(lc.region);
+    r.set_bank_account(BankAccounts().at(fa.account));
+    r.set_amount_fen(*fen);
+    r.set_tax_office(fa.office);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::FundService>(server, "remittance received", r,
+                                       &v1::FundService::Stub::ReceiveTaxRemittance);
+  }
+  if (funds_sweep->parsed()) {
+    auto fen = YuanOption("--amount", lc.amount);
+    if (!fen.ok()) return Fail(std::string(fen.status().message()));
+    v1::TransferBetweenFundAccountsRequest r;
+    r.set_region_code(lc.region);
+    r.set_from_account(BankAccounts().at(fa.from));
+    r.set_to_account(BankAccounts().at(fa.to));
+    r.set_amount_fen(*fen);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::FundService>(server, "swept", r,
+                                       &v1::FundService::Stub::TransferBetweenFundAccounts);
+  }
+  if (funds_interest->parsed()) {
+    auto fen = YuanOption("--amount", lc.amount);
+    if (!fen.ok()) return Fail(std::string(fen.status().message()));
+    v1::ReceiveBankInterestRequest r;
+    r.set_region_code(lc.region);
+    r.set_bank_account(BankAccounts().at(fa.account));
+    r.set_amount_fen(*fen);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::FundService>(server, "bank interest received", r,
+                                       &v1::FundService::Stub::ReceiveBankInterest);
+  }
+  if (funds_statement->parsed()) {
+    auto fen = SignedYuanOption("--balance", fa.balance);
+    if (!fen.ok()) return Fail(std::string(fen.status().message()));
+    v1::ReportBankBalanceRequest r;
+    r.set_region_code(lc.region);
+    r.set_bank_account(BankAccounts().at(fa.account));
+    r.set_balance_fen(*fen);
+    r.set_date(lc.date);
+    r.set_document_ref(lc.ref);
+    return RunCommand<v1::FundService>(server, "bank balance reported", r,
+                                       &v1::FundService::Stub::ReportBankBalance);
+  }
+  if (funds_balance->parsed()) {
+    v1::GetFundBalanceRequest r;
+    r.set_region_code(lc.region);
+    r.set_bank_account(BankAccounts().at(fa.account));
+    r.set_as_of_date(fa.as_of);
+    return FundBalance(server, r);
+  }
+  if (tax_totals->parsed()) {
+    auto fen = YuanOption("--total", lc.amount);
+    if (!fen.ok()) return Fail(std::string(fen.status().message()));
+    v1::ReportDailyTotalsRequest r;
+    r.set_region_code(lc.region);
+    r.set_collection_date(lc.date);
+    r.set_tax_office(fa.office);
+    r.set_record_count(fa.count);
+    r.set_total_fen(*fen);
+    for (const std::string& receipt : fa.receipts) r.add_receipt_numbers(receipt);
+    r.set_document_ref(lc.ref);
+    return ReportDailyTotals(server, r);
+  }
+  if (recon->parsed()) {
+    v1::ReconciliationRequest r;
+    r.set_region_code(lc.region);
+    r.set_from_date(fa.from);
+    r.set_to_date(fa.to);
+    r.set_tax_office(fa.office);
+    return Reconcile(server, r, html_file);
+  }
   if (subsidy_credit->parsed()) {
     auto fen = YuanOption("--amount", lc.amount);
     if (!fen.ok()) return Fail(std::string(fen.status().message()));

@@ -1,0 +1,46 @@
+// Checks and helpers shared by the commands of the account lifecycle (ledger/lifecycle.cc) and
+// of the fund (ledger/funds.cc). Writer thread only.
+#ifndef LEDGER_COMMAND_CHECKS_H_
+#define LEDGER_COMMAND_CHECKS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "absl/time/civil_time.h"
+#include "ledger/ledger.h"
+#include "ledger/v1/events.pb.h"
+#include "ledger/v1/policy.pb.h"
+
+namespace ledger {
+
+class WorkingState;
+
+namespace command {
+
+// A command's answer while it is being decided: a rejection, or go on.
+using Check = std::optional<Rejection>;
+
+Rejection Reject(v1::Reason reason, std::string detail);
+// A document reference: 1–kDocumentRefBytesMax printable ASCII characters.
+bool IsReference(std::string_view s);
+bool IsRegionCode(std::string_view s);
+// A business date: valid and not after today. Fills `out`.
+Check CheckDate(std::string_view text, std::string_view field, absl::CivilDay today,
+                absl::CivilDay& out);
+// 0 < amount ≤ max.
+Check CheckAmount(int64_t amount_fen, int64_t max_fen);
+// An envelope for a command's event (the writer fills sequence, hashes, actor and time).
+v1::EventEnvelope Envelope(std::string_view region, absl::CivilDay date, std::string_view ref,
+                           uint32_t policy_version);
+// The policy in force for `region` on `date`, or the rejection saying why there is none.
+std::variant<Rejection, const v1::Policy*> PolicyFor(const WorkingState& state,
+                                                     std::string_view region,
+                                                     absl::CivilDay date);
+
+}  // namespace command
+}  // namespace ledger
+
+#endif  // LEDGER_COMMAND_CHECKS_H_
