@@ -194,7 +194,6 @@ absl::StatusOr<v1::TaxDayReconciliation> DecideTaxDay(const Store& store,
   }
   if (!report_row) {
     r.set_status(v1::RECON_STATUS_AWAITING_REPORT);
-    r.set_difference_fen(-r.ledger_total_fen());
     return r;
   }
   LEDGER_CHECK(report_row->size() >= 8, "tax report row has the wrong size");

@@ -22,6 +22,10 @@ template <std::integral T>
 void Append(std::string& out, T v) {
   out.append(std::to_string(v));
 }
+// No floating point: it would otherwise convert silently to `char` (money is integer fen; format
+// other figures explicitly).
+template <std::floating_point T>
+void Append(std::string& out, T v) = delete;
 }  // namespace strings_internal
 
 template <typename... Args>

@@ -9,68 +9,11 @@
 #   audit_cli_test.sh LEDGERD LEDGERCTL SOURCE_DIR
 set -euo pipefail
 ledgerd=$1 ledgerctl=$2 src=$3
-work=$(mktemp -d)
-pid=""
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-# A free port below the kernel's ephemeral range (32768-): gRPC listens with SO_REUSEPORT, so a
-# port another test's server got from the kernel could otherwise be shared.
-port=$(python3 -c 'import random, socket
-for _ in range(200):
-    port = random.randint(20000, 32767)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break')
-[[ -n $port ]] || { echo "FAIL: no free port"; exit 1; }
-
-fail() {
-  echo "FAIL: $*" >&2
-  [[ -f $work/ledgerd.log ]] && tail -20 "$work/ledgerd.log" >&2
-  exit 1
-}
-ctl() { "$ledgerctl" --server "127.0.0.1:$port" "$@"; }
-# run ARGS...: ledgerctl must succeed; prints its stdout (and echoes the command to stderr).
-run() {
-  local out rc=0
-  out=$(ctl "$@" 2>"$work/stderr") || rc=$?
-  [[ $rc -eq 0 ]] || fail "ledgerctl $* exited $rc: $(cat "$work/stderr")"
-  echo "\$ ledgerctl $*" >&2
-  echo "$out" | sed 's/^/  /' >&2
-  [[ -s $work/stderr ]] && sed 's/^/  (stderr) /' "$work/stderr" >&2
-  echo "$out"
-}
-# expect TEXT REGEX WHAT: TEXT must match the extended regular expression.
-expect() { grep -qE -- "$2" <<<"$1" || fail "$3: expected /$2/ in:"$'\n'"$1"; }
-fen() { local y=${1/./}; echo $((10#$y)); }  # "1234.56" → 123456 (always 2 decimals)
-yuan() { printf '%d.%02d' $(($1 / 100)) $(($1 % 100)); }
-# GB 11643 citizen ID from its first 17 digits.
-cid() {
-  python3 -c 'import sys
-w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-f = sys.argv[1]
-print(f + "10X98765432"[sum(int(d) * x for d, x in zip(f, w)) % 11])' "$1"
-}
+source "$(dirname "$0")/lib.sh"
 start() {
-  "$ledgerd" --data-dir "$work/data" --listen "127.0.0.1:$port" --insecure-plaintext \
-    --metrics-listen "" --checkpoint-key "$work/keys/checkpoint.key" --checkpoint-interval 5 \
-    >>"$work/ledgerd.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || fail "ledgerd exited at start"
-    [[ $(ctl health 2>&1) == SERVING ]] && return 0
-    sleep 0.1
-  done
-  fail "ledgerd did not start"
+  start_ledgerd --checkpoint-key "$work/keys/checkpoint.key" --checkpoint-interval 5
 }
-stop() {
-  kill -TERM "$pid"
-  wait "$pid" || fail "ledgerd did not stop cleanly"
-  pid=""
-}
+stop() { stop_ledgerd; }
 
 # The deployment's checkpoint key, and an unrelated one (an impostor's, or last year's).
 bash "$src/deploy/tls/make-checkpoint-key.sh" "$work/keys" >/dev/null

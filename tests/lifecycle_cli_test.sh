@@ -13,72 +13,11 @@
 #   lifecycle_cli_test.sh LEDGERD LEDGERCTL SOURCE_DIR
 set -euo pipefail
 ledgerd=$1 ledgerctl=$2 src=$3
-work=$(mktemp -d)
-pid=""
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-# A free port below the kernel's ephemeral range (32768-): gRPC listens with SO_REUSEPORT, so a
-# port another test's server got from the kernel could otherwise be shared.
-port=$(python3 -c 'import random, socket
-for _ in range(200):
-    port = random.randint(20000, 32767)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break')
-[[ -n $port ]] || { echo "FAIL: no free port"; exit 1; }
-
-fail() {
-  echo "FAIL: $*" >&2
-  [[ -f $work/ledgerd.log ]] && tail -20 "$work/ledgerd.log" >&2
-  exit 1
-}
-ctl() { "$ledgerctl" --server "127.0.0.1:$port" "$@"; }
-# run ARGS...: ledgerctl must succeed; prints its stdout (and echoes the command to stderr).
-run() {
-  local out rc=0
-  out=$(ctl "$@" 2>"$work/stderr") || rc=$?
-  [[ $rc -eq 0 ]] || fail "ledgerctl $* exited $rc: $(cat "$work/stderr")"
-  echo "\$ ledgerctl $*" >&2
-  echo "$out" | sed 's/^/  /' >&2
-  echo "$out"
-}
-# reject REASON ARGS...: ledgerctl must exit 1 naming REASON (the ledger-reason trailer).
-reject() {
-  local reason=$1 out rc=0
-  shift
-  out=$(ctl "$@" 2>&1) || rc=$?
-  [[ $rc -eq 1 ]] || fail "ledgerctl $* exited $rc, expected 1 ($reason): $out"
-  grep -qF "[reason=$reason]" <<<"$out" || fail "ledgerctl $*: expected reason $reason, got: $out"
-  echo "\$ ledgerctl $*  (rejected as expected)" >&2
-  echo "  $out" >&2
-}
-# expect TEXT REGEX WHAT: TEXT must match the extended regular expression.
-expect() { grep -qE -- "$2" <<<"$1" || fail "$3: expected /$2/ in:"$'\n'"$1"; }
-# GB 11643 citizen ID from its first 17 digits.
-cid() {
-  python3 -c 'import sys
-w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-f = sys.argv[1]
-print(f + "10X98765432"[sum(int(d) * x for d, x in zip(f, w)) % 11])' "$1"
-}
-fen() { local y=${1/./}; echo $((10#$y)); }  # "1234.56" → 123456 (always 2 decimals)
-yuan() { printf '%d.%02d' $(($1 / 100)) $(($1 % 100)); }
+source "$(dirname "$0")/lib.sh"
 # The account's total (yuan) from `ledgerctl account`.
 total_of() { run account "$1" | sed -nE 's/^total +([0-9.]+) yuan$/\1/p'; }
 
-"$ledgerd" --data-dir "$work/data" --listen "127.0.0.1:$port" --insecure-plaintext \
-  >>"$work/ledgerd.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-  kill -0 "$pid" 2>/dev/null || fail "ledgerd exited at start"
-  grep -q "ledgerd serving" "$work/ledgerd.log" && break
-  sleep 0.1
-done
-[[ $(ctl health 2>&1) == SERVING ]] || fail "ledgerd did not start"
+start_ledgerd
 
 # Policies: the demo policy, and the same rules for the neighbouring region 222402.
 sed 's/"222401"/"222402"/; s/延吉市/图们市/' "$src/deploy/policies/yanji-222401.json" >"$work/222402.json"
@@ -256,7 +195,5 @@ EOF
 
 echo "----- ledgerctl statement <A> --year 2026 -----"
 echo "$text"
-kill -TERM "$pid"
-wait "$pid" || fail "ledgerd did not stop cleanly"
-pid=""
+stop_ledgerd
 echo "PASS"

@@ -10,7 +10,7 @@ packages=(
   libtomlplusplus-dev
   libgtest-dev libgmock-dev
   # reliability and reports: libFuzzer targets (clang), the HTML report's headless screenshot
-  clang libclang-rt-14-dev chromium
+  clang libclang-rt-14-dev chromium fonts-wqy-microhei
 )
 
 missing=()

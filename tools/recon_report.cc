@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <vector>
 
 #include "ledger/money.h"
@@ -104,7 +105,11 @@ std::string Chart(std::string_view title, const std::vector<std::string>& labels
   };
   auto x = [&](size_t i) { return kLeft + step * (static_cast<double>(i) + 0.5); };
   auto fmt = [&](int64_t v) { return money ? Yuan(v) : StrCat(v); };
-  auto num = [](double d) { return StrCat(static_cast<int64_t>(d * 10) / 10.0); };
+  auto num = [](double d) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.1f", d);
+    return std::string(buffer);
+  };
   std::string svg = StrCat("<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"",
                            kChartWidth, "\" height=\"", kChartHeight, "\" viewBox=\"0 0 ",
                            kChartWidth, " ", kChartHeight, "\"><title>", HtmlEscape(title),
@@ -134,7 +139,7 @@ std::string Chart(std::string_view title, const std::vector<std::string>& labels
                     HtmlEscape(fmt(s.values[i])), "</title></rect>");
     }
   } else {
-    int legend_x = kLeft + 260;
+    int legend_x = kChartWidth - kRight - 110 * static_cast<int>(series.size());
     for (const Series& s : series) {
       std::string points;
       for (size_t i = 0; i < s.values.size(); ++i) {
@@ -151,7 +156,7 @@ std::string Chart(std::string_view title, const std::vector<std::string>& labels
       svg += StrCat("<rect x=\"", legend_x, "\" y=\"9\" width=\"12\" height=\"10\" fill=\"", s.color,
                     "\"/><text x=\"", legend_x + 16, "\" y=\"18\" class=\"lg\">", HtmlEscape(s.name),
                     "</text>");
-      legend_x += 150;
+      legend_x += 110;
     }
   }
   svg += "</svg>";
@@ -176,7 +181,7 @@ std::string Card(std::string_view label, std::string_view value, bool alert) {
 }
 
 constexpr std::string_view kStyle = R"(
-body{font-family:"Noto Sans CJK SC","Noto Sans",Arial,sans-serif;margin:24px;color:#1d2733;background:#fff}
+body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",Arial,sans-serif;margin:24px;color:#1d2733;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ccd}
 .meta{color:#556;font-size:13px}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:16px 0}
@@ -226,7 +231,7 @@ std::string ReconText(const v1::Reconciliation& r) {
                                    : std::string("not reported"),
                       30),
                   Pad(StrCat("ledger ", d.ledger_count(), " / ", FormatFen(d.ledger_total_fen())), 28),
-                  "difference ", FormatFen(d.difference_fen()), "\n");
+                  d.reported() ? StrCat("difference ", FormatFen(d.difference_fen())) : "", "\n");
     if (!d.missing_in_ledger().empty()) {
       out += "      missing in ledger:";
       for (const auto& m : d.missing_in_ledger()) out += StrCat(" ", m);
@@ -334,7 +339,7 @@ std::string ReconHtml(const v1::Reconciliation& r, std::string_view generated) {
                 StatusTd(d.status()), Td(d.reported() ? StrCat(d.reported_count()) : "—", true),
                 Td(d.reported() ? FormatFen(d.reported_total_fen()) : "—", true),
                 Td(StrCat(d.ledger_count()), true), Td(FormatFen(d.ledger_total_fen()), true),
-                Td(FormatFen(d.difference_fen()), true), "<td class=\"detail\">",
+                Td(d.reported() ? FormatFen(d.difference_fen()) : "—", true), "<td class=\"detail\">",
                 HtmlEscape(detail), "</td></tr>\n");
   }
   h += "</table>\n";
