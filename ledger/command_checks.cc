@@ -5,6 +5,7 @@
 #include "ledger/dates.h"
 #include "ledger/limits.h"
 #include "ledger/policy.h"
+#include "ledger/rules.h"
 #include "ledger/strings.h"
 #include "ledger/working_state.h"
 
@@ -25,7 +26,7 @@ Check CheckDate(std::string_view text, std::string_view field, absl::CivilDay to
                 absl::CivilDay& out) {
   auto date = ParseDate(text);
   if (!date.ok()) {
-    return Reject(v1::REASON_INVALID_DATE, StrCat(field, " '", text, "' is not YYYY-MM-DD"));
+    return Reject(v1::REASON_INVALID_DATE, StrCat(field, " ", QuoteForDetail(text), " is not YYYY-MM-DD"));
   }
   if (*date > today) {
     return Reject(v1::REASON_DATE_IN_FUTURE,
@@ -59,7 +60,8 @@ std::variant<Rejection, const v1::Policy*> PolicyFor(const WorkingState& state,
                                                      std::string_view region,
                                                      absl::CivilDay date) {
   if (!state.policies().HasRegion(region)) {
-    return Reject(v1::REASON_UNKNOWN_REGION, StrCat("no policy adopted for region '", region, "'"));
+    return Reject(v1::REASON_UNKNOWN_REGION,
+                  StrCat("no policy adopted for region ", QuoteForDetail(region)));
   }
   const v1::Policy* p = state.policies().InForce(region, date);
   if (p == nullptr) {

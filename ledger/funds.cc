@@ -1,7 +1,10 @@
 #include "ledger/funds.h"
 
+#include <map>
 #include <set>
+#include <utility>
 
+#include "ledger/apply.h"
 #include "ledger/command_checks.h"
 #include "ledger/dates.h"
 #include "ledger/limits.h"
@@ -84,6 +87,21 @@ absl::StatusOr<std::variant<Rejection, CommandResult>> Record(WorkingState& stat
   v1::EventEnvelope e =
       Envelope(region, date, ref, std::get<const v1::Policy*>(policy)->version());
   fill(e);
+  // No ledger account may pass kLedgerBalanceFenMax (each amount is capped; their sums are not).
+  std::map<std::string, int64_t> after;
+  for (const v1::Posting& p : PostingsFor(e)) {
+    for (const auto& [account, delta] :
+         {std::pair(p.debit_account(), p.amount_fen()), std::pair(p.credit_account(), -p.amount_fen())}) {
+      auto [it, fresh] = after.try_emplace(account, 0);
+      if (fresh) it->second = state.LedgerTotal(region, account);
+      it->second += delta;
+      if (it->second > kLedgerBalanceFenMax || it->second < -kLedgerBalanceFenMax) {
+        return Reject(v1::REASON_OVER_CAP,
+                      StrCat(account, " would pass the largest balance a ledger account may hold, ",
+                             FormatFen(kLedgerBalanceFenMax)));
+      }
+    }
+  }
   LEDGER_ASSIGN_OR_RETURN(uint64_t sequence, append(std::move(e)));
   CommandResult result;
   result.sequence = sequence;

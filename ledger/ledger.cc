@@ -595,24 +595,36 @@ PendingPush Ledger::SubmitCollections(std::shared_ptr<const Records> records, st
   return PendingPush(std::move(state));
 }
 
-absl::StatusOr<CommandResult> Ledger::Enrol(const v1::ParticipantEnrolled& enrolment,
+// Fields this version does not know (a newer client's) are dropped before a command is decided:
+// they are never stored in the log, and never make a resend differ from its original.
+template <typename Message>
+Message KnownFieldsOnly(const Message& message) {
+  Message known = message;
+  known.DiscardUnknownFields();
+  return known;
+}
+
+absl::StatusOr<CommandResult> Ledger::Enrol(const v1::ParticipantEnrolled& sent,
                                             std::string_view actor) {
+  const v1::ParticipantEnrolled enrolment = KnownFieldsOnly(sent);
   Command c{.kind = Command::Kind::kEnrol, .actor = actor, .enrolment = &enrolment};
   impl_->Run(c);
   if (!c.status.ok()) return c.status;
   return c.result;
 }
 
-absl::StatusOr<CommandResult> Ledger::AdoptPolicy(const v1::Policy& policy,
+absl::StatusOr<CommandResult> Ledger::AdoptPolicy(const v1::Policy& sent,
                                                   std::string_view actor) {
+  const v1::Policy policy = KnownFieldsOnly(sent);
   Command c{.kind = Command::Kind::kPolicy, .actor = actor, .policy = &policy};
   impl_->Run(c);
   if (!c.status.ok()) return c.status;
   return c.result;
 }
 
-absl::StatusOr<CommandResult> Ledger::Execute(const v1::AccountCommand& command,
+absl::StatusOr<CommandResult> Ledger::Execute(const v1::AccountCommand& sent,
                                               std::string_view actor) {
+  const v1::AccountCommand command = KnownFieldsOnly(sent);
   Command c{.kind = Command::Kind::kAccount, .actor = actor, .account_command = &command};
   impl_->Run(c);
   if (!c.status.ok()) return c.status;

@@ -54,6 +54,9 @@ inline constexpr int64_t kAmountFenMax = 10'000'000'000;
 inline constexpr int64_t kFiscalAmountFenMax = 100'000'000'000'000;
 // Receipts in one tax daily totals report (one collection date and tax office).
 inline constexpr size_t kDailyTotalsReceiptsMax = 100'000;
+// Any one ledger account's balance (either sign): 10 quadrillion yuan. A fund command that would
+// take an account beyond it is refused (OVER_CAP), so no sum of balances can overflow int64.
+inline constexpr int64_t kLedgerBalanceFenMax = 1'000'000'000'000'000'000;
 // A lifecycle command's document reference (the agency's document number), printable ASCII.
 inline constexpr size_t kDocumentRefBytesMax = 64;
 // Accounts a batch job (subsidy, interest, benefits) processes per commit.

@@ -2,6 +2,9 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <algorithm>
+
+
 #include "ledger/strings.h"
 #include "ledger/citizen_id.h"
 #include "ledger/dates.h"
@@ -90,6 +93,12 @@ std::optional<Decision> CheckRecordSyntax(const v1::CollectionRecord& r) {
   if (auto st = ValidateCitizenId(r.citizen_id()); !st.ok()) {
     return Reject(v1::REASON_INVALID_CITIZEN_ID, std::string(st.message()));
   }
+  if (r.region_code().size() != 6 ||
+      !std::all_of(r.region_code().begin(), r.region_code().end(),
+                   [](char c) { return c >= '0' && c <= '9'; })) {
+    return Reject(v1::REASON_INVALID_FIELD,
+                  StrCat("region_code ", QuoteForDetail(r.region_code()), " is not 6 digits"));
+  }
   if (!IsCleanText(r.name(), kNameBytesMax) || !IsCleanText(r.tax_office(), kTaxOfficeBytesMax) ||
       !IsCleanText(r.batch_id(), kBatchIdBytesMax)) {
     return Reject(v1::REASON_INVALID_FIELD,
@@ -106,9 +115,21 @@ std::optional<Decision> CheckRecordSyntax(const v1::CollectionRecord& r) {
   }
   if (!ParseDate(r.collection_date()).ok()) {
     return Reject(v1::REASON_INVALID_DATE,
-                  StrCat("collection_date '", r.collection_date(), "' is not YYYY-MM-DD"));
+                  StrCat("collection_date ", QuoteForDetail(r.collection_date()),
+                         " is not YYYY-MM-DD"));
   }
   return std::nullopt;
+}
+
+// A resend is the same record whatever fields unknown to this version it carries (a newer
+// client's): they are neither compared nor stored.
+bool SameRecord(const v1::CollectionRecord& stored, const v1::CollectionRecord& sent) {
+  if (sent.GetReflection()->GetUnknownFields(sent).empty()) {
+    return MessageDifferencer::Equals(stored, sent);
+  }
+  v1::CollectionRecord known = sent;
+  known.DiscardUnknownFields();
+  return MessageDifferencer::Equals(stored, known);
 }
 
 absl::StatusOr<Decision> DecideAdd(const v1::CollectionRecord& r, WorkingState& state,
@@ -116,7 +137,7 @@ absl::StatusOr<Decision> DecideAdd(const v1::CollectionRecord& r, WorkingState& 
   LEDGER_ASSIGN_OR_RETURN(auto receipt, state.FindReceipt(r.receipt_number()));
   if (receipt) {
     LEDGER_ASSIGN_OR_RETURN(auto original, state.Event(receipt->collected_sequence));
-    if (MessageDifferencer::Equals(RecordOf(original), r)) {
+    if (SameRecord(RecordOf(original), r)) {
       return Duplicate(receipt->collected_sequence);
     }
     return Reject(v1::REASON_DUPLICATE_RECEIPT_CONFLICT,
@@ -126,7 +147,7 @@ absl::StatusOr<Decision> DecideAdd(const v1::CollectionRecord& r, WorkingState& 
   const absl::CivilDay date = *ParseDate(r.collection_date());
   if (!state.policies().HasRegion(r.region_code())) {
     return Reject(v1::REASON_UNKNOWN_REGION,
-                  StrCat("no policy adopted for region '", r.region_code(), "'"));
+                  StrCat("no policy adopted for region ", QuoteForDetail(r.region_code())));
   }
   const v1::Policy* policy = state.policies().InForce(r.region_code(), date);
   if (policy == nullptr) {
@@ -193,7 +214,7 @@ absl::StatusOr<Decision> DecideCancel(const v1::CollectionRecord& r, WorkingStat
   }
   if (receipt->cancelled_sequence != 0) {
     LEDGER_ASSIGN_OR_RETURN(auto cancel, state.Event(receipt->cancelled_sequence));
-    if (MessageDifferencer::Equals(RecordOf(cancel), r)) {
+    if (SameRecord(RecordOf(cancel), r)) {
       return Duplicate(receipt->cancelled_sequence);
     }
     return Reject(v1::REASON_ALREADY_CANCELLED,
@@ -269,6 +290,17 @@ v1::ContributionCollected CollectedFrom(const v1::CollectionRecord& r,
   return c;
 }
 
+std::string QuoteForDetail(std::string_view text) {
+  constexpr size_t kShown = 32;
+  std::string out = "'";
+  for (char c : text.substr(0, kShown)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f || u >= 0x80) ? '?' : c;
+  }
+  out += text.size() > kShown ? "'…" : "'";
+  return out;
+}
+
 bool IsCleanText(std::string_view text, size_t max_bytes) {
   if (text.size() > max_bytes) return false;
   size_t i = 0;
@@ -340,7 +372,7 @@ absl::StatusOr<Decision> DecideEnrolment(const v1::ParticipantEnrolled& p, Worki
   const v1::Policy* policy = state.policies().InForce(p.region_code(), *date);
   if (!state.policies().HasRegion(p.region_code())) {
     return Reject(v1::REASON_UNKNOWN_REGION,
-                  StrCat("no policy adopted for region '", p.region_code(), "'"));
+                  StrCat("no policy adopted for region ", QuoteForDetail(p.region_code())));
   }
   if (policy == nullptr) {
     return Reject(v1::REASON_NO_POLICY_IN_FORCE,

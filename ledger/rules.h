@@ -37,6 +37,9 @@ v1::ContributionCollected CollectedFrom(const v1::CollectionRecord& record,
 
 // True when `text` is valid UTF-8 without control characters and at most `max_bytes` long.
 bool IsCleanText(std::string_view text, size_t max_bytes);
+// Caller text for a rejection's detail: at most 32 bytes, quoted, anything but printable ASCII
+// shown as '?', so a detail never carries control characters or a whole hostile field.
+std::string QuoteForDetail(std::string_view text);
 
 }  // namespace ledger
 

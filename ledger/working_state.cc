@@ -286,10 +286,13 @@ void WorkingState::WriteTo(rocksdb::WriteBatch& batch, bool include_events) cons
     sum += delta;
     auto it = committed_.ledger_totals.find(key);
     const int64_t before = it == committed_.ledger_totals.end() ? 0 : it->second;
+    int64_t after = 0;
+    LEDGER_CHECK(!__builtin_add_overflow(before, delta, &after),
+                 "a ledger account balance overflowed int64");
     // Fiscal funds are credited when received and debited when used: never below zero.
-    LEDGER_CHECK(key.find("/fiscal_funds/") == std::string::npos || before + delta <= 0,
+    LEDGER_CHECK(key.find("/fiscal_funds/") == std::string::npos || after <= 0,
                  "a fiscal fund went below zero");
-    put(Cf::kLedgerAccounts, key, keys::EncodeI64(before + delta));
+    put(Cf::kLedgerAccounts, key, keys::EncodeI64(after));
   }
   LEDGER_CHECK(sum == 0, "double entry broken: the group's postings do not balance");
   for (const std::string& document : dirty_documents_) {

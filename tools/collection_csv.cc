@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "ledger/money.h"
+#include "ledger/rules.h"
 #include "ledger/strings.h"
 
 namespace tools {
@@ -129,6 +130,15 @@ absl::StatusOr<ledger::v1::CollectionRecord> CollectionCsv::ParseRow(
   if (fields.size() != columns_) {
     return absl::InvalidArgumentError(
         StrCat("line ", line, ": ", fields.size(), " fields, the header has ", columns_));
+  }
+  // Protobuf strings must be UTF-8: a row in another encoding (a GBK name) is this row's error,
+  // not a message the server cannot parse.
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!ledger::IsCleanText(fields[i], fields[i].size())) {
+      return absl::InvalidArgumentError(
+          StrCat("line ", line, ": field ", i + 1,
+                 " is not UTF-8 text (save the file as UTF-8) or holds control characters"));
+    }
   }
   auto at = [&](Column c) -> const std::string& { return fields[required_[c]]; };
   ledger::v1::CollectionRecord r;

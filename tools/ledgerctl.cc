@@ -251,10 +251,19 @@ absl::Status SendStream(v1::CollectionService::Stub& stub, const std::vector<v1:
   totals.duplicate += response.duplicate_count();
   totals.suspense += response.suspense_count();
   for (const auto& o : response.outcomes()) {
-    if (o.outcome() == v1::OUTCOME_REJECTED) {
+    if (o.outcome() == v1::OUTCOME_REJECTED && o.index() < lines.size()) {
       ReportRejected(totals, StrCat("line ", lines[o.index()], ": ", v1::Reason_Name(o.reason()),
                                     ": ", o.detail()));
     }
+  }
+  // Every row sent must have its outcome: a stream the server ended early (a message it could
+  // not read ends a gRPC stream like a clean end) must not pass for success.
+  const size_t answered = static_cast<size_t>(response.outcomes_size());
+  if (answered != records.size()) {
+    return absl::DataLossError(StrCat("the server answered ", answered, " of ", records.size(),
+                                      " rows; rows from line ",
+                                      lines[std::min(answered, lines.size() - 1)],
+                                      " were not processed"));
   }
   return absl::OkStatus();
 }
