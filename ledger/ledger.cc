@@ -317,7 +317,9 @@ class Ledger::Impl {
       state.WriteTo(batch, /*include_events=*/true);
       AddCheckpoint(state, now_us, batch);
       const auto start = std::chrono::steady_clock::now();
-      status = store_->WriteSynced(batch);
+      status = ResumeAfterWriteError();
+      if (status.ok()) status = store_->WriteSynced(batch);
+      if (!status.ok() && write_error_.ok()) write_error_ = status;
       commit_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
@@ -433,6 +435,31 @@ class Ledger::Impl {
     return absl::InternalError("unknown command kind");
   }
 
+  // After a failed write RocksDB refuses further writes until resumed. The next commit tries
+  // DB::Resume() (which flushes the memtables to new files, so the failed batch is never
+  // replayed). RocksDB can resume from ENOSPC while syncing the WAL once space is freed; after a
+  // failed WAL append or an EIO it cannot (a "fatal" background error): the ledger then stays
+  // read-only until restarted. Either way reads keep working and every write gets the failed
+  // write's retryable code (RESOURCE_EXHAUSTED for ENOSPC, else UNAVAILABLE) saying why.
+  absl::Status ResumeAfterWriteError() {
+    if (write_error_.ok()) return absl::OkStatus();
+    const absl::Status resumed = store_->Resume();
+    if (resumed.ok()) {
+      write_error_ = absl::OkStatus();
+      return resumed;
+    }
+    // The failed write's own code while it is retryable (ENOSPC: RESOURCE_EXHAUSTED, EIO:
+    // UNAVAILABLE); anything else (a corrupted WAL, an unrecoverable error): UNAVAILABLE.
+    const absl::StatusCode code = write_error_.code() == absl::StatusCode::kResourceExhausted
+                                      ? write_error_.code()
+                                      : absl::StatusCode::kUnavailable;
+    return absl::Status(
+        code, StrCat("storage is read-only since a failed write (", write_error_.message(),
+                     "); RocksDB cannot resume (", resumed.message(),
+                     "): fix the cause (disk space, device) and restart ledgerd, then resend: "
+                     "a resent batch is applied once"));
+  }
+
   // Signs the group's last event, in the group's own batch, when the group reaches a multiple of
   // the checkpoint interval: the checkpoint is durable exactly when the events it signs are.
   void AddCheckpoint(const WorkingState& state, int64_t now_us, rocksdb::WriteBatch& batch) {
@@ -456,6 +483,7 @@ class Ledger::Impl {
   mutable absl::Mutex published_mu_;
   CommittedState committed_;
   WriterStats stats_;  // guarded by published_mu_
+  absl::Status write_error_;  // the last failed write not yet resumed from; writer thread only
   std::function<int64_t()> clock_;
   std::function<void(const CommitInfo&)> on_commit_;
   const std::unique_ptr<CheckpointSigner> signer_;
@@ -475,7 +503,7 @@ Ledger::~Ledger() = default;
 absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(Options options) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir is required");
   if (!options.clock_us) options.clock_us = [] { return absl::ToUnixMicros(absl::Now()); };
-  LEDGER_ASSIGN_OR_RETURN(auto store, Store::Open(options.data_dir));
+  LEDGER_ASSIGN_OR_RETURN(auto store, Store::Open(options.data_dir, options.file_system));
   LEDGER_RETURN_IF_ERROR(EnsureSchema(*store));
   LEDGER_ASSIGN_OR_RETURN(auto rebuilding, store->Get(Cf::kMeta, keys::kRebuildInProgress));
   if (rebuilding) {

@@ -30,6 +30,10 @@
 #include "ledger/v1/reconciliation.pb.h"
 #include "ledger/v1/records.pb.h"
 
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
+
 namespace ledger {
 
 // What one group commit did; handed to Options::on_commit.
@@ -63,6 +67,8 @@ struct Options {
   // Called by the writer thread after every successful commit, before callers are answered.
   // Must be quick and must not call back into the ledger. Default: none.
   std::function<void(const CommitInfo&)> on_commit;
+  // The filesystem RocksDB uses; null (default): the normal POSIX one. Tests inject faults here.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // A command's business rejection: a typed reason (checked in a documented order) and a message

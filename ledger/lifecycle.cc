@@ -258,6 +258,12 @@ Outcome Refund(const v1::RefundContributionRequest& r, Context& c, absl::CivilDa
     if (a->status() != v1::PARTICIPANT_STATUS_CONTRIBUTING) {
       return WrongState(*a, "a contribution in the account is refunded only before the pension starts");
     }
+    if (a->region_code() != original_event.region_code()) {
+      // The money moved with the account: the receipt's region no longer holds it.
+      return WrongState(*a, StrCat("it was transferred to region ", a->region_code(),
+                                   "; a receipt of ", original_event.region_code(),
+                                   " is not refunded from it"));
+    }
     if (!DebitKeepsBalance(*a, v1::FUNDING_SOURCE_PERSONAL, original.amount_fen(), date, c.state)) {
       return Reject(v1::REASON_INSUFFICIENT_BALANCE,
                     StrCat("personal contributions hold ",

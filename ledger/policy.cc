@@ -2,10 +2,13 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "ledger/strings.h"
 #include "ledger/dates.h"
 #include "ledger/limits.h"
+#include "ledger/rules.h"
 
 namespace ledger {
 namespace {
@@ -27,6 +30,15 @@ bool IsRegionCode(std::string_view code) {
 absl::Status ValidatePolicy(const v1::Policy& p) {
   if (!IsRegionCode(p.region_code())) return Invalid("region_code must be 6 digits");
   if (p.version() == 0) return Invalid("version must be at least 1");
+  // Text must be UTF-8 (a proto3 string that is not could never be read back from the log).
+  auto text_ok = [](std::string text) {
+    std::replace_if(text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+    return IsCleanText(text, text.size());
+  };
+  if (!text_ok(p.region_name()) || !text_ok(p.source_documents()) ||
+      !text_ok(p.exhausted_account_payer())) {
+    return Invalid("region_name, source_documents and exhausted_account_payer must be UTF-8 text");
+  }
   if (!ParseDate(p.effective_from()).ok()) return Invalid("effective_from is not YYYY-MM-DD");
   if (p.account_pension_divisor() == 0) return Invalid("account_pension_divisor must be > 0");
   if (p.years().empty()) return Invalid("years must not be empty");

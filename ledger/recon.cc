@@ -163,7 +163,9 @@ absl::StatusOr<std::map<std::string, int64_t>> HeldReceipts(const Store& store,
                                                             const rocksdb::Snapshot* snapshot,
                                                             const DayId& day) {
   std::map<std::string, int64_t> out;
-  const auto& [region, date, office] = day;
+  const std::string& region = std::get<0>(day);
+  const std::string& date = std::get<1>(day);
+  const std::string& office = std::get<2>(day);
   LEDGER_RETURN_IF_ERROR(ScanPrefix(store, snapshot, Cf::kRecon,
                                     DayKey(kTagReceipt, region, date, office),
                                     [&](std::string_view key, std::string_view value) {

@@ -244,6 +244,13 @@ absl::StatusOr<Decision> DecideCancel(const v1::CollectionRecord& r, WorkingStat
   }
   if (original.suspense_reason() == v1::SUSPENSE_REASON_UNSPECIFIED) {
     LEDGER_ASSIGN_OR_RETURN(const v1::Account* account, state.FindAccount(r.citizen_id()));
+    if (account->region_code() != original_event.region_code()) {
+      // The money moved with the account: the receipt's region no longer holds it.
+      return Reject(v1::REASON_WRONG_STATE,
+                    StrCat(MaskCitizenId(r.citizen_id()), " was transferred to region ",
+                           account->region_code(), "; receipt ", r.receipt_number(),
+                           " cannot be cancelled in ", original_event.region_code()));
+    }
     if (!DebitKeepsBalance(*account, v1::FUNDING_SOURCE_PERSONAL, r.amount_fen(), date, state)) {
       return Reject(v1::REASON_INSUFFICIENT_BALANCE,
                     StrCat("personal contributions hold ",

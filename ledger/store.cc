@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "ledger/strings.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
@@ -96,15 +97,32 @@ rocksdb::ColumnFamilyOptions CfOptions(int cf) {
   return o;
 }
 
+// Turns off RocksDB's own recovery from a failed foreground (WAL) write: for ENOSPC it retries
+// from a background thread every few seconds, and meanwhile Resume() answers "busy". The ledger's
+// writer resumes instead, at its next commit (Store::Resume), so recovery is prompt and happens in
+// one place. Errors of background flushes and compactions keep RocksDB's automatic recovery.
+class NoAutoRecoveryFromWriteErrors : public rocksdb::EventListener {
+ public:
+  const char* Name() const override { return "LedgerNoAutoRecoveryFromWriteErrors"; }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason reason, rocksdb::Status /*bg_error*/,
+                            bool* auto_recovery) override {
+    if (reason == rocksdb::BackgroundErrorReason::kWriteCallback) *auto_recovery = false;
+  }
+};
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                                   std::shared_ptr<rocksdb::FileSystem> fs) {
   std::error_code error;
   std::filesystem::create_directories(path, error);  // RocksDB makes only the last component
   if (error) {
     return absl::UnavailableError(StrCat("creating data directory ", path, ": ", error.message()));
   }
+  std::unique_ptr<rocksdb::Env> env;
+  if (fs != nullptr) env = rocksdb::NewCompositeEnv(fs);
   rocksdb::DBOptions db_options;
+  if (env != nullptr) db_options.env = env.get();
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   // Verify every block's checksum on read; a flipped byte must never be served as data.
@@ -116,6 +134,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   // RocksDB opens SST files with 16 threads per column family by default: ~0.1 s per open even
   // for an empty ledger. A few threads open a large ledger just as fast on two cores.
   db_options.max_file_opening_threads = 2;
+  // After a failed commit, only Store::Resume() makes the database writable again.
+  db_options.listeners.push_back(std::make_shared<NoAutoRecoveryFromWriteErrors>());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (int i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], CfOptions(i));
@@ -124,6 +144,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   auto s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocks(s, StrCat("opening RocksDB at ", path));
   std::unique_ptr<Store> store(new Store());
+  store->env_ = std::move(env);
   store->db_.reset(raw);
   // handles[0] is the default CF, which we do not use.
   store->db_->DestroyColumnFamilyHandle(handles[0]);
@@ -158,6 +179,8 @@ absl::Status Store::WriteSynced(rocksdb::WriteBatch& batch) {
   wo.sync = true;  // durability promise: acknowledged only after the WAL is fsync'd
   return FromRocks(db_->Write(wo, &batch), "committing a batch");
 }
+
+absl::Status Store::Resume() { return FromRocks(db_->Resume(), "resuming after a write error"); }
 
 absl::Status Store::WriteUnlogged(rocksdb::WriteBatch& batch) {
   rocksdb::WriteOptions wo;

@@ -37,6 +37,8 @@
 
 #include "absl/status/statusor.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 
 namespace ledger {
 
@@ -82,7 +84,10 @@ std::string_view CfName(Cf cf);
 // Owns the RocksDB instance. Thread-safe (RocksDB is).
 class Store {
  public:
-  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
+  // `fs`: the filesystem RocksDB uses for every file; null = the default (POSIX) one. Tests pass a
+  // fault-injecting wrapper (tests/reliability/faulty_fs.h).
+  static absl::StatusOr<std::unique_ptr<Store>> Open(
+      const std::string& path, std::shared_ptr<rocksdb::FileSystem> fs = nullptr);
   ~Store();
 
   // Point read; nullopt when absent.
@@ -90,7 +95,15 @@ class Store {
 
   // Commits `batch` atomically and durably: WriteOptions::sync = true, so when this returns OK
   // the batch is on stable storage (fsync'd WAL) and survives a crash or power loss.
+  // A failed write (ENOSPC: RESOURCE_EXHAUSTED, EIO: UNAVAILABLE) leaves RocksDB read-only (its
+  // "background error"); Resume() clears that once the cause is gone, when RocksDB can (ENOSPC
+  // while syncing the WAL; not after a failed WAL append or EIO: then only a reopen does).
   absl::Status WriteSynced(rocksdb::WriteBatch& batch);
+
+  // DB::Resume(): after a write error, flushes the memtables to new files (so nothing of the
+  // failed write is kept or replayed later) and makes the database writable again. OK when there
+  // is no error to clear; the error again while its cause persists.
+  absl::Status Resume();
 
   // Applies `batch` without the WAL: it reaches disk only at FlushProjections(). For the offline
   // rebuild, which marks itself in progress (keys::kRebuildInProgress) until the flush is done.
@@ -128,6 +141,7 @@ class Store {
 
  private:
   Store() = default;
+  std::unique_ptr<rocksdb::Env> env_;  // wraps an injected FileSystem; outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Cf; owned, freed in ~Store
 };

@@ -295,6 +295,15 @@ void WorkingState::WriteTo(rocksdb::WriteBatch& batch, bool include_events) cons
     put(Cf::kLedgerAccounts, key, keys::EncodeI64(after));
   }
   LEDGER_CHECK(sum == 0, "double entry broken: the group's postings do not balance");
+  // And within each region (every event posts in one region, or moves money between regions
+  // through transfers_in_transit on both sides).
+  std::map<std::string_view, int64_t> by_region;
+  for (const auto& [key, delta] : totals_delta_) {
+    by_region[std::string_view(key).substr(0, key.find('/'))] += delta;
+  }
+  for (const auto& [region, region_sum] : by_region) {
+    LEDGER_CHECK(region_sum == 0, StrCat("double entry broken in region ", region));
+  }
   for (const std::string& document : dirty_documents_) {
     const DocumentEntry& e = *documents_.at(document);
     put(Cf::kIdempotency, keys::Document(document),
