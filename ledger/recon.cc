@@ -229,6 +229,10 @@ absl::StatusOr<v1::TaxDayReconciliation> DecideTaxDay(const Store& store,
   return r;
 }
 
+std::optional<std::string_view> AsView(const std::optional<std::string>& s) {
+  return s ? std::optional<std::string_view>(*s) : std::nullopt;
+}
+
 int MonthOfDate(std::string_view date) {
   return (date[0] - '0') * 100000 + (date[1] - '0') * 10000 + (date[2] - '0') * 1000 +
          (date[3] - '0') * 100 + (date[5] - '0') * 10 + (date[6] - '0');
@@ -330,12 +334,9 @@ absl::StatusOr<std::optional<v1::TaxDayReconciliation>> ReconcileTaxDay(
                           store.Get(Cf::kRecon, DayKey(kTagDay, region, collection_date, tax_office), snapshot));
   LEDGER_ASSIGN_OR_RETURN(auto report, store.Get(Cf::kRecon, DayKey(kTagTaxReport, region, collection_date, tax_office), snapshot));
   if (!held && !report) return std::nullopt;
-  auto view = [](const std::optional<std::string>& s) {
-    return s ? std::optional<std::string_view>(*s) : std::nullopt;
-  };
   return DecideTaxDay(store, snapshot,
                       DayId(std::string(region), std::string(collection_date), std::string(tax_office)),
-                      view(held), view(report));
+                      AsView(held), AsView(report));
 }
 
 absl::StatusOr<v1::Reconciliation> BuildReconciliation(const Store& store,
@@ -364,11 +365,8 @@ absl::StatusOr<v1::Reconciliation> BuildReconciliation(const Store& store,
         }));
   }
   for (const auto& [day, rows] : days) {
-    auto view = [](const std::optional<std::string>& s) {
-      return s ? std::optional<std::string_view>(*s) : std::nullopt;
-    };
     LEDGER_ASSIGN_OR_RETURN(v1::TaxDayReconciliation r,
-                            DecideTaxDay(store, snapshot, day, view(rows.first), view(rows.second)));
+                            DecideTaxDay(store, snapshot, day, AsView(rows.first), AsView(rows.second)));
     v1::MonthlyFigures& m = months[MonthOfDate(r.collection_date())];
     m.set_collections_fen(m.collections_fen() + r.ledger_total_fen());
     m.set_collection_receipts(m.collection_receipts() + r.ledger_count());
