@@ -1,7 +1,8 @@
 // ledger-bench: measures the ledger through its real gRPC seam.
 //
 //   ledger-bench SCENARIO [options]     SCENARIO: ingest | latency | read | replay | disk |
-//                                                 storage-limit | interest | benefits | all
+//                                                 storage-limit | interest | benefits | all |
+//                                                 sustained (not in `all`: it runs for minutes)
 //
 // Without --server it starts its own ledger and server in this process on a fresh temporary data
 // directory (plain text on loopback, or mutual TLS with --tls-dir), so client and server share the
@@ -55,7 +56,17 @@ struct Config {
   size_t reads = 200'000;
   size_t pensioners = 100'000;
   int concurrency = 64;
+  int seconds = 300;  // sustained
 };
+
+// Resident set size of this process (which holds the embedded server), MiB.
+double RssMib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmRSS:")) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -161,6 +172,90 @@ class Bench {
     std::printf("scenario=ingest records=%zu batch_size=%zu accepted=%zu not_accepted=%zu "
                 "seconds=%.3f ingest_records_per_s=%.0f enrol_per_s=%.0f tls=%d\n",
                 n, config_.batch_size, accepted, other, s, n / s, n / enrol_s, Tls());
+  }
+
+  // Sustained load: `concurrency` client streams push collections back to back for `seconds`
+  // (each stream: 4 messages of batch_size records, then the next stream). One line per 10 s
+  // interval (records/s, errors, stream latency p50/p99, RSS), then the summary line: no errors,
+  // memory flat and latency stable is the pass mark, read by a person (not CI).
+  void Sustained() {
+    constexpr double kIntervalSeconds = 10;
+    constexpr int kMessagesPerStream = 4;
+    struct Interval {
+      absl::Mutex mu;
+      std::vector<double> stream_ms;
+      size_t records = 0, errors = 0;
+    };
+    std::vector<std::unique_ptr<Interval>> intervals;
+    const int count = std::max(1, static_cast<int>(config_.seconds / kIntervalSeconds));
+    for (int i = 0; i < count; ++i) intervals.push_back(std::make_unique<Interval>());
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::seconds(count * static_cast<int>(kIntervalSeconds));
+    std::vector<std::thread> streams;
+    for (int t = 0; t < config_.concurrency; ++t) {
+      streams.emplace_back([&, t] {
+        auto stub = v1::CollectionService::NewStub(Connect());
+        for (size_t round = 0; Clock::now() < deadline; ++round) {
+          grpc::ClientContext context;
+          v1::PushCollectionsResponse response;
+          const auto begin = Clock::now();
+          auto writer = stub->StreamCollections(&context, &response);
+          v1::PushCollectionsRequest message;
+          for (int m = 0; m < kMessagesPerStream; ++m) {
+            message.clear_records();
+            for (size_t j = 0; j < config_.batch_size; ++j) {
+              v1::CollectionRecord r = MakeRecord(StrCat(run_, "S", t, "-", round, "-", m, "-"), j);
+              *message.add_records() = std::move(r);
+            }
+            if (!writer->Write(message)) break;
+          }
+          writer->WritesDone();
+          const grpc::Status st = writer->Finish();
+          const auto end = Clock::now();
+          const int slot = std::min(count - 1, static_cast<int>(std::chrono::duration<double>(
+                                                   end - start).count() / kIntervalSeconds));
+          Interval& in = *intervals[slot];
+          absl::MutexLock lock(&in.mu);
+          if (!st.ok() || response.rejected_count() > 0) ++in.errors;
+          in.records += response.outcomes_size();
+          in.stream_ms.push_back(std::chrono::duration<double, std::milli>(end - begin).count());
+        }
+      });
+    }
+    std::vector<double> rss(count), p99(count);
+    // Interval i is reported once it is over (a stream counts in the interval it ends in; the
+    // last one also takes the streams still running at the deadline).
+    auto report = [&](int i) {
+      Interval& in = *intervals[i];
+      absl::MutexLock lock(&in.mu);
+      std::sort(in.stream_ms.begin(), in.stream_ms.end());
+      p99[i] = Percentile(in.stream_ms, 0.99);
+      std::printf("sustained interval=%d records_per_s=%.0f streams=%zu errors=%zu p50_ms=%.1f "
+                  "p99_ms=%.1f rss_mib=%.0f\n",
+                  i + 1, in.records / kIntervalSeconds, in.stream_ms.size(), in.errors,
+                  Percentile(in.stream_ms, 0.5), p99[i], rss[i]);
+      std::fflush(stdout);
+    };
+    for (int i = 0; i < count; ++i) {
+      std::this_thread::sleep_until(start + std::chrono::milliseconds(
+                                                static_cast<int>((i + 1) * kIntervalSeconds * 1000)));
+      rss[i] = RssMib();
+      if (i > 0) report(i - 1);
+    }
+    for (auto& t : streams) t.join();
+    report(count - 1);
+    size_t records = 0, errors = 0;
+    for (auto& in : intervals) {
+      records += in->records;
+      errors += in->errors;
+    }
+    std::printf("scenario=sustained seconds=%.0f streams=%d batch_size=%zu records=%zu errors=%zu "
+                "records_per_s=%.0f rss_first_mib=%.0f rss_last_mib=%.0f rss_max_mib=%.0f "
+                "p99_first_ms=%.1f p99_last_ms=%.1f tls=%d\n",
+                Seconds(start), config_.concurrency, config_.batch_size, records, errors,
+                records / Seconds(start), rss.front(), rss.back(),
+                *std::max_element(rss.begin(), rss.end()), p99.front(),
+                p99.back(), Tls());
   }
 
   void Latency() {
@@ -630,10 +725,11 @@ int main(int argc, char** argv) {
   CLI::App app{"ledger-bench: measure the pension ledger through gRPC"};
   Config config;
   std::string scenario;
-  app.add_option("scenario", scenario, "ingest|latency|read|replay|disk|storage-limit|interest|benefits|all")
+  app.add_option("scenario", scenario,
+                 "ingest|latency|read|replay|disk|storage-limit|interest|benefits|all|sustained")
       ->required()
       ->check(CLI::IsMember({"ingest", "latency", "read", "replay", "disk", "storage-limit",
-                             "interest", "benefits", "all"}));
+                             "interest", "benefits", "all", "sustained"}));
   app.add_option("--server", config.server, "drive a running ledgerd (default: start one here)");
   app.add_option("--tls-dir", config.tls_dir,
                  "mutual TLS with make-dev-certs.sh's files (default: plain text, embedded only)");
@@ -649,6 +745,9 @@ int main(int argc, char** argv) {
   app.add_option("--pensioners", config.pensioners, "pensioners in the benefits scenario")
       ->capture_default_str();
   app.add_option("--concurrency", config.concurrency, "concurrent callers")->capture_default_str();
+  app.add_option("--seconds", config.seconds, "sustained: how long, in seconds (10 s intervals)")
+      ->check(CLI::Range(10, 86'400))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Debian's abseil checks every absl::Mutex acquisition for lock-order cycles (gRPC takes many);
   // that is a debugging aid, measurably costly on the request path.
@@ -666,6 +765,7 @@ int main(int argc, char** argv) {
   if (all || scenario == "benefits") bench.Benefits();
   if (all || scenario == "replay") bench.Replay();
   if (all || scenario == "disk") bench.Disk();
+  if (scenario == "sustained") bench.Sustained();
   bench.Summary();
   return 0;
 }
