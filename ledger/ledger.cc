@@ -692,14 +692,8 @@ absl::StatusOr<std::string> Ledger::CommandRegion(const v1::AccountCommand& comm
     LEDGER_ASSIGN_OR_RETURN(auto account, GetAccount(id));
     return account ? account->region_code() : std::string();
   };
+  if (IsFundCommand(command)) return std::string(FundCommandRegion(command));
   switch (command.command_case()) {
-    case v1::AccountCommand::kReceiveFiscalFunds:
-    case v1::AccountCommand::kReceiveTaxRemittance:
-    case v1::AccountCommand::kTransferBetweenFundAccounts:
-    case v1::AccountCommand::kReceiveBankInterest:
-    case v1::AccountCommand::kReportBankBalance:
-    case v1::AccountCommand::kReportDailyTotals:
-      return std::string(FundCommandRegion(command));
     case v1::AccountCommand::kTransferIn: return command.transfer_in().to_region();
     case v1::AccountCommand::kRefundContribution: {
       LEDGER_ASSIGN_OR_RETURN(auto entry, impl_->store().Get(Cf::kIdempotency,
@@ -714,7 +708,7 @@ absl::StatusOr<std::string> Ledger::CommandRegion(const v1::AccountCommand& comm
     case v1::AccountCommand::kResumeBenefit: return account_region(command.resume_benefit().citizen_id());
     case v1::AccountCommand::kRecordDeath: return account_region(command.record_death().citizen_id());
     case v1::AccountCommand::kTransferOut: return account_region(command.transfer_out().citizen_id());
-    case v1::AccountCommand::COMMAND_NOT_SET: break;
+    default: break;  // the fund commands above; COMMAND_NOT_SET
   }
   return std::string();
 }

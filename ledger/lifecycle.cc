@@ -977,15 +977,8 @@ absl::StatusOr<CommandResult> ExecuteAccountCommand(const v1::AccountCommand& co
   };
   Context c{state, today, with_digest, ref};
   Outcome outcome;
+  if (IsFundCommand(command)) outcome = ExecuteFundCommand(command, state, date, ref, with_digest);
   switch (command.command_case()) {
-    case v1::AccountCommand::kReceiveFiscalFunds:
-    case v1::AccountCommand::kReceiveTaxRemittance:
-    case v1::AccountCommand::kTransferBetweenFundAccounts:
-    case v1::AccountCommand::kReceiveBankInterest:
-    case v1::AccountCommand::kReportBankBalance:
-    case v1::AccountCommand::kReportDailyTotals:
-      outcome = ExecuteFundCommand(command, state, date, ref, with_digest);
-      break;
     case v1::AccountCommand::kCreditCollectiveSubsidy: outcome = CreditCollective(command.credit_collective_subsidy(), c, date); break;
     case v1::AccountCommand::kRefundContribution: outcome = Refund(command.refund_contribution(), c, date); break;
     case v1::AccountCommand::kDetermineBenefit: outcome = Determine(command.determine_benefit(), c, date); break;
@@ -994,7 +987,7 @@ absl::StatusOr<CommandResult> ExecuteAccountCommand(const v1::AccountCommand& co
     case v1::AccountCommand::kRecordDeath: outcome = Death(command.record_death(), c, date); break;
     case v1::AccountCommand::kTransferOut: outcome = TransferOutOf(command.transfer_out(), c, date); break;
     case v1::AccountCommand::kTransferIn: outcome = TransferInto(command.transfer_in(), c, date); break;
-    case v1::AccountCommand::COMMAND_NOT_SET: break;
+    default: break;  // the fund commands above; COMMAND_NOT_SET
   }
   if (!outcome.ok()) return outcome.status();
   if (auto* rej = std::get_if<Rejection>(&*outcome)) {
