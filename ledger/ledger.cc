@@ -60,6 +60,7 @@ struct Command {
   JobCursor cursor;  // jobs: in and out
   absl::Status status;
   std::promise<void> done;
+  std::function<void()> on_ready;  // called after `done` is set (the command may be gone by then)
 
   size_t weight() const {
     if (kind == Kind::kJobChunk) return kJobChunkAccountsMax;
@@ -353,7 +354,10 @@ class Ledger::Impl {
         c->status = store_->Checkpoint(*c->backup_directory);
         c->result.sequence = committed_.head.sequence;
       }
+      // `c` may be freed as soon as `done` is set: take the notification out first.
+      std::function<void()> on_ready = std::move(c->on_ready);
       c->done.set_value();
+      if (on_ready) on_ready();
     }
   }
 
@@ -599,6 +603,11 @@ PendingPush::~PendingPush() {
   if (state_ && !state_->waited && state_->done.valid()) state_->done.wait();
 }
 
+bool PendingPush::Ready() const {
+  return state_->early_failure || !state_->done.valid() ||
+         state_->done.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
 absl::StatusOr<std::vector<v1::RecordOutcome>> PendingPush::Wait() {
   state_->waited = true;
   if (state_->early_failure) return *state_->early_failure;
@@ -607,7 +616,8 @@ absl::StatusOr<std::vector<v1::RecordOutcome>> PendingPush::Wait() {
   return std::move(state_->command.outcomes);
 }
 
-PendingPush Ledger::SubmitCollections(std::shared_ptr<const Records> records, std::string actor) {
+PendingPush Ledger::SubmitCollections(std::shared_ptr<const Records> records, std::string actor,
+                                      std::function<void()> on_ready) {
   auto state = std::make_shared<PendingPush::State>();
   state->records = std::move(records);
   state->actor = std::move(actor);
@@ -618,8 +628,11 @@ PendingPush Ledger::SubmitCollections(std::shared_ptr<const Records> records, st
     state->command.kind = Command::Kind::kCollections;
     state->command.actor = state->actor;
     state->command.records = state->records.get();
+    state->command.on_ready = std::move(on_ready);
     state->done = impl_->Enqueue(state->command);
+    return PendingPush(std::move(state));
   }
+  if (on_ready) on_ready();
   return PendingPush(std::move(state));
 }
 

@@ -115,6 +115,8 @@ class PendingPush {
   // Blocks until the push is committed (durable) or failed; then exactly as PushCollections.
   // Call at most once.
   [[nodiscard]] absl::StatusOr<std::vector<v1::RecordOutcome>> Wait();
+  // True once Wait() would not block.
+  [[nodiscard]] bool Ready() const;
 
   struct State;
 
@@ -160,8 +162,12 @@ class Ledger {
   // As PushCollections, but returns once the records are queued, so the caller can prepare its
   // next batch while this one is validated and committed (commands are applied in submission
   // order). At most kCommitRecordsMax records; more fail in Wait() with RESOURCE_EXHAUSTED.
+  // `on_ready`, if given, is called exactly once after the push becomes Ready(): on the writer's
+  // thread, or on the caller's before this returns when there is nothing to queue. It must be
+  // quick and must not submit to the ledger.
   [[nodiscard]] PendingPush SubmitCollections(std::shared_ptr<const Records> records,
-                                              std::string actor);
+                                              std::string actor,
+                                              std::function<void()> on_ready = {});
 
   // Enrols a resident. Checks, in order: citizen ID, name and text fields, enrolment date
   // (valid, not in the future), special group, region known, age ≥ 16 on the enrolment date,

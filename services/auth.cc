@@ -147,7 +147,7 @@ absl::StatusOr<Caller> Authorizer::CachedCaller(std::string_view pem) const {
   return caller;
 }
 
-absl::StatusOr<Caller> Authorizer::Authorize(grpc::ServerContext* context,
+absl::StatusOr<Caller> Authorizer::Authorize(grpc::ServerContextBase* context,
                                              std::string_view method) const {
   auto deny = [&](grpc::StatusCode code, const char* reason, std::string message) {
     context->AddTrailingMetadata("ledger-reason", reason);

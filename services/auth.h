@@ -51,7 +51,7 @@ class Authorizer {
   // The caller of `context` if it may call `method`. Otherwise UNAUTHENTICATED (no verified
   // certificate) or PERMISSION_DENIED (role not in the table for the method), with the reason
   // attached to `context`'s trailing metadata.
-  absl::StatusOr<Caller> Authorize(grpc::ServerContext* context, std::string_view method) const;
+  absl::StatusOr<Caller> Authorize(grpc::ServerContextBase* context, std::string_view method) const;
 
  private:
   // The identity of a verified certificate, parsed once: keyed by the PEM text gRPC hands us

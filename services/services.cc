@@ -94,7 +94,7 @@ class CallLog {
   size_t records_ = 0;
 };
 
-grpc::Status LimitExceeded(grpc::ServerContext* context, grpc::StatusCode code, const char* limit,
+grpc::Status LimitExceeded(grpc::ServerContextBase* context, grpc::StatusCode code, const char* limit,
                            std::string message) {
   context->AddTrailingMetadata(kReasonMetadataKey, limit);
   return grpc::Status(code, message);
@@ -137,7 +137,7 @@ class Gate {
   };
 
   // On failure the reason is already attached to `context`; answer with log.Done(status).
-  absl::StatusOr<Admitted> Admit(grpc::ServerContext* context, std::string_view method,
+  absl::StatusOr<Admitted> Admit(grpc::ServerContextBase* context, std::string_view method,
                                  CallLog& log) const {
     auto caller = auth_.Authorize(context, method);
     if (!caller.ok()) return caller.status();
@@ -209,9 +209,12 @@ grpc::Status RunAccountCommand(const Gate& gate, grpc::ServerContext* context, c
 class ScopedPush {
  public:
   static ScopedPush Submit(ledger::Ledger& ledger, const Caller& caller,
-                           std::shared_ptr<const ledger::Ledger::Records> records) {
+                           std::shared_ptr<const ledger::Ledger::Records> records,
+                           std::function<void()> on_ready = {}) {
     if (caller.regions.empty()) {
-      return ScopedPush({}, {}, false, ledger.SubmitCollections(std::move(records), caller.actor));
+      return ScopedPush({}, {}, false,
+                        ledger.SubmitCollections(std::move(records), caller.actor,
+                                                 std::move(on_ready)));
     }
     std::vector<v1::RecordOutcome> outcomes(records->size());
     auto permitted = std::make_shared<ledger::Ledger::Records>();
@@ -228,8 +231,11 @@ class ScopedPush {
       }
     }
     return ScopedPush(std::move(outcomes), std::move(positions), true,
-                      ledger.SubmitCollections(std::move(permitted), caller.actor));
+                      ledger.SubmitCollections(std::move(permitted), caller.actor,
+                                               std::move(on_ready)));
   }
+
+  bool Ready() const { return pending_.Ready(); }
 
   absl::StatusOr<std::vector<v1::RecordOutcome>> Wait() {
     auto pushed = pending_.Wait();
@@ -255,7 +261,201 @@ class ScopedPush {
   ledger::PendingPush pending_;
 };
 
-class CollectionServiceImpl final : public v1::CollectionService::Service {
+// One StreamCollections call. Each message is parsed here and handed to the writer at once; up to
+// kStreamPipelineDepth messages are with the writer while the next is received, and their outcomes
+// are counted in order as they become ready. Nothing blocks a gRPC thread on a commit: the writer
+// calls OnReady() when a push is decided, which reads on or finishes the call.
+//
+// The call ends with OK after the client's last message is committed; with INVALID_ARGUMENT
+// ("malformed_message") when a message does not parse; with a limit's status when one is passed;
+// with CANCELLED when the client goes away; or with the storage error of a failed commit. Messages
+// before the one that ends the call are committed whole (their outcomes are in the answer only on
+// OK); nothing after it is read.
+class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
+ public:
+  StreamCollectionsReactor(grpc::CallbackServerContext* context, grpc::ByteBuffer* response,
+                           const Gate& gate, std::atomic<int>& open_streams)
+      : context_(context),
+        response_bytes_(response),
+        log_(kStreamCollections, gate.metrics()),
+        open_streams_(open_streams),
+        deadline_(std::chrono::steady_clock::now() +
+                  std::chrono::seconds(ledger::kStreamDurationSecondsMax)) {
+    auto admitted = gate.Admit(context, kStreamCollections, log_);
+    if (!admitted.ok()) {
+      Finish(log_.Done(FromAbsl(admitted.status())));
+      return;
+    }
+    caller_ = std::move(admitted->caller);
+    ledger_ = &admitted->ledger;
+    holds_slot_ = true;
+    if (open_streams_.fetch_add(1) >= ledger::kConcurrentStreamsMax) {
+      Finish(log_.Done(LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                     "concurrent_streams_max",
+                                     StrCat(ledger::kConcurrentStreamsMax,
+                                            " collection streams are already open; retry later"))));
+      return;
+    }
+    reading_ = true;
+    StartRead(&request_bytes_);
+  }
+
+  ~StreamCollectionsReactor() override {
+    if (holds_slot_) open_streams_.fetch_sub(1);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The client half-closed, or gRPC dropped the call: the client went away, its deadline
+      // passed, or a message exceeded kReceiveMessageBytesMax (the client sees RESOURCE_EXHAUSTED).
+      EndInput(context_->IsCancelled()
+                   ? grpc::Status(grpc::StatusCode::CANCELLED,
+                                  StrCat("the stream was cancelled after ", received_, " records"))
+                   : grpc::Status::OK);
+      return;
+    }
+    ++messages_;
+    v1::PushCollectionsRequest message;
+    if (!grpc::SerializationTraits<v1::PushCollectionsRequest>::Deserialize(&request_bytes_,
+                                                                            &message)
+             .ok()) {
+      EndInput(LimitExceeded(
+          context_, grpc::StatusCode::INVALID_ARGUMENT, "malformed_message",
+          StrCat("stream message ", messages_,
+                 " is not a valid PushCollectionsRequest (is every text field UTF-8?); the ",
+                 received_, " records before it are committed; resend from there")));
+      return;
+    }
+    if (auto refused = Refuse(message); !refused.ok()) {
+      EndInput(std::move(refused));
+      return;
+    }
+    auto records = std::make_shared<ledger::Ledger::Records>();
+    records->Swap(message.mutable_records());
+    const auto offset = static_cast<uint32_t>(received_);
+    received_ += records->size();
+    {
+      std::lock_guard lock(mu_);
+      ++unanswered_;
+    }
+    ScopedPush push =
+        ScopedPush::Submit(*ledger_, caller_, std::move(records), [this] { OnReady(); });
+    Act(Locked([&] {
+      in_flight_.emplace_back(offset, std::move(push));
+      reading_ = false;
+    }));
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  enum class Action { kNone, kRead, kFinish };
+
+  // A limit this message would pass; OK if none.
+  grpc::Status Refuse(const v1::PushCollectionsRequest& message) {
+    log_.set_records(received_ + message.records_size());
+    if (std::chrono::steady_clock::now() > deadline_) {
+      return LimitExceeded(context_, grpc::StatusCode::DEADLINE_EXCEEDED, "stream_duration_max",
+                           StrCat("a stream may stay open ", ledger::kStreamDurationSecondsMax,
+                                  " s (the first ", received_,
+                                  " records are committed); open a new one"));
+    }
+    if (static_cast<size_t>(message.records_size()) > ledger::kBatchRecordsMax) {
+      return LimitExceeded(context_, grpc::StatusCode::RESOURCE_EXHAUSTED, "batch_records_max",
+                           StrCat(message.records_size(), " records in one stream message; at most ",
+                                  ledger::kBatchRecordsMax, " (earlier messages are committed)"));
+    }
+    if (received_ + message.records_size() > ledger::kStreamRecordsMax) {
+      return LimitExceeded(context_, grpc::StatusCode::RESOURCE_EXHAUSTED, "stream_records_max",
+                           StrCat("more than ", ledger::kStreamRecordsMax,
+                                  " records in one stream (the first ", received_,
+                                  " are committed); open a new stream"));
+    }
+    return grpc::Status::OK;
+  }
+
+  // Reading is over (end of stream, or `status` ends the call once what is queued is answered).
+  void EndInput(grpc::Status status) {
+    Act(Locked([&] {
+      if (end_status_.ok()) end_status_ = std::move(status);
+      input_ended_ = true;
+      reading_ = false;
+    }));
+  }
+
+  // From the writer's thread: one of our pushes is decided.
+  void OnReady() {
+    Act(Locked([&] { --unanswered_; }));
+  }
+
+  // Runs `change` under the lock, then decides what comes next.
+  template <typename F>
+  Action Locked(F change) {
+    std::lock_guard lock(mu_);
+    change();
+    while (!in_flight_.empty() && in_flight_.front().second.Ready()) {
+      auto outcomes = in_flight_.front().second.Wait();
+      if (outcomes.ok()) {
+        Count(*outcomes, in_flight_.front().first, &response_);
+      } else if (failed_.ok()) {
+        failed_ = outcomes.status();
+        input_ended_ = true;  // nothing more is read after a failed commit
+      }
+      in_flight_.pop_front();
+    }
+    if (!input_ended_ && !reading_ && in_flight_.size() < ledger::kStreamPipelineDepth) {
+      reading_ = true;
+      return Action::kRead;
+    }
+    if (input_ended_ && !reading_ && in_flight_.empty() && unanswered_ == 0 && !finished_) {
+      finished_ = true;
+      return Action::kFinish;
+    }
+    return Action::kNone;
+  }
+
+  // Outside the lock. Finishing is the last thing any thread does with this reactor.
+  void Act(Action action) {
+    if (action == Action::kRead) {
+      StartRead(&request_bytes_);
+    } else if (action == Action::kFinish) {
+      grpc::Status status = failed_.ok() ? std::move(end_status_) : FromAbsl(failed_);
+      log_.set_records(received_);
+      if (status.ok()) {
+        bool own_buffer = false;
+        status = grpc::SerializationTraits<v1::PushCollectionsResponse>::Serialize(
+            response_, response_bytes_, &own_buffer);
+      }
+      Finish(log_.Done(std::move(status)));
+    }
+  }
+
+  grpc::CallbackServerContext* const context_;
+  grpc::ByteBuffer* const response_bytes_;
+  CallLog log_;
+  std::atomic<int>& open_streams_;
+  bool holds_slot_ = false;
+  const std::chrono::steady_clock::time_point deadline_;
+  Caller caller_;
+  ledger::Ledger* ledger_ = nullptr;
+  grpc::ByteBuffer request_bytes_;
+  size_t messages_ = 0;  // read so far (only the reading side touches these two)
+  size_t received_ = 0;  // records in them
+
+  std::mutex mu_;  // guards what follows
+  std::deque<std::pair<uint32_t, ScopedPush>> in_flight_;  // request offset of each message
+  int unanswered_ = 0;  // pushes whose OnReady() has not run (this must outlive them)
+  bool reading_ = false;
+  bool input_ended_ = false;
+  bool finished_ = false;
+  grpc::Status end_status_;
+  absl::Status failed_;
+  v1::PushCollectionsResponse response_;
+};
+
+class CollectionServiceImpl final
+    : public v1::CollectionService::WithRawCallbackMethod_StreamCollections<
+          v1::CollectionService::Service> {
  public:
   explicit CollectionServiceImpl(Gate gate) : gate_(gate) {}
 
@@ -300,84 +500,11 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
     return log.Done(grpc::Status::OK);
   }
 
-  grpc::Status StreamCollections(grpc::ServerContext* context,
-                                 grpc::ServerReader<v1::PushCollectionsRequest>* reader,
-                                 v1::PushCollectionsResponse* response) override {
-    CallLog log(kStreamCollections, gate_.metrics());
-    auto admitted = gate_.Admit(context, kStreamCollections, log);
-    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
-    const Caller& caller = admitted->caller;
-    ledger::Ledger& ledger = admitted->ledger;
-    // Counts this stream while it runs; released on every return path.
-    struct Slot {
-      std::atomic<int>& open;
-      ~Slot() { open.fetch_sub(1); }
-    } slot{open_streams_};
-    if (open_streams_.fetch_add(1) >= ledger::kConcurrentStreamsMax) {
-      return log.Done(LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                    "concurrent_streams_max",
-                                    StrCat(ledger::kConcurrentStreamsMax,
-                                           " collection streams are already open; retry later")));
-    }
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::seconds(ledger::kStreamDurationSecondsMax);
-    // Up to kStreamPipelineDepth messages are with the writer while the next one is received
-    // and parsed; their outcomes are collected in order.
-    std::deque<std::pair<uint32_t, ScopedPush>> in_flight;
-    absl::Status failed;
-    auto collect_oldest = [&] {
-      auto outcomes = in_flight.front().second.Wait();
-      if (outcomes.ok()) {
-        Count(*outcomes, in_flight.front().first, response);
-      } else if (failed.ok()) {
-        failed = outcomes.status();
-      }
-      in_flight.pop_front();
-    };
-    auto finish = [&](grpc::Status status) {
-      while (!in_flight.empty()) collect_oldest();
-      if (status.ok() && !failed.ok()) status = FromAbsl(failed);
-      return log.Done(status);
-    };
-    v1::PushCollectionsRequest message;
-    size_t total = 0;
-    while (failed.ok() && reader->Read(&message)) {
-      log.set_records(total + message.records_size());
-      if (std::chrono::steady_clock::now() > deadline) {
-        return finish(LimitExceeded(context, grpc::StatusCode::DEADLINE_EXCEEDED,
-                                    "stream_duration_max",
-                                    StrCat("a stream may stay open ",
-                                           ledger::kStreamDurationSecondsMax, " s (the first ",
-                                           total, " records are committed); open a new one")));
-      }
-      if (static_cast<size_t>(message.records_size()) > ledger::kBatchRecordsMax) {
-        return finish(LimitExceeded(
-            context, grpc::StatusCode::RESOURCE_EXHAUSTED, "batch_records_max",
-            StrCat(message.records_size(), " records in one stream message; at most ",
-                   ledger::kBatchRecordsMax, " (earlier messages are committed)")));
-      }
-      if (total + message.records_size() > ledger::kStreamRecordsMax) {
-        return finish(LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                    "stream_records_max",
-                                    StrCat("more than ", ledger::kStreamRecordsMax,
-                                           " records in one stream (the first ", total,
-                                           " are committed); open a new stream")));
-      }
-      auto records = std::make_shared<ledger::Ledger::Records>();
-      records->Swap(message.mutable_records());
-      const size_t n = records->size();
-      in_flight.emplace_back(static_cast<uint32_t>(total),
-                             ScopedPush::Submit(ledger, caller, std::move(records)));
-      total += n;
-      while (in_flight.size() >= ledger::kStreamPipelineDepth) collect_oldest();
-    }
-    if (failed.ok() && context->IsCancelled()) {
-      // Read() also ends when gRPC drops the call: the client went away, its deadline passed, or a
-      // message exceeded kReceiveMessageBytesMax (the client sees RESOURCE_EXHAUSTED then).
-      return finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                                 StrCat("the stream was cancelled after ", total, " records")));
-    }
-    return finish(grpc::Status::OK);
+  // Served with the callback API on raw bytes, so that a message which does not parse ends the
+  // stream with INVALID_ARGUMENT naming it (the typed API would take it for the end of the stream).
+  grpc::ServerReadReactor<grpc::ByteBuffer>* StreamCollections(
+      grpc::CallbackServerContext* context, grpc::ByteBuffer* response) override {
+    return new StreamCollectionsReactor(context, response, gate_, open_streams_);
   }
 
  private:
@@ -853,7 +980,7 @@ grpc::StatusCode ReasonCode(v1::Reason reason) {
   return grpc::StatusCode::INVALID_ARGUMENT;
 }
 
-grpc::Status RejectionStatus(grpc::ServerContext* context, const ledger::Rejection& rejection) {
+grpc::Status RejectionStatus(grpc::ServerContextBase* context, const ledger::Rejection& rejection) {
   context->AddTrailingMetadata(kReasonMetadataKey, v1::Reason_Name(rejection.reason));
   return grpc::Status(ReasonCode(rejection.reason),
                       StrCat(v1::Reason_Name(rejection.reason), ": ", rejection.detail));

@@ -18,14 +18,15 @@
 namespace services {
 
 // Trailing-metadata key carrying the machine-readable reason of a failed call: a
-// ledger.v1.Reason name (e.g. "REASON_UNKNOWN_REGION") or a limit name ("batch_records_max").
+// ledger.v1.Reason name (e.g. "REASON_UNKNOWN_REGION"), a limit name ("batch_records_max"), or
+// "malformed_message" (a stream message that does not parse).
 inline constexpr char kReasonMetadataKey[] = "ledger-reason";
 
 // Maps a business rejection to its gRPC status and attaches the reason to `context`:
 // malformed input → INVALID_ARGUMENT, rule violation → FAILED_PRECONDITION,
 // conflict with what is recorded → ALREADY_EXISTS, outside the caller's scope →
 // PERMISSION_DENIED, no verified identity → UNAUTHENTICATED.
-grpc::Status RejectionStatus(grpc::ServerContext* context, const ledger::Rejection& rejection);
+grpc::Status RejectionStatus(grpc::ServerContextBase* context, const ledger::Rejection& rejection);
 grpc::StatusCode ReasonCode(ledger::v1::Reason reason);
 
 // Maps a storage / internal error from the ledger (UNAVAILABLE, RESOURCE_EXHAUSTED, DATA_LOSS …).

@@ -57,6 +57,7 @@ namespace v1 = ledger::v1;
 using ::ledger::StrCat;
 using ::testing::AnyOf;
 using ::testing::Eq;
+using ::testing::HasSubstr;
 
 constexpr char kRegion[] = "222401";
 constexpr char kIdA[] = "22240119650315123X";  // enrolled in SetUp
@@ -561,22 +562,17 @@ TEST_F(HostileInputTest, MalformedFirstStreamMessageWritesNothing) {
   // Whatever the status, the record after the garbage must not be applied: the server cannot
   // know the stream's remaining messages were meant to follow something it could not read.
   ExpectUnchanged(before);
-  if (r.status.ok()) {
-    EXPECT_EQ(response.outcomes_size(), 0);
-  }
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(r.status);
+  EXPECT_EQ(r.reason, "malformed_message");
   ASSERT_NO_FATAL_FAILURE(ExpectAlive());
 }
 
-// BUG (services/services.cc, CollectionServiceImpl::StreamCollections): when a stream message
-// does not parse, grpc's ServerReader::Read() returns false exactly as at a clean end of stream,
-// so the handler answers OK with the outcomes of the messages before it, and the messages after
-// it are silently dropped. The caller is told "OK" although some of its records were neither
-// committed nor rejected (the response has fewer outcomes than records sent). The realistic
-// trigger is a record whose name is not UTF-8 (a GBK-encoded file): protobuf refuses to parse the
-// whole message. `ledgerctl import` then reports success (exit 0) for a file most of which was
-// never imported (see import_non_utf8_test.sh). Expected: a non-OK status (INVALID_ARGUMENT,
-// naming the message) so the caller knows where to resume; what was committed before stays.
-TEST_F(HostileInputTest, DISABLED_MalformedMessageMidStreamFailsTheStream) {
+// A stream message that does not parse (garbage bytes, or a record whose name is not UTF-8, e.g.
+// a GBK-encoded file) ends the stream with INVALID_ARGUMENT naming the message and how many
+// records before it are committed, so the caller knows where to resume. (Found by this suite: the
+// typed server API took such a message for the end of the stream and answered OK, silently
+// dropping the rest; StreamCollections now parses each message itself.)
+TEST_F(HostileInputTest, MalformedMessageMidStreamFailsTheStream) {
   const auto first = SuspenseRecords("MID", 0, 3);
   const auto third = SuspenseRecords("MID", 100, 3);
   std::vector<std::string> first_bytes, third_bytes;
@@ -588,24 +584,26 @@ TEST_F(HostileInputTest, DISABLED_MalformedMessageMidStreamFailsTheStream) {
     v1::PushCollectionsResponse response;
     RpcResult r = RawStream(
         {RequestBytes(first_bytes), std::string(64, '\xff'), RequestBytes(third_bytes)}, &response);
-    EXPECT_FALSE(r.status.ok()) << "OK with " << response.outcomes_size()
-                                << " outcomes for 6 records sent (3 silently dropped)";
-    EXPECT_THAT(r.status.error_code(),
-                AnyOf(Eq(grpc::StatusCode::INTERNAL), Eq(grpc::StatusCode::INVALID_ARGUMENT)));
-    // The first message may be committed (whole); nothing of the third.
-    const uint64_t head = ledger_->Head().sequence;
-    EXPECT_TRUE(head == before.head.sequence || head == before.head.sequence + 3) << head;
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(r.status);
+    EXPECT_EQ(r.reason, "malformed_message");
+    EXPECT_THAT(r.status.error_message(), HasSubstr("stream message 2 "));
+    EXPECT_THAT(r.status.error_message(), HasSubstr("the 3 records before it are committed"));
+    // The first message is committed whole; nothing of the third.
+    EXPECT_EQ(ledger_->Head().sequence, before.head.sequence + 3);
   }
   {
     SCOPED_TRACE("a GBK-encoded name in the second message (typed client)");
+    const Snapshot before = Take();
     v1::CollectionRecord gbk = Add("MIDGBK01", kIdC, 2025, 10000, "2025-02-01");
     gbk.set_name("\xd5\xc5\xc8\xfd");  // 张三 in GBK
     const auto fourth = SuspenseRecords("MID", 200, 3);
     v1::PushCollectionsResponse response;
     RpcResult r = Stream({SuspenseRecords("MID", 300, 3), {gbk}, fourth}, &response);
-    EXPECT_FALSE(r.status.ok()) << "OK with " << response.outcomes_size()
-                                << " outcomes for 7 records sent";
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(r.status);
+    EXPECT_EQ(r.reason, "malformed_message");
+    EXPECT_EQ(ledger_->Head().sequence, before.head.sequence + 3);
   }
+  ASSERT_NO_FATAL_FAILURE(ExpectAlive());
 }
 
 // The safety half of the case above, which holds today: nothing after the unreadable message is
