@@ -59,6 +59,12 @@ inline constexpr size_t kDailyTotalsReceiptsMax = 100'000;
 inline constexpr int64_t kLedgerBalanceFenMax = 1'000'000'000'000'000'000;
 // A lifecycle command's document reference (the agency's document number), printable ASCII.
 inline constexpr size_t kDocumentRefBytesMax = 64;
+// RocksDB's memory, whatever the size of the ledger: one block cache shared by every column
+// family, holding data blocks and also every SST's index and bloom filter (which would otherwise
+// stay in memory for each open file and grow with the data), and the memtables of all column
+// families together. ledgerd's RSS stays near the sum of the two plus gRPC.
+inline constexpr size_t kBlockCacheBytes = 320u << 20;
+inline constexpr size_t kMemtableBytesMax = 128u << 20;
 // Accounts a batch job (subsidy, interest, benefits) processes per commit.
 inline constexpr size_t kJobChunkAccountsMax = 10'000;
 // Policy documents.

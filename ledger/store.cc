@@ -3,12 +3,15 @@
 #include <filesystem>
 
 #include "absl/status/status.h"
+#include "ledger/limits.h"
 #include "ledger/strings.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/write_buffer_manager.h"
 
 namespace ledger {
 namespace keys {
@@ -77,17 +80,29 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return absl::InternalError(msg);
 }
 
-rocksdb::ColumnFamilyOptions CfOptions(int cf) {
+rocksdb::ColumnFamilyOptions CfOptions(int cf, const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions o;
+  // Every table's blocks, indexes and filters live in the one bounded cache (kBlockCacheBytes);
+  // those of level-0 files, the newest and most read, stay pinned there.
+  rocksdb::BlockBasedTableOptions table;
+  // Indexes and filters are partitioned: a lookup brings in a few KiB of them, never a whole
+  // SST's multi-MiB filter (which a cache shard could not keep, so every Get would re-read it).
+  table.block_cache = cache;
+  table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.pin_top_level_index_and_filter = true;
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.partition_filters = true;
   if (cf == static_cast<int>(Cf::kEvents)) {
     // The log is appended in key order and read sequentially: compress hard, no bloom needed.
     o.compression = rocksdb::kZSTD;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     return o;
   }
   o.compression = rocksdb::kLZ4Compression;
   // Projections are read by point lookups, many of which miss (a new receipt number, a payer
   // not enrolled): a bloom filter answers most misses without touching a data block.
-  rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -136,15 +151,22 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   db_options.max_file_opening_threads = 2;
   // After a failed commit, only Store::Resume() makes the database writable again.
   db_options.listeners.push_back(std::make_shared<NoAutoRecoveryFromWriteErrors>());
+  // Bounded memory (see kBlockCacheBytes): one cache in 16 shards of 20 MiB, and all memtables
+  // together flush at kMemtableBytesMax.
+  const std::shared_ptr<rocksdb::Cache> cache =
+      rocksdb::NewLRUCache(kBlockCacheBytes, /*num_shard_bits=*/4);
+  db_options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(kMemtableBytesMax);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (int i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], CfOptions(i));
+  for (int i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], CfOptions(i, cache));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocks(s, StrCat("opening RocksDB at ", path));
   std::unique_ptr<Store> store(new Store());
   store->env_ = std::move(env);
+  store->cache_ = cache;
   store->db_.reset(raw);
   // handles[0] is the default CF, which we do not use.
   store->db_->DestroyColumnFamilyHandle(handles[0]);
@@ -225,7 +247,7 @@ absl::Status Store::DropProjections() {
     if (!s.ok()) return FromRocks(s, "dropping a projection");
     db_->DestroyColumnFamilyHandle(handles_[i]).PermitUncheckedError();
     handles_[i] = nullptr;
-    s = db_->CreateColumnFamily(CfOptions(i), kCfNames[i], &handles_[i]);
+    s = db_->CreateColumnFamily(CfOptions(i, cache_), kCfNames[i], &handles_[i]);
     if (!s.ok()) return FromRocks(s, "recreating a projection");
   }
   return absl::OkStatus();

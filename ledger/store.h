@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
@@ -142,6 +143,7 @@ class Store {
  private:
   Store() = default;
   std::unique_ptr<rocksdb::Env> env_;  // wraps an injected FileSystem; outlives db_
+  std::shared_ptr<rocksdb::Cache> cache_;  // the block cache of every column family
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Cf; owned, freed in ~Store
 };

@@ -288,8 +288,8 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
     }
     caller_ = std::move(admitted->caller);
     ledger_ = &admitted->ledger;
-    holds_slot_ = true;
     if (open_streams_.fetch_add(1) >= ledger::kConcurrentStreamsMax) {
+      open_streams_.fetch_sub(1);
       Finish(log_.Done(LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
                                      "concurrent_streams_max",
                                      StrCat(ledger::kConcurrentStreamsMax,
@@ -298,10 +298,6 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
     }
     reading_ = true;
     StartRead(&request_bytes_);
-  }
-
-  ~StreamCollectionsReactor() override {
-    if (holds_slot_) open_streams_.fetch_sub(1);
   }
 
   void OnReadDone(bool ok) override {
@@ -426,6 +422,8 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
         status = grpc::SerializationTraits<v1::PushCollectionsResponse>::Serialize(
             response_, response_bytes_, &own_buffer);
       }
+      // The slot is free before the client can see the answer and open its next stream.
+      open_streams_.fetch_sub(1);
       Finish(log_.Done(std::move(status)));
     }
   }
@@ -433,8 +431,7 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
   grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_bytes_;
   CallLog log_;
-  std::atomic<int>& open_streams_;
-  bool holds_slot_ = false;
+  std::atomic<int>& open_streams_;  // this stream holds a slot from admission until Act(kFinish)
   const std::chrono::steady_clock::time_point deadline_;
   Caller caller_;
   ledger::Ledger* ledger_ = nullptr;

@@ -216,7 +216,12 @@ class Bench {
                                                    end - start).count() / kIntervalSeconds));
           Interval& in = *intervals[slot];
           absl::MutexLock lock(&in.mu);
-          if (!st.ok() || response.rejected_count() > 0) ++in.errors;
+          if (!st.ok() || response.rejected_count() > 0) {
+            if (in.errors++ == 0) {
+              std::fprintf(stderr, "sustained interval=%d first_error=\"%s\"\n", slot + 1,
+                           st.ok() ? "a record was rejected" : st.error_message().c_str());
+            }
+          }
           in.records += response.outcomes_size();
           in.stream_ms.push_back(std::chrono::duration<double, std::milli>(end - begin).count());
         }
