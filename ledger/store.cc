@@ -83,10 +83,10 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 rocksdb::ColumnFamilyOptions CfOptions(int cf, const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions o;
   // Every table's blocks, indexes and filters live in the one bounded cache (kBlockCacheBytes);
-  // those of level-0 files, the newest and most read, stay pinned there.
+  // those of level-0 files, the newest and most read, stay pinned there. Indexes and filters are
+  // partitioned: a lookup brings in a few KiB of them, never a whole SST's multi-MiB filter
+  // (which a cache shard could not keep, so every Get would re-read it from disk).
   rocksdb::BlockBasedTableOptions table;
-  // Indexes and filters are partitioned: a lookup brings in a few KiB of them, never a whole
-  // SST's multi-MiB filter (which a cache shard could not keep, so every Get would re-read it).
   table.block_cache = cache;
   table.cache_index_and_filter_blocks = true;
   table.cache_index_and_filter_blocks_with_high_priority = true;
