@@ -277,6 +277,10 @@ class Ledger::Impl {
     absl::MutexLock lock(&published_mu_);
     return stats_;
   }
+  absl::Status WriteState() const {
+    absl::MutexLock lock(&published_mu_);
+    return published_write_error_;
+  }
 
  private:
   void WriterLoop() {
@@ -320,7 +324,7 @@ class Ledger::Impl {
       const auto start = std::chrono::steady_clock::now();
       status = ResumeAfterWriteError();
       if (status.ok()) status = store_->WriteSynced(batch);
-      if (!status.ok() && write_error_.ok()) write_error_ = status;
+      if (!status.ok() && write_error_.ok()) SetWriteError(status);
       commit_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
@@ -449,7 +453,7 @@ class Ledger::Impl {
     if (write_error_.ok()) return absl::OkStatus();
     const absl::Status resumed = store_->Resume();
     if (resumed.ok()) {
-      write_error_ = absl::OkStatus();
+      SetWriteError(absl::OkStatus());
       return resumed;
     }
     // The failed write's own code while it is retryable (ENOSPC: RESOURCE_EXHAUSTED, EIO:
@@ -462,6 +466,12 @@ class Ledger::Impl {
                      "); RocksDB cannot resume (", resumed.message(),
                      "): fix the cause (disk space, device) and restart ledgerd, then resend: "
                      "a resent batch is applied once"));
+  }
+
+  void SetWriteError(absl::Status status) {
+    write_error_ = status;
+    absl::MutexLock lock(&published_mu_);
+    published_write_error_ = std::move(status);
   }
 
   // Signs the group's last event, in the group's own batch, when the group reaches a multiple of
@@ -487,6 +497,7 @@ class Ledger::Impl {
   mutable absl::Mutex published_mu_;
   CommittedState committed_;
   WriterStats stats_;  // guarded by published_mu_
+  absl::Status published_write_error_;  // write_error_ for readers; guarded by published_mu_
   absl::Status write_error_;  // the last failed write not yet resumed from; writer thread only
   std::function<int64_t()> clock_;
   std::function<void(const CommitInfo&)> on_commit_;
@@ -777,6 +788,7 @@ std::optional<v1::Policy> Ledger::LatestPolicy(std::string_view region_code) con
 
 ChainHead Ledger::Head() const { return impl_->Head(); }
 WriterStats Ledger::Stats() const { return impl_->Stats(); }
+absl::Status Ledger::WriteState() const { return impl_->WriteState(); }
 
 StorageStats Ledger::Storage() const {
   const Store& store = impl_->store();

@@ -210,6 +210,9 @@ class Ledger {
   ChainHead Head() const;
   WriterStats Stats() const;
   StorageStats Storage() const;
+  // OK while writes are accepted; after a failed write (ENOSPC, EIO) that RocksDB has not yet
+  // resumed from, that failure: the ledger is read-only until a commit resumes it or a restart.
+  absl::Status WriteState() const;
   // Ledger (double-entry) account balances, debits minus credits in fen, keyed
   // "<region>/<account>". Their sum is always zero.
   std::map<std::string, int64_t> LedgerAccountBalances() const;

@@ -198,6 +198,7 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+    server->StopHealthWatch();
     server->server->GetHealthCheckService()->SetServingStatus(false);
     server->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   });

@@ -1042,6 +1042,36 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
 void RunningServer::Serve(ledger::Ledger& ledger) {
   this->ledger->store(&ledger);
   server->GetHealthCheckService()->SetServingStatus(true);
+  health_watch = std::make_unique<HealthWatch>(*this->ledger, *server);
+}
+
+HealthWatch::HealthWatch(const std::atomic<ledger::Ledger*>& ledger, grpc::Server& server)
+    : thread_([this, &ledger, &server] {
+        bool serving = true;
+        std::unique_lock lock(mu_);
+        while (!stop_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; })) {
+          const ledger::Ledger* l = ledger.load();
+          if (l == nullptr) continue;
+          const absl::Status state = l->WriteState();
+          if (state.ok() == serving) continue;
+          serving = state.ok();
+          server.GetHealthCheckService()->SetServingStatus(serving);
+          if (serving) {
+            spdlog::info("storage writable again: health SERVING");
+          } else {
+            spdlog::error("storage read-only after a failed write: health NOT_SERVING ({})",
+                          std::string(state.message()));
+          }
+        }
+      }) {}
+
+HealthWatch::~HealthWatch() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  thread_.join();
 }
 
 absl::StatusOr<RunningServer> StartServer(ledger::Ledger& ledger, const ServerOptions& options) {

@@ -4,9 +4,12 @@
 #define SERVICES_SERVICES_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
@@ -52,9 +55,28 @@ struct ServerOptions {
   std::string replay_scratch_dir;
 };
 
+// Keeps grpc.health.v1 in step with the ledger's storage: NOT_SERVING while it is read-only
+// after a failed write (Ledger::WriteState), SERVING again once a commit resumes it.
+class HealthWatch {
+ public:
+  HealthWatch(const std::atomic<ledger::Ledger*>& ledger, grpc::Server& server);
+  ~HealthWatch();  // stops watching
+  HealthWatch(const HealthWatch&) = delete;
+  HealthWatch& operator=(const HealthWatch&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 struct RunningServer {
-  // Serves `ledger` from now on and reports SERVING.
+  // Serves `ledger` from now on and reports SERVING (and NOT_SERVING while its storage is
+  // read-only, see HealthWatch). `ledger` must outlive this, or StopHealthWatch() first.
   void Serve(ledger::Ledger& ledger);
+  // Stops following the ledger's storage state; health stays as it is. Before Shutdown.
+  void StopHealthWatch() { health_watch.reset(); }
 
   // The ledger the services use; null while starting (calls get UNAVAILABLE, reason "starting").
   std::unique_ptr<std::atomic<ledger::Ledger*>> ledger;
@@ -67,6 +89,7 @@ struct RunningServer {
   std::unique_ptr<grpc::Service> audit;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  std::unique_ptr<HealthWatch> health_watch;  // last: stopped first
 };
 
 // True for 127.0.0.0/8, localhost and [::1] listen addresses.

@@ -141,6 +141,7 @@ TEST(StartingServerTest, NotServingAndUnavailableUntilTheLedgerIsOpen) {
     running->Serve(**ledger);
     EXPECT_EQ(health(), std::string("\x08\x01", 2)) << "SERVING once open";
     EXPECT_EQ(get_policy().error_code(), grpc::StatusCode::NOT_FOUND) << "served by the ledger";
+    running->StopHealthWatch();  // the ledger goes before the server here
     running->server->Shutdown();
   }
   std::filesystem::remove_all(dir);

@@ -19,6 +19,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <future>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -28,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -330,6 +333,31 @@ TEST_F(LedgerFixture, GrpcCallerGetsRetryableCodeAndResendSucceeds) {
     server->server->Wait();
     server.reset();
   };
+  // grpc.health.v1 Check's `status` (1 SERVING, 2 NOT_SERVING), waiting up to 5 s for `want`:
+  // HealthWatch follows the ledger's storage state every 200 ms.
+  auto health_becomes = [&](int want) {
+    int status = -1;
+    for (int i = 0; i < 50 && status != want; ++i) {
+      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      grpc::GenericStub generic(grpc::CreateChannel(StrCat("127.0.0.1:", server->port),
+                                                    grpc::InsecureChannelCredentials()));
+      grpc::ClientContext context;
+      grpc::Slice empty("");
+      grpc::ByteBuffer request(&empty, 1), response;
+      std::promise<grpc::Status> done;
+      generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                        &response, [&](grpc::Status st) { done.set_value(st); });
+      if (!done.get_future().get().ok()) continue;
+      std::vector<grpc::Slice> slices;
+      (void)response.Dump(&slices);
+      std::string bytes;
+      for (const grpc::Slice& sl : slices) {
+        bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+      }
+      status = bytes.size() == 2 && bytes[0] == '\x08' ? bytes[1] : -1;
+    }
+    return status == want;
+  };
   auto push = [&](const std::string& receipt, v1::PushCollectionsResponse* response) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
@@ -347,10 +375,15 @@ TEST_F(LedgerFixture, GrpcCallerGetsRetryableCodeAndResendSucceeds) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   EXPECT_EQ(response.outcomes_size(), 0);
   EXPECT_TRUE(Look(*ledger_) == before);
+  EXPECT_EQ(ledger_->WriteState().code(), absl::StatusCode::kResourceExhausted)
+      << ledger_->WriteState();
+  EXPECT_TRUE(health_becomes(2)) << "NOT_SERVING while read-only";
   fs_->Clear();
   response.Clear();
   status = push("GRPC0001", &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(ledger_->WriteState().ok()) << ledger_->WriteState();
+  EXPECT_TRUE(health_becomes(1)) << "SERVING again once a commit resumed the storage";
   ASSERT_EQ(response.outcomes_size(), 1);
   EXPECT_EQ(response.outcomes(0).outcome(), v1::OUTCOME_ACCEPTED);
   EXPECT_EQ(response.outcomes(0).sequence(), before.head.sequence + 1);
@@ -368,6 +401,7 @@ TEST_F(LedgerFixture, GrpcCallerGetsRetryableCodeAndResendSucceeds) {
   EXPECT_NE(status.error_message().find("restart ledgerd"), std::string::npos)
       << status.error_message();
   EXPECT_TRUE(Look(*ledger_) == before);
+  EXPECT_TRUE(health_becomes(2)) << "NOT_SERVING: read-only until a restart";
   stop();
   ASSERT_NO_FATAL_FAILURE(Reopen());
   ASSERT_NO_FATAL_FAILURE(start());
