@@ -1039,6 +1039,21 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
   return running;
 }
 
+RunningServer& RunningServer::operator=(RunningServer&& other) noexcept {
+  health_watch = std::move(other.health_watch);
+  port = other.port;
+  server = std::move(other.server);
+  audit = std::move(other.audit);
+  fund = std::move(other.fund);
+  admin = std::move(other.admin);
+  policy = std::move(other.policy);
+  account = std::move(other.account);
+  collection = std::move(other.collection);
+  authorizer = std::move(other.authorizer);
+  ledger = std::move(other.ledger);
+  return *this;
+}
+
 void RunningServer::Serve(ledger::Ledger& ledger) {
   this->ledger->store(&ledger);
   server->GetHealthCheckService()->SetServingStatus(true);

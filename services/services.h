@@ -72,6 +72,13 @@ class HealthWatch {
 };
 
 struct RunningServer {
+  RunningServer() = default;
+  RunningServer(RunningServer&&) = default;
+  // Replaces in the order the destructor uses (the health watch first, the ledger pointer the
+  // watch and the services read last): the defaulted one would free that pointer first.
+  RunningServer& operator=(RunningServer&& other) noexcept;
+  ~RunningServer() = default;
+
   // Serves `ledger` from now on and reports SERVING (and NOT_SERVING while its storage is
   // read-only, see HealthWatch). `ledger` must outlive this, or StopHealthWatch() first.
   void Serve(ledger::Ledger& ledger);
