@@ -318,8 +318,7 @@ class Ledger::Impl {
     uint64_t commit_us = 0;
     const size_t appended = state.appended();
     if (status.ok() && !state.empty()) {
-      rocksdb::WriteBatch batch;
-      state.WriteTo(batch, /*include_events=*/true);
+      rocksdb::WriteBatch batch = state.Batch(/*include_events=*/true);
       AddCheckpoint(state, now_us, batch);
       const auto start = std::chrono::steady_clock::now();
       status = ResumeAfterWriteError();
@@ -557,8 +556,7 @@ absl::StatusOr<uint64_t> ReplayInto(rocksdb::Iterator& it, uint64_t last, Store&
           state.Replay(keys::DecodeU64(it.key().ToStringView()), it.value().ToStringView()));
     }
     if (!it.status().ok()) return absl::DataLossError(it.status().ToString());
-    rocksdb::WriteBatch batch;
-    state.WriteTo(batch, /*include_events=*/false);
+    rocksdb::WriteBatch batch = state.Batch(/*include_events=*/false);
     LEDGER_RETURN_IF_ERROR(target.WriteUnlogged(batch));
     state.Publish(committed);
   }

@@ -1,6 +1,6 @@
 // The state one group commit (or one replay batch) works on: the committed state read through
 // from RocksDB and memory, overlaid with the effects of the events appended so far in the group.
-// Rules read it to decide; Apply() mutates it; WriteTo() turns it into one WriteBatch.
+// Rules read it to decide; Apply() mutates it; Batch() turns it into one WriteBatch.
 // Used by the single writer thread only.
 #ifndef LEDGER_WORKING_STATE_H_
 #define LEDGER_WORKING_STATE_H_
@@ -11,11 +11,14 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "google/protobuf/arena.h"
 #include "ledger/ledger.h"
 #include "ledger/policy.h"
 #include "ledger/store.h"
@@ -35,6 +38,23 @@ struct DocumentEntry {
   uint64_t last_sequence = 0;
   std::string digest;  // SHA-256 of the command's deterministic serialization
 };
+
+// Hashing and equality of std::string keys looked up by std::string_view without a copy
+// (Debian's abseil has its own absl::string_view, so its default string hash does not take
+// std::string_view).
+struct StringKeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const {
+    return absl::Hash<absl::string_view>{}(absl::string_view(s.data(), s.size()));
+  }
+};
+struct StringKeyEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+};
+template <typename V>
+using StringKeyMap = absl::flat_hash_map<std::string, V, StringKeyHash, StringKeyEq>;
+using StringKeySet = absl::flat_hash_set<std::string, StringKeyHash, StringKeyEq>;
 
 // The in-memory part of the committed state, owned by the ledger and updated after each commit.
 struct CommittedState {
@@ -96,11 +116,11 @@ class WorkingState {
   bool empty() const { return head_.sequence == committed_.head.sequence; }
   size_t appended() const { return head_.sequence - committed_.head.sequence; }
   const std::vector<v1::EventEnvelope>& appended_events() const { return appended_events_; }
-  // Everything changed, plus the new meta (last sequence, chain head), into `batch`.
+  // Everything changed, plus the new meta (last sequence, chain head), as one batch.
   // Checks the double-entry invariant: all ledger accounts sum to zero.
-  void WriteTo(rocksdb::WriteBatch& batch, bool include_events) const;
+  rocksdb::WriteBatch Batch(bool include_events) const;
   // Applies this group's effects to `committed` (the state it was built on) in place, once
-  // WriteTo's batch is durable: the new head, the changed ledger-account totals and, only if a
+  // Batch() is durable: the new head, the changed ledger-account totals and, only if a
   // policy was adopted, the new policy book. The working state is spent afterwards.
   void Publish(CommittedState& committed);
 
@@ -110,10 +130,13 @@ class WorkingState {
   ChainHead head_;
   std::optional<PolicyBook> policies_;  // copy-on-write when a policy is adopted
   std::map<std::string, int64_t> totals_delta_;
-  std::unordered_map<std::string, std::optional<v1::Account>> accounts_;  // node-stable
-  std::unordered_set<std::string> dirty_accounts_;
-  std::unordered_map<std::string, std::optional<ReceiptEntry>> receipts_;
-  std::unordered_set<std::string> dirty_receipts_;
+  // The accounts this group read or changed live on the arena, freed at once with the state
+  // (freeing them one by one was a sixth of a rebuild's time). nullptr: known not enrolled.
+  google::protobuf::Arena arena_;
+  StringKeyMap<v1::Account*> accounts_;
+  StringKeySet dirty_accounts_;
+  StringKeyMap<std::optional<ReceiptEntry>> receipts_;
+  StringKeySet dirty_receipts_;
   std::vector<std::pair<std::string, std::string>> new_policy_rows_;  // (key, value) per CF row
   std::vector<std::pair<std::string, std::string>> new_adoption_rows_;
   std::map<std::string, std::optional<DocumentEntry>> documents_;
