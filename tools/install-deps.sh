@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config openssl
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   librocksdb-dev libabsl-dev libssl-dev libcli11-dev libspdlog-dev prometheus-cpp-dev
-  libtomlplusplus-dev
+  libtomlplusplus-dev libjemalloc-dev
   libgtest-dev libgmock-dev
   # reliability and reports: libFuzzer targets (clang), the HTML report's headless screenshot
   clang libclang-rt-14-dev chromium fonts-wqy-microhei
