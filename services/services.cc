@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include "ledger/recon.h"
 #include "ledger/strings.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "spdlog/spdlog.h"
 
@@ -1035,6 +1037,28 @@ grpc::Status RejectionStatus(grpc::ServerContextBase* context, const ledger::Rej
 grpc::Status FromAbsl(const absl::Status& status) {
   // absl status codes are numerically the gRPC codes.
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::Status CheckHealth(const std::shared_ptr<grpc::ChannelInterface>& channel,
+                         grpc::ClientContext& context, int& serving_status) {
+  grpc::GenericStub stub(channel);
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1), response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status st) { done.set_value(std::move(st)); });
+  grpc::Status status = done.get_future().get();
+  serving_status = -1;
+  if (!status.ok()) return status;
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (response.Dump(&slices).ok()) {
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  if (bytes.size() == 2 && bytes[0] == '\x08') serving_status = bytes[1];
+  return status;
 }
 
 bool IsLoopbackAddress(const std::string& listen_address) {

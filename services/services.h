@@ -99,6 +99,13 @@ struct RunningServer {
   std::unique_ptr<HealthWatch> health_watch;  // last: stopped first
 };
 
+// A client's grpc.health.v1.Health/Check for the whole server. Debian ships no generated code for
+// the health proto and its messages are tiny, so they are encoded by hand: the request is empty;
+// the response's field 1 is the status. On OK, `serving_status` is 1 (SERVING), 2 (NOT_SERVING),
+// or -1 if the answer is not that.
+grpc::Status CheckHealth(const std::shared_ptr<grpc::ChannelInterface>& channel,
+                         grpc::ClientContext& context, int& serving_status);
+
 // True for 127.0.0.0/8, localhost and [::1] listen addresses.
 bool IsLoopbackAddress(const std::string& listen_address);
 

@@ -46,6 +46,15 @@ grpc::ByteBuffer Buffer(const std::string& bytes) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
+// grpc.health.v1.Health/Check for the whole server: 1 SERVING, 2 NOT_SERVING.
+int HealthStatus(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ClientContext context;
+  int status = -1;
+  const grpc::Status st = services::CheckHealth(channel, context, status);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return status;
+}
+
 class OpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -78,21 +87,6 @@ class OpsTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  // grpc.health.v1.Health/Check for the whole server: the status enum's value (1 SERVING,
-  // 2 NOT_SERVING). The request is the empty HealthCheckRequest; the response is field 1.
-  int HealthStatus() {
-    grpc::GenericStub stub(channel_);
-    grpc::ClientContext context;
-    grpc::ByteBuffer request = Buffer(""), response;
-    std::promise<grpc::Status> done;
-    stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                   &response, [&](grpc::Status s) { done.set_value(s); });
-    const grpc::Status status = done.get_future().get();
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    const std::string bytes = Bytes(response);
-    return bytes.size() == 2 && bytes[0] == '\x08' ? bytes[1] : -1;
-  }
-
   std::string dir_;
   std::unique_ptr<ledger::Ledger> ledger_;
   services::RunningServer server_;
@@ -100,10 +94,10 @@ class OpsTest : public ::testing::Test {
 };
 
 TEST_F(OpsTest, HealthIsServingOnceStartedAndNotServingWhenStopping) {
-  EXPECT_EQ(HealthStatus(), 1);
+  EXPECT_EQ(HealthStatus(channel_), 1);
   // What ledgerd does on the first SIGTERM, before it stops accepting calls.
   server_.server->GetHealthCheckService()->SetServingStatus(false);
-  EXPECT_EQ(HealthStatus(), 2);
+  EXPECT_EQ(HealthStatus(channel_), 2);
 }
 
 TEST(StartingServerTest, NotServingAndUnavailableUntilTheLedgerIsOpen) {
@@ -112,16 +106,6 @@ TEST(StartingServerTest, NotServingAndUnavailableUntilTheLedgerIsOpen) {
   ASSERT_TRUE(running.ok()) << running.status();
   auto channel = grpc::CreateChannel(StrCat("127.0.0.1:", running->port),
                                      grpc::InsecureChannelCredentials());
-  auto health = [&] {
-    grpc::GenericStub stub(channel);
-    grpc::ClientContext context;
-    grpc::ByteBuffer request = Buffer(""), response;
-    std::promise<grpc::Status> done;
-    stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                   &response, [&](grpc::Status s) { done.set_value(s); });
-    EXPECT_TRUE(done.get_future().get().ok());
-    return Bytes(response);
-  };
   auto get_policy = [&] {
     grpc::ClientContext context;
     v1::GetPolicyRequest request;
@@ -129,7 +113,7 @@ TEST(StartingServerTest, NotServingAndUnavailableUntilTheLedgerIsOpen) {
     v1::Policy policy;
     return v1::PolicyService::NewStub(channel)->GetPolicy(&context, request, &policy);
   };
-  EXPECT_EQ(health(), std::string("\x08\x02", 2)) << "NOT_SERVING while starting";
+  EXPECT_EQ(HealthStatus(channel), 2) << "NOT_SERVING while starting";
   EXPECT_EQ(get_policy().error_code(), grpc::StatusCode::UNAVAILABLE);
 
   const std::string dir = StrCat(::testing::TempDir(), "ledger_starting_",
@@ -139,7 +123,7 @@ TEST(StartingServerTest, NotServingAndUnavailableUntilTheLedgerIsOpen) {
     auto ledger = ledger::Ledger::Open({.data_dir = dir});
     ASSERT_TRUE(ledger.ok()) << ledger.status();
     running->Serve(**ledger);
-    EXPECT_EQ(health(), std::string("\x08\x01", 2)) << "SERVING once open";
+    EXPECT_EQ(HealthStatus(channel), 1) << "SERVING once open";
     EXPECT_EQ(get_policy().error_code(), grpc::StatusCode::NOT_FOUND) << "served by the ledger";
     running->StopHealthWatch();  // the ledger goes before the server here
     running->server->Shutdown();

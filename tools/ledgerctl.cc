@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <iostream>
 #include <map>
 #include <set>
@@ -23,7 +22,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "ledger/account.h"
 #include "ledger/apply.h"
@@ -36,6 +34,7 @@
 #include "ledger/policy.h"
 #include "ledger/strings.h"
 #include "ledger/v1/services.grpc.pb.h"
+#include "services/services.h"
 #include "tools/collection_csv.h"
 #include "tools/recon_report.h"
 
@@ -349,26 +348,15 @@ int Import(const std::string& server, const std::string& file, size_t batch_size
   return totals.rejected > 0 ? kExitRowsRejected : 0;
 }
 
-// grpc.health.v1.Health/Check for the whole server. The messages are tiny and the health proto
-// is not shipped by Debian, so they are encoded by hand: the request is empty; the response's
-// field 1 is the status (1 SERVING, 2 NOT_SERVING).
+// grpc.health.v1.Health/Check for the whole server.
 int Health(const std::string& server) {
-  grpc::GenericStub stub(Connect(server));
   grpc::ClientContext context;
   SetDeadline(context, 5);
-  grpc::Slice empty("");
-  grpc::ByteBuffer request(&empty, 1), response;
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                 &response, [&](grpc::Status st) { done.set_value(st); });
-  const grpc::Status st = done.get_future().get();
-  if (!st.ok()) return RpcFail(context, st);
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  if (response.Dump(&slices).ok()) {
-    for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  int status = -1;
+  if (auto st = services::CheckHealth(Connect(server), context, status); !st.ok()) {
+    return RpcFail(context, st);
   }
-  const bool serving = bytes == std::string("\x08\x01", 2);
+  const bool serving = status == 1;
   std::printf("%s\n", serving ? "SERVING" : "NOT_SERVING");
   return serving ? 0 : kExitError;
 }
