@@ -1113,17 +1113,10 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
 }
 
 RunningServer& RunningServer::operator=(RunningServer&& other) noexcept {
-  health_watch = std::move(other.health_watch);
-  port = other.port;
-  server = std::move(other.server);
-  audit = std::move(other.audit);
-  fund = std::move(other.fund);
-  admin = std::move(other.admin);
-  policy = std::move(other.policy);
-  account = std::move(other.account);
-  collection = std::move(other.collection);
-  authorizer = std::move(other.authorizer);
-  ledger = std::move(other.ledger);
+  if (this != &other) {
+    std::destroy_at(this);  // the destructor's order, whatever members are added
+    std::construct_at(this, std::move(other));
+  }
   return *this;
 }
 

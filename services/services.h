@@ -74,8 +74,9 @@ class HealthWatch {
 struct RunningServer {
   RunningServer() = default;
   RunningServer(RunningServer&&) = default;
-  // Replaces in the order the destructor uses (the health watch first, the ledger pointer the
-  // watch and the services read last): the defaulted one would free that pointer first.
+  // Tears down in the destructor's order (the health watch first, the ledger pointer the watch
+  // and the services read last), then moves `other` in: the defaulted one would free that
+  // pointer first.
   RunningServer& operator=(RunningServer&& other) noexcept;
   ~RunningServer() = default;
 
