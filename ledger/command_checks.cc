@@ -11,7 +11,6 @@
 
 namespace ledger::command {
 
-Rejection Reject(v1::Reason reason, std::string detail) { return Rejection{reason, std::move(detail)}; }
 
 bool IsReference(std::string_view s) {
   if (s.empty() || s.size() > kDocumentRefBytesMax) return false;

@@ -10,7 +10,7 @@
 #include <variant>
 
 #include "absl/time/civil_time.h"
-#include "ledger/ledger.h"
+#include "ledger/types.h"
 #include "ledger/v1/events.pb.h"
 #include "ledger/v1/policy.pb.h"
 
@@ -23,7 +23,7 @@ namespace command {
 // A command's answer while it is being decided: a rejection, or go on.
 using Check = std::optional<Rejection>;
 
-Rejection Reject(v1::Reason reason, std::string detail);
+using ledger::Reject;
 // A document reference: 1–kDocumentRefBytesMax printable ASCII characters.
 bool IsReference(std::string_view s);
 bool IsRegionCode(std::string_view s);

@@ -4,6 +4,7 @@
 #include "ledger/strings.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "ledger/status_macros.h"
 
 namespace ledger {
 
@@ -26,6 +27,12 @@ absl::StatusOr<absl::CivilDay> ParseDate(std::string_view text) {
     return bad();
   }
   return day;
+}
+
+absl::CivilDay StoredDate(std::string_view text) {
+  absl::StatusOr<absl::CivilDay> day = ParseDate(text);
+  LEDGER_CHECK(day.ok(), StrCat("a recorded date does not parse: ", day.status().message()));
+  return *day;
 }
 
 std::string FormatDate(absl::CivilDay day) {

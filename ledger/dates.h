@@ -14,6 +14,11 @@ namespace ledger {
 // Parses exactly "YYYY-MM-DD" (zero-padded, years 1900–2999) naming a real day.
 absl::StatusOr<absl::CivilDay> ParseDate(std::string_view text);
 
+// A date read back from a recorded event or projection. It was validated before it was
+// recorded, so one that does not parse is damage: a checked crash (LEDGER_CHECK), never
+// undefined behaviour.
+absl::CivilDay StoredDate(std::string_view text);
+
 std::string FormatDate(absl::CivilDay day);
 
 // Months are written as the integer YYYYMM (202511 = November 2025).

@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
-#include "ledger/ledger.h"
+#include "ledger/types.h"
 #include "ledger/lifecycle.h"
 #include "ledger/v1/commands.pb.h"
 

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/repeated_field.h"
 #include "ledger/limits.h"
+#include "ledger/types.h"
 #include "ledger/v1/commands.pb.h"
 #include "ledger/v1/events.pb.h"
 #include "ledger/v1/policy.pb.h"
@@ -69,30 +70,6 @@ struct Options {
   std::function<void(const CommitInfo&)> on_commit;
   // The filesystem RocksDB uses; null (default): the normal POSIX one. Tests inject faults here.
   std::shared_ptr<rocksdb::FileSystem> file_system;
-};
-
-// A command's business rejection: a typed reason (checked in a documented order) and a message
-// with personal data masked. A rejected command changes nothing.
-struct Rejection {
-  v1::Reason reason = v1::REASON_UNSPECIFIED;
-  std::string detail;
-};
-
-// Result of a single command (enrol, adopt policy, a lifecycle command).
-struct CommandResult {
-  // Sequence of the (first) event that records the command: new, or the original's if
-  // `duplicate`.
-  uint64_t sequence = 0;
-  // Sequence of its last event (lifecycle commands may record several in one commit).
-  uint64_t last_sequence = 0;
-  bool duplicate = false;
-  // Set when the command was rejected; then `sequence` is 0.
-  std::optional<Rejection> rejection;
-};
-
-struct ChainHead {
-  uint64_t sequence = 0;   // last committed sequence; 0 for an empty log
-  std::string hash;        // SHA-256 of that event's stored bytes (genesis: 32 zero bytes)
 };
 
 // Counters of the group-commit writer since Open (monotonic).

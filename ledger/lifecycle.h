@@ -30,16 +30,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
-#include "ledger/ledger.h"
+#include "ledger/types.h"
 #include "ledger/v1/commands.pb.h"
 
 namespace ledger {
 
 class WorkingState;
 class Store;
-
-// Appends an event (the writer stamps actor and time) and returns its sequence.
-using Appender = std::function<absl::StatusOr<uint64_t>(v1::EventEnvelope)>;
 
 absl::StatusOr<CommandResult> ExecuteAccountCommand(const v1::AccountCommand& command,
                                                     WorkingState& state, absl::CivilDay today,

@@ -21,12 +21,6 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 
-Decision Reject(v1::Reason reason, std::string detail) {
-  Decision d;
-  d.rejection = Rejection{reason, std::move(detail)};
-  return d;
-}
-
 Decision Duplicate(uint64_t sequence) {
   Decision d;
   d.duplicate_of = sequence;

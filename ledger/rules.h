@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
-#include "ledger/ledger.h"
+#include "ledger/types.h"
 #include "ledger/v1/records.pb.h"
 
 namespace ledger {
@@ -19,6 +19,9 @@ class WorkingState;
 // Exactly one of: a rejection; a duplicate of an earlier event; an event to append (its
 // sequence, prev_hash, actor and recorded_time_us are set by the writer).
 struct Decision {
+  Decision() = default;
+  Decision(Rejection r) : rejection(std::move(r)) {}  // NOLINT: a rejection is a decision
+
   std::optional<Rejection> rejection;
   uint64_t duplicate_of = 0;
   std::optional<v1::EventEnvelope> event;

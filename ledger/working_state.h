@@ -19,7 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
 #include "google/protobuf/arena.h"
-#include "ledger/ledger.h"
+#include "ledger/types.h"
 #include "ledger/policy.h"
 #include "ledger/store.h"
 #include "rocksdb/write_batch.h"

@@ -16,6 +16,7 @@
 #include "ledger/ledger.h"
 #include "ledger/v1/services.grpc.pb.h"
 #include "services/auth.h"
+#include "services/health_client.h"
 #include "services/metrics.h"
 
 namespace services {
@@ -99,13 +100,6 @@ struct RunningServer {
   int port = 0;
   std::unique_ptr<HealthWatch> health_watch;  // last: stopped first
 };
-
-// A client's grpc.health.v1.Health/Check for the whole server. Debian ships no generated code for
-// the health proto and its messages are tiny, so they are encoded by hand: the request is empty;
-// the response's field 1 is the status. On OK, `serving_status` is 1 (SERVING), 2 (NOT_SERVING),
-// or -1 if the answer is not that.
-grpc::Status CheckHealth(const std::shared_ptr<grpc::ChannelInterface>& channel,
-                         grpc::ClientContext& context, int& serving_status);
 
 // True for 127.0.0.0/8, localhost and [::1] listen addresses.
 bool IsLoopbackAddress(const std::string& listen_address);
