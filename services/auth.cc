@@ -59,50 +59,6 @@ std::optional<Role> RoleFromName(std::string_view name) {
   return std::nullopt;
 }
 
-const std::map<std::string, std::set<Role>, std::less<>>& MethodRoles() {
-  using enum Role;
-  static const auto* kTable = new std::map<std::string, std::set<Role>, std::less<>>{
-      // The tax bureau pushes collections (and cancellations); nothing else writes them.
-      {"/ledger.v1.CollectionService/PushCollections", {kTaxBureau}},
-      {"/ledger.v1.CollectionService/StreamCollections", {kTaxBureau}},
-      {"/ledger.v1.CollectionService/ReportDailyTotals", {kTaxBureau}},
-      // The fund agency runs accounts; the auditor reads them.
-      {"/ledger.v1.AccountService/Enrol", {kFundAgency}},
-      {"/ledger.v1.AccountService/GetAccount", {kFundAgency, kAuditor}},
-      {"/ledger.v1.AccountService/CreditCollectiveSubsidy", {kFundAgency}},
-      {"/ledger.v1.AccountService/RefundContribution", {kFundAgency}},
-      {"/ledger.v1.AccountService/DetermineBenefit", {kFundAgency}},
-      {"/ledger.v1.AccountService/SuspendBenefit", {kFundAgency}},
-      {"/ledger.v1.AccountService/ResumeBenefit", {kFundAgency}},
-      {"/ledger.v1.AccountService/RecordDeath", {kFundAgency}},
-      {"/ledger.v1.AccountService/TransferOut", {kFundAgency}},
-      {"/ledger.v1.AccountService/TransferIn", {kFundAgency}},
-      {"/ledger.v1.AccountService/RunJob", {kFundAgency}},
-      {"/ledger.v1.AccountService/GetStatement", {kFundAgency, kAuditor}},
-      // The fund's own money: the agency records it; the auditor reads the balances.
-      {"/ledger.v1.FundService/ReceiveFiscalFunds", {kFundAgency}},
-      {"/ledger.v1.FundService/ReceiveTaxRemittance", {kFundAgency}},
-      {"/ledger.v1.FundService/TransferBetweenFundAccounts", {kFundAgency}},
-      {"/ledger.v1.FundService/ReceiveBankInterest", {kFundAgency}},
-      {"/ledger.v1.FundService/ReportBankBalance", {kFundAgency}},
-      {"/ledger.v1.FundService/GetLedgerBalances", {kFundAgency, kAuditor}},
-      {"/ledger.v1.FundService/GetFundBalance", {kFundAgency, kAuditor}},
-      {"/ledger.v1.FundService/GetReconciliation", {kFundAgency, kAuditor}},
-      // Admin adopts policy; every role may read the rules it works under.
-      {"/ledger.v1.PolicyService/AdoptPolicy", {kAdmin}},
-      {"/ledger.v1.PolicyService/GetPolicy", {kTaxBureau, kFundAgency, kAuditor, kAdmin}},
-      // The auditor replays and verifies; the fund agency may too (it answers to auditors).
-      {"/ledger.v1.AuditService/StreamEvents", {kAuditor, kFundAgency}},
-      {"/ledger.v1.AuditService/VerifyChain", {kAuditor, kFundAgency, kAdmin}},
-      {"/ledger.v1.AuditService/GetCheckpoints", {kAuditor, kFundAgency, kAdmin}},
-      {"/ledger.v1.AuditService/BalanceAsOf", {kAuditor, kFundAgency}},
-      {"/ledger.v1.AuditService/ReplayCompare", {kAuditor, kAdmin}},
-      // Operations.
-      {"/ledger.v1.AdminService/Backup", {kAdmin}},
-  };
-  return *kTable;
-}
-
 bool Caller::MayAccessRegion(std::string_view region_code) const {
   if (regions.empty()) return true;
   for (const std::string& r : regions) {
@@ -153,9 +109,8 @@ absl::StatusOr<Caller> Authorizer::Authorize(grpc::ServerContextBase* context,
     context->AddTrailingMetadata("ledger-reason", reason);
     return absl::Status(static_cast<absl::StatusCode>(code), message);
   };
-  const auto& table = MethodRoles();
-  const auto entry = table.find(method);
-  if (entry == table.end()) {
+  const Method* entry = FindMethod(method);
+  if (entry == nullptr) {
     return deny(grpc::StatusCode::PERMISSION_DENIED, "REASON_ROLE_NOT_PERMITTED",
                 StrCat("method ", method, " is not open to any role"));
   }
@@ -175,7 +130,7 @@ absl::StatusOr<Caller> Authorizer::Authorize(grpc::ServerContextBase* context,
     return deny(grpc::StatusCode::UNAUTHENTICATED, "REASON_NO_CLIENT_CERTIFICATE",
                 std::string(caller.status().message()));
   }
-  if (!caller->role || !entry->second.contains(*caller->role)) {
+  if (!caller->role || !entry->roles.contains(*caller->role)) {
     return deny(grpc::StatusCode::PERMISSION_DENIED, "REASON_ROLE_NOT_PERMITTED",
                 StrCat("role '", caller->role ? RoleName(*caller->role) : "none", "' (",
                        caller->actor, ") may not call ", method));

@@ -3,14 +3,12 @@
 //   role    = the subject's organizational unit (OU): tax-bureau | fund-agency | auditor | admin
 //   regions = SAN URIs "urn:ledger:region:<6-digit code>"; none means every region
 //   actor   = the subject, RFC 2253 ("CN=tax-bureau-dev,OU=tax-bureau,O=Pension Ledger Dev")
-// Every RPC method is mapped to the roles allowed to call it in ONE table (MethodRoles); a method
-// not in the table is denied to everyone.
+// Who may call which method is the table in services/methods.h; a method not in it is denied to
+// everyone.
 #ifndef SERVICES_AUTH_H_
 #define SERVICES_AUTH_H_
 
-#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -20,16 +18,12 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "services/methods.h"
 
 namespace services {
 
-enum class Role { kTaxBureau, kFundAgency, kAuditor, kAdmin };
-
 std::string_view RoleName(Role role);
 std::optional<Role> RoleFromName(std::string_view name);
-
-// Full gRPC method name ("/ledger.v1.CollectionService/PushCollections") → roles allowed.
-const std::map<std::string, std::set<Role>, std::less<>>& MethodRoles();
 
 struct Caller {
   std::string actor;                 // recorded on every event the call causes
