@@ -1,5 +1,6 @@
-// gRPC front of the ledger: CollectionService, AccountService, PolicyService, and the server that
-// hosts them. The mapping from ledger rejections to gRPC status codes lives here, once.
+// gRPC front of the ledger: the server that hosts its services (Collection, Account, Fund, Policy,
+// Audit, Admin; each in its own <name>_service.cc), with mutual TLS and the health check. How a
+// call is gated, logged and answered is services/call.h; who may call what, services/methods.h.
 #ifndef SERVICES_SERVICES_H_
 #define SERVICES_SERVICES_H_
 
@@ -25,16 +26,6 @@ namespace services {
 // ledger.v1.Reason name (e.g. "REASON_UNKNOWN_REGION"), a limit name ("batch_records_max"), or
 // "malformed_message" (a stream message that does not parse).
 inline constexpr char kReasonMetadataKey[] = "ledger-reason";
-
-// Maps a business rejection to its gRPC status and attaches the reason to `context`:
-// malformed input → INVALID_ARGUMENT, rule violation → FAILED_PRECONDITION,
-// conflict with what is recorded → ALREADY_EXISTS, outside the caller's scope →
-// PERMISSION_DENIED, no verified identity → UNAUTHENTICATED.
-grpc::Status RejectionStatus(grpc::ServerContextBase* context, const ledger::Rejection& rejection);
-grpc::StatusCode ReasonCode(ledger::v1::Reason reason);
-
-// Maps a storage / internal error from the ledger (UNAVAILABLE, RESOURCE_EXHAUSTED, DATA_LOSS …).
-grpc::Status FromAbsl(const absl::Status& status);
 
 struct TlsFiles {
   std::string cert_file;       // server certificate chain (PEM)

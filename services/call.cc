@@ -1,0 +1,99 @@
+#include "services/call.h"
+
+#include <utility>
+
+#include "ledger/strings.h"
+#include "services/services.h"
+#include "spdlog/spdlog.h"
+
+namespace services {
+
+using ledger::StrCat;
+namespace v1 = ledger::v1;
+
+grpc::StatusCode ReasonCode(v1::Reason reason) {
+  const int n = static_cast<int>(reason);
+  if (n >= 70) return grpc::StatusCode::NOT_FOUND;
+  if (n >= 60) return grpc::StatusCode::FAILED_PRECONDITION;
+  if (n >= 50) return grpc::StatusCode::UNAUTHENTICATED;
+  if (n >= 40) return grpc::StatusCode::PERMISSION_DENIED;
+  if (n >= 30) return grpc::StatusCode::ALREADY_EXISTS;
+  if (n >= 20) return grpc::StatusCode::FAILED_PRECONDITION;
+  return grpc::StatusCode::INVALID_ARGUMENT;
+}
+
+grpc::Status RejectionStatus(grpc::ServerContextBase* context, const ledger::Rejection& rejection) {
+  context->AddTrailingMetadata(kReasonMetadataKey, v1::Reason_Name(rejection.reason));
+  return grpc::Status(ReasonCode(rejection.reason),
+                      StrCat(v1::Reason_Name(rejection.reason), ": ", rejection.detail));
+}
+
+grpc::Status FromAbsl(const absl::Status& status) {
+  // absl status codes are numerically the gRPC codes.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::Status LimitExceeded(grpc::ServerContextBase* context, grpc::StatusCode code,
+                           const char* limit, std::string message) {
+  context->AddTrailingMetadata(kReasonMetadataKey, limit);
+  return grpc::Status(code, message);
+}
+
+grpc::Status RegionDenied(grpc::ServerContextBase* context, std::string_view region) {
+  return RejectionStatus(context, {v1::REASON_REGION_NOT_PERMITTED,
+                                   StrCat("the caller's certificate does not cover region '",
+                                          region, "'")});
+}
+
+grpc::Status CallLog::Done(grpc::Status status) {
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+  if (metrics_) metrics_->ObserveRpc(method_, static_cast<int>(status.error_code()), ms / 1e3);
+  if (status.ok()) {
+    spdlog::info("rpc method={} actor=\"{}\" code=OK ms={:.3f} records={}", method_, actor_, ms,
+                 records_);
+  } else {
+    spdlog::info("rpc method={} actor=\"{}\" code={} ms={:.3f} records={} error=\"{}\"", method_,
+                 actor_, static_cast<int>(status.error_code()), ms, records_,
+                 status.error_message());
+  }
+  return status;
+}
+
+absl::StatusOr<Gate::Admitted> Gate::Admit(grpc::ServerContextBase* context, const Method& method,
+                                           CallLog& log) const {
+  auto caller = auth_.Authorize(context, method.path);
+  if (!caller.ok()) return caller.status();
+  log.set_actor(caller->actor);
+  ledger::Ledger* ledger = ledger_.load();
+  if (ledger == nullptr) {
+    context->AddTrailingMetadata(kReasonMetadataKey, "starting");
+    return absl::UnavailableError("the ledger is starting (verifying its log); retry shortly");
+  }
+  return Admitted{std::move(*caller), *ledger};
+}
+
+grpc::Status RunAccountCommand(const Gate& gate, grpc::ServerContext* context,
+                               const Method& method, const v1::AccountCommand& command,
+                               v1::CommandResponse* response,
+                               const std::function<absl::Status(ledger::Ledger&)>& then) {
+  return gate.Call(context, method, [&](Gate::Admitted& call, CallLog&) -> grpc::Status {
+    auto region = call.ledger.CommandRegion(command);
+    if (!region.ok()) return FromAbsl(region.status());
+    if (!region->empty() && !call.caller.MayAccessRegion(*region)) {
+      return RegionDenied(context, *region);
+    }
+    auto result = call.ledger.Execute(command, call.caller.actor);
+    if (!result.ok()) return FromAbsl(result.status());
+    if (result->rejection) return RejectionStatus(context, *result->rejection);
+    response->set_first_sequence(result->sequence);
+    response->set_last_sequence(result->last_sequence);
+    response->set_duplicate(result->duplicate);
+    if (then) {
+      if (auto st = then(call.ledger); !st.ok()) return FromAbsl(st);
+    }
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace services

@@ -1,0 +1,121 @@
+// What every call of every service goes through, written once: the gate (the caller's role for the
+// method, then the ledger, absent while ledgerd is still opening it), the call's log line and
+// metrics, and the mapping of ledger rejections and errors to gRPC statuses and trailing reasons.
+// Internal to services/.
+#ifndef SERVICES_CALL_H_
+#define SERVICES_CALL_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+#include "ledger/ledger.h"
+#include "ledger/types.h"
+#include "ledger/v1/commands.pb.h"
+#include "ledger/v1/services.pb.h"
+#include "services/auth.h"
+#include "services/methods.h"
+#include "services/metrics.h"
+
+namespace services {
+
+// Maps a business rejection to its gRPC status and attaches the reason to `context`:
+// malformed input → INVALID_ARGUMENT, rule violation → FAILED_PRECONDITION,
+// conflict with what is recorded → ALREADY_EXISTS, outside the caller's scope →
+// PERMISSION_DENIED, no verified identity → UNAUTHENTICATED.
+grpc::Status RejectionStatus(grpc::ServerContextBase* context, const ledger::Rejection& rejection);
+grpc::StatusCode ReasonCode(ledger::v1::Reason reason);
+
+// Maps a storage / internal error from the ledger (UNAVAILABLE, RESOURCE_EXHAUSTED, DATA_LOSS …).
+grpc::Status FromAbsl(const absl::Status& status);
+
+// A named limit passed (or a message that does not parse): `limit` is the trailing reason.
+grpc::Status LimitExceeded(grpc::ServerContextBase* context, grpc::StatusCode code,
+                           const char* limit, std::string message);
+
+// REGION_NOT_PERMITTED: the caller's certificate does not cover `region`.
+grpc::Status RegionDenied(grpc::ServerContextBase* context, std::string_view region);
+
+// One structured log line per call, written when the call ends. Carries no personal data: status
+// messages from the ledger mask citizen IDs, and records are only counted.
+class CallLog {
+ public:
+  CallLog(const Method& method, Metrics* metrics)
+      : method_(method.path), metrics_(metrics), start_(std::chrono::steady_clock::now()) {}
+  void set_actor(std::string actor) { actor_ = std::move(actor); }
+  void set_records(size_t records) { records_ = records; }
+
+  // Logs and counts the call's end; returns `status` to answer with.
+  grpc::Status Done(grpc::Status status);
+
+ private:
+  std::string_view method_;
+  Metrics* metrics_;
+  std::chrono::steady_clock::time_point start_;
+  std::string actor_ = "-";
+  size_t records_ = 0;
+};
+
+// What every handler does first: authorize the caller for the method (its actor then goes in the
+// call's log line) and find the ledger, which is absent while ledgerd is still opening it.
+class Gate {
+ public:
+  Gate(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
+      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
+
+  struct Admitted {
+    Caller caller;
+    ledger::Ledger& ledger;
+  };
+
+  // On failure the reason is already attached to `context`; answer with log.Done(status).
+  absl::StatusOr<Admitted> Admit(grpc::ServerContextBase* context, const Method& method,
+                                 CallLog& log) const;
+
+  // A synchronous call end to end: admit, run `body(admitted, log)` (which returns the answer's
+  // status), log it. A call that is not admitted never reaches `body`.
+  template <typename Body>
+  grpc::Status Call(grpc::ServerContextBase* context, const Method& method, Body&& body) const {
+    CallLog log(method, metrics_);
+    auto admitted = Admit(context, method, log);
+    if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
+    return log.Done(body(*admitted, log));
+  }
+
+  Metrics* metrics() const { return metrics_; }
+
+ private:
+  const std::atomic<ledger::Ledger*>& ledger_;
+  const Authorizer& auth_;
+  Metrics* metrics_;
+};
+
+// The answer to a single ledger command (enrol, adopt): a storage error, its typed rejection, or
+// the sequence that records it (with `duplicate` for a resend).
+template <typename Response>
+grpc::Status CommandAnswer(grpc::ServerContextBase* context,
+                           const absl::StatusOr<ledger::CommandResult>& result,
+                           Response* response) {
+  if (!result.ok()) return FromAbsl(result.status());
+  if (result->rejection) return RejectionStatus(context, *result->rejection);
+  response->set_sequence(result->sequence);
+  response->set_duplicate(result->duplicate);
+  return grpc::Status::OK;
+}
+
+// A lifecycle command, end to end: authorize the method and the region the command acts in,
+// execute, answer with its sequences or its typed rejection; on success `then` may add to the
+// answer.
+grpc::Status RunAccountCommand(const Gate& gate, grpc::ServerContext* context,
+                               const Method& method, const ledger::v1::AccountCommand& command,
+                               ledger::v1::CommandResponse* response,
+                               const std::function<absl::Status(ledger::Ledger&)>& then = {});
+
+}  // namespace services
+
+#endif  // SERVICES_CALL_H_
