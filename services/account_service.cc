@@ -44,31 +44,21 @@ class AccountServiceImpl final : public v1::AccountService::Service {
       if (!account.ok()) return FromAbsl(account.status());
       if (!account->has_value() || !call.caller.MayAccessRegion((*account)->region_code())) {
         // Outside the caller's regions looks exactly like "not enrolled": no existence oracle.
-        return grpc::Status(
-            grpc::StatusCode::NOT_FOUND,
-            StrCat(ledger::MaskCitizenId(request->citizen_id()), " is not enrolled"));
+        return NotEnrolled(request->citizen_id());
       }
       *response = std::move(**account);
       return grpc::Status::OK;
     });
   }
 
-#define LEDGER_ACCOUNT_COMMAND(Method, field)                                                  \
-  grpc::Status Method(grpc::ServerContext* context, const v1::Method##Request* request,        \
-                      v1::CommandResponse* response) override {                                \
-    v1::AccountCommand command;                                                               \
-    *command.mutable_##field() = *request;                                                    \
-    return RunAccountCommand(gate_, context, methods::k##Method, command, response);          \
-  }
-  LEDGER_ACCOUNT_COMMAND(CreditCollectiveSubsidy, credit_collective_subsidy)
-  LEDGER_ACCOUNT_COMMAND(RefundContribution, refund_contribution)
-  LEDGER_ACCOUNT_COMMAND(DetermineBenefit, determine_benefit)
-  LEDGER_ACCOUNT_COMMAND(SuspendBenefit, suspend_benefit)
-  LEDGER_ACCOUNT_COMMAND(ResumeBenefit, resume_benefit)
-  LEDGER_ACCOUNT_COMMAND(RecordDeath, record_death)
-  LEDGER_ACCOUNT_COMMAND(TransferOut, transfer_out)
-  LEDGER_ACCOUNT_COMMAND(TransferIn, transfer_in)
-#undef LEDGER_ACCOUNT_COMMAND
+  LEDGER_COMMAND_METHOD(CreditCollectiveSubsidy, credit_collective_subsidy)
+  LEDGER_COMMAND_METHOD(RefundContribution, refund_contribution)
+  LEDGER_COMMAND_METHOD(DetermineBenefit, determine_benefit)
+  LEDGER_COMMAND_METHOD(SuspendBenefit, suspend_benefit)
+  LEDGER_COMMAND_METHOD(ResumeBenefit, resume_benefit)
+  LEDGER_COMMAND_METHOD(RecordDeath, record_death)
+  LEDGER_COMMAND_METHOD(TransferOut, transfer_out)
+  LEDGER_COMMAND_METHOD(TransferIn, transfer_in)
 
   grpc::Status RunJob(grpc::ServerContext* context, const v1::JobRequest* request,
                       grpc::ServerWriter<v1::JobProgress>* writer) override {
@@ -105,9 +95,7 @@ class AccountServiceImpl final : public v1::AccountService::Service {
       if (!statement.ok()) return FromAbsl(statement.status());
       if (!statement->has_value() ||
           !call.caller.MayAccessRegion((*statement)->region_code())) {
-        return grpc::Status(
-            grpc::StatusCode::NOT_FOUND,
-            StrCat(ledger::MaskCitizenId(request->citizen_id()), " is not enrolled"));
+        return NotEnrolled(request->citizen_id());
       }
       *response = std::move(**statement);
       return grpc::Status::OK;

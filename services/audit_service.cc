@@ -12,7 +12,6 @@
 #include <utility>
 
 #include "ledger/apply.h"
-#include "ledger/citizen_id.h"
 #include "ledger/dates.h"
 #include "ledger/hash.h"
 #include "ledger/strings.h"
@@ -136,9 +135,7 @@ class AuditServiceImpl final : public v1::AuditService::Service {
         auto account = ledger.GetAccount(request->citizen_id());
         if (!account.ok()) return FromAbsl(account.status());
         if (!account->has_value() || !call.caller.MayAccessRegion((*account)->region_code())) {
-          return grpc::Status(
-              grpc::StatusCode::NOT_FOUND,
-              StrCat(ledger::MaskCitizenId(request->citizen_id()), " is not enrolled"));
+          return NotEnrolled(request->citizen_id());
         }
         balance = ledger.ParticipantBalanceAsOf(request->citizen_id(), request->as_of_sequence(),
                                                 request->as_of_date());

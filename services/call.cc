@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "ledger/citizen_id.h"
 #include "ledger/strings.h"
 #include "services/services.h"
 #include "spdlog/spdlog.h"
@@ -43,6 +44,11 @@ grpc::Status RegionDenied(grpc::ServerContextBase* context, std::string_view reg
   return RejectionStatus(context, {v1::REASON_REGION_NOT_PERMITTED,
                                    StrCat("the caller's certificate does not cover region '",
                                           region, "'")});
+}
+
+grpc::Status NotEnrolled(std::string_view citizen_id) {
+  return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      StrCat(ledger::MaskCitizenId(citizen_id), " is not enrolled"));
 }
 
 grpc::Status CallLog::Done(grpc::Status status) {

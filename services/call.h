@@ -41,6 +41,10 @@ grpc::Status LimitExceeded(grpc::ServerContextBase* context, grpc::StatusCode co
 // REGION_NOT_PERMITTED: the caller's certificate does not cover `region`.
 grpc::Status RegionDenied(grpc::ServerContextBase* context, std::string_view region);
 
+// NOT_FOUND "<masked id> is not enrolled": also the answer for an account outside the caller's
+// regions, so that a caller cannot learn who is enrolled elsewhere.
+grpc::Status NotEnrolled(std::string_view citizen_id);
+
 // One structured log line per call, written when the call ends. Carries no personal data: status
 // messages from the ledger mask citizen IDs, and records are only counted.
 class CallLog {
@@ -115,6 +119,17 @@ grpc::Status RunAccountCommand(const Gate& gate, grpc::ServerContext* context,
                                const Method& method, const ledger::v1::AccountCommand& command,
                                ledger::v1::CommandResponse* response,
                                const std::function<absl::Status(ledger::Ledger&)>& then = {});
+
+// The handler of a service method that is one lifecycle command: `Method` (its request type is
+// ledger.v1.<Method>Request, its entry methods::k<Method>) goes into AccountCommand's `field`.
+// For use inside a service class with a `gate_` member.
+#define LEDGER_COMMAND_METHOD(Method, field)                                                   \
+  grpc::Status Method(grpc::ServerContext* context, const ledger::v1::Method##Request* request, \
+                      ledger::v1::CommandResponse* response) override {                        \
+    ledger::v1::AccountCommand command;                                                       \
+    *command.mutable_##field() = *request;                                                    \
+    return RunAccountCommand(gate_, context, methods::k##Method, command, response);          \
+  }
 
 }  // namespace services
 

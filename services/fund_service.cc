@@ -21,19 +21,11 @@ class FundServiceImpl final : public v1::FundService::Service {
  public:
   explicit FundServiceImpl(Gate gate) : gate_(gate) {}
 
-#define LEDGER_FUND_COMMAND(Method, field)                                                     \
-  grpc::Status Method(grpc::ServerContext* context, const v1::Method##Request* request,        \
-                      v1::CommandResponse* response) override {                                \
-    v1::AccountCommand command;                                                               \
-    *command.mutable_##field() = *request;                                                    \
-    return RunAccountCommand(gate_, context, methods::k##Method, command, response);          \
-  }
-  LEDGER_FUND_COMMAND(ReceiveFiscalFunds, receive_fiscal_funds)
-  LEDGER_FUND_COMMAND(ReceiveTaxRemittance, receive_tax_remittance)
-  LEDGER_FUND_COMMAND(TransferBetweenFundAccounts, transfer_between_fund_accounts)
-  LEDGER_FUND_COMMAND(ReceiveBankInterest, receive_bank_interest)
-  LEDGER_FUND_COMMAND(ReportBankBalance, report_bank_balance)
-#undef LEDGER_FUND_COMMAND
+  LEDGER_COMMAND_METHOD(ReceiveFiscalFunds, receive_fiscal_funds)
+  LEDGER_COMMAND_METHOD(ReceiveTaxRemittance, receive_tax_remittance)
+  LEDGER_COMMAND_METHOD(TransferBetweenFundAccounts, transfer_between_fund_accounts)
+  LEDGER_COMMAND_METHOD(ReceiveBankInterest, receive_bank_interest)
+  LEDGER_COMMAND_METHOD(ReportBankBalance, report_bank_balance)
 
   grpc::Status GetFundBalance(grpc::ServerContext* context,
                               const v1::GetFundBalanceRequest* request,
