@@ -21,30 +21,17 @@ std::string Quote(const std::string& s) {
   return out + "\"";
 }
 
-}  // namespace
+// Where a key's value goes: one of the three is set.
+struct Slot {
+  std::string* text = nullptr;
+  bool* flag = nullptr;
+  int64_t* number = nullptr;
+};
+// The keys each table may hold ("" is the top level).
+using Schema = std::map<std::string, std::map<std::string, Slot>>;
 
-absl::StatusOr<LedgerdConfig> LoadConfig(const std::string& path, LedgerdConfig config) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    if (std::string(e.description()).find("File could not be opened") != std::string::npos) {
-      return absl::NotFoundError(StrCat("config ", path, ": cannot be read"));
-    }
-    return absl::InvalidArgumentError(StrCat("config ", path, ": line ", where.line, ": ",
-                                             std::string(e.description())));
-  }
-  auto bad = [&](const std::string& key, const std::string& why) {
-    return absl::InvalidArgumentError(StrCat("config ", path, ": key '", key, "': ", why));
-  };
-  // The keys each table may hold, and where each value goes.
-  struct Slot {
-    std::string* text = nullptr;
-    bool* flag = nullptr;
-    int64_t* number = nullptr;
-  };
-  const std::map<std::string, std::map<std::string, Slot>> schema = {
+Schema SchemaOf(LedgerdConfig& config) {
+  return {
       {"",
        {{"data_dir", {&config.data_dir}},
         {"verify_chain_on_start", {nullptr, &config.verify_chain_on_start}},
@@ -60,36 +47,64 @@ absl::StatusOr<LedgerdConfig> LoadConfig(const std::string& path, LedgerdConfig 
        {{"checkpoint_key", {&config.checkpoint_key}},
         {"checkpoint_interval_events", {nullptr, nullptr, &config.checkpoint_interval_events}}}},
   };
-  auto apply = [&](const std::string& table_name, const toml::table& table) -> absl::Status {
-    const auto& keys = schema.at(table_name);
-    for (const auto& [key_node, value] : table) {
-      const std::string key(key_node.str());
-      const std::string full = table_name.empty() ? key : StrCat(table_name, ".", key);
-      if (table_name.empty() && schema.contains(key)) continue;  // a sub-table, handled below
-      auto slot = keys.find(key);
-      if (slot == keys.end()) return bad(full, "unknown key");
-      if (slot->second.text) {
-        auto s = value.value<std::string>();
-        if (!value.is_string() || !s) return bad(full, "expected a string");
-        *slot->second.text = *s;
-      } else if (slot->second.number) {
-        auto n = value.value<int64_t>();
-        if (!value.is_integer() || !n) return bad(full, "expected an integer");
-        *slot->second.number = *n;
-      } else {
-        auto b = value.value<bool>();
-        if (!value.is_boolean() || !b) return bad(full, "expected true or false");
-        *slot->second.flag = *b;
-      }
+}
+
+absl::Status BadKey(const std::string& path, const std::string& key, const std::string& why) {
+  return absl::InvalidArgumentError(StrCat("config ", path, ": key '", key, "': ", why));
+}
+
+absl::StatusOr<toml::table> ParseToml(const std::string& path) {
+  try {
+    return toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    if (std::string(e.description()).find("File could not be opened") != std::string::npos) {
+      return absl::NotFoundError(StrCat("config ", path, ": cannot be read"));
     }
-    return absl::OkStatus();
-  };
-  if (auto st = apply("", root); !st.ok()) return st;
-  for (const auto& [name_node, node] : root) {
+    return absl::InvalidArgumentError(StrCat("config ", path, ": line ", where.line, ": ",
+                                             std::string(e.description())));
+  }
+}
+
+// Stores the values of `table` (named `table_name` in `schema`) where the schema says.
+absl::Status ApplyTable(const std::string& path, const Schema& schema,
+                        const std::string& table_name, const toml::table& table) {
+  const auto& keys = schema.at(table_name);
+  for (const auto& [key_node, value] : table) {
+    const std::string key(key_node.str());
+    const std::string full = table_name.empty() ? key : StrCat(table_name, ".", key);
+    if (table_name.empty() && schema.contains(key)) continue;  // a sub-table, handled by the caller
+    auto slot = keys.find(key);
+    if (slot == keys.end()) return BadKey(path, full, "unknown key");
+    if (slot->second.text) {
+      auto s = value.value<std::string>();
+      if (!value.is_string() || !s) return BadKey(path, full, "expected a string");
+      *slot->second.text = *s;
+    } else if (slot->second.number) {
+      auto n = value.value<int64_t>();
+      if (!value.is_integer() || !n) return BadKey(path, full, "expected an integer");
+      *slot->second.number = *n;
+    } else {
+      auto b = value.value<bool>();
+      if (!value.is_boolean() || !b) return BadKey(path, full, "expected true or false");
+      *slot->second.flag = *b;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<LedgerdConfig> LoadConfig(const std::string& path, LedgerdConfig config) {
+  auto root = ParseToml(path);
+  if (!root.ok()) return root.status();
+  const Schema schema = SchemaOf(config);
+  if (auto st = ApplyTable(path, schema, "", *root); !st.ok()) return st;
+  for (const auto& [name_node, node] : *root) {
     const std::string name(name_node.str());
     if (!schema.contains(name) || name.empty()) continue;
-    if (!node.is_table()) return bad(name, "expected a table ([" + name + "])");
-    if (auto st = apply(name, *node.as_table()); !st.ok()) return st;
+    if (!node.is_table()) return BadKey(path, name, "expected a table ([" + name + "])");
+    if (auto st = ApplyTable(path, schema, name, *node.as_table()); !st.ok()) return st;
   }
   if (auto st = ValidateConfig(config); !st.ok()) {
     return absl::InvalidArgumentError(StrCat("config ", path, ": ", std::string(st.message())));
