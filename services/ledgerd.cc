@@ -4,6 +4,8 @@
 #include <sstream>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -47,63 +49,171 @@ void UseJsonLogs() {
   spdlog::set_formatter(std::move(formatter));
 }
 
-}  // namespace
+// The setting flags, each overriding the config file's value when given.
+struct SettingFlags {
+  services::LedgerdConfig values;
+  CLI::Option* data_dir = nullptr;
+  CLI::Option* listen = nullptr;
+  CLI::Option* cert = nullptr;
+  CLI::Option* key = nullptr;
+  CLI::Option* client_ca = nullptr;
+  CLI::Option* metrics = nullptr;
+  CLI::Option* plaintext = nullptr;
+  CLI::Option* verify = nullptr;
+  CLI::Option* log_format = nullptr;
+  CLI::Option* checkpoint_key = nullptr;
+  CLI::Option* checkpoint_interval = nullptr;
+};
 
-int main(int argc, char** argv) {
+void AddSettingFlags(CLI::App& app, SettingFlags& f) {
+  services::LedgerdConfig& v = f.values;
+  f.data_dir = app.add_option("--data-dir", v.data_dir, "RocksDB data directory");
+  f.listen = app.add_option("--listen", v.listen, "host:port for gRPC");
+  f.cert = app.add_option("--tls-cert", v.tls_cert, "server certificate chain (PEM)");
+  f.key = app.add_option("--tls-key", v.tls_key, "server private key (PEM)");
+  f.client_ca = app.add_option("--tls-client-ca", v.tls_client_ca,
+                               "CA that client certificates must chain to (PEM); role = their OU");
+  f.metrics = app.add_option("--metrics-listen", v.metrics_listen,
+                             "host:port for Prometheus /metrics; empty disables it");
+  f.plaintext = app.add_flag("--insecure-plaintext", v.insecure_plaintext,
+                             "no TLS, loopback only, every caller has every role (development)");
+  f.verify = app.add_option("--verify-chain-on-start", v.verify_chain_on_start,
+                            "re-hash the whole event log before serving");
+  f.log_format = app.add_option("--log-format", v.log_format, "text or json");
+  f.checkpoint_key = app.add_option("--checkpoint-key", v.checkpoint_key,
+                                    "Ed25519 private key (PEM) signing checkpoints");
+  f.checkpoint_interval = app.add_option("--checkpoint-interval", v.checkpoint_interval_events,
+                                         "a signed checkpoint every this many events");
+}
+
+void ApplySettingFlags(const SettingFlags& f, services::LedgerdConfig& config) {
+  const services::LedgerdConfig& v = f.values;
+  if (f.data_dir->count()) config.data_dir = v.data_dir;
+  if (f.listen->count()) config.listen = v.listen;
+  if (f.cert->count()) config.tls_cert = v.tls_cert;
+  if (f.key->count()) config.tls_key = v.tls_key;
+  if (f.client_ca->count()) config.tls_client_ca = v.tls_client_ca;
+  if (f.metrics->count()) config.metrics_listen = v.metrics_listen;
+  if (f.plaintext->count()) config.insecure_plaintext = v.insecure_plaintext;
+  if (f.verify->count()) config.verify_chain_on_start = v.verify_chain_on_start;
+  if (f.checkpoint_key->count()) config.checkpoint_key = v.checkpoint_key;
+  if (f.checkpoint_interval->count()) {
+    config.checkpoint_interval_events = v.checkpoint_interval_events;
+  }
+  if (f.log_format->count()) config.log_format = v.log_format;
+}
+
+// The effective configuration: the defaults, overridden by the config file, overridden by the
+// flags (services/config.h). None if ledgerd is to exit now, with `exit_code` (--help,
+// --print-config, a bad flag or configuration).
+std::optional<services::LedgerdConfig> Configure(int argc, char** argv, int& exit_code) {
   CLI::App app{"ledgerd: urban and rural residents' pension account ledger server"};
-  // Flags override the config file, which overrides the defaults (services/config.h).
-  services::LedgerdConfig flags;
+  SettingFlags flags;
   std::string config_file;
   bool print_config = false;
   app.add_option("--config", config_file, "TOML configuration file (see deploy/ledgerd.toml)");
   app.add_flag("--print-config", print_config, "print the effective configuration and exit");
-  auto* o_data = app.add_option("--data-dir", flags.data_dir, "RocksDB data directory");
-  auto* o_listen = app.add_option("--listen", flags.listen, "host:port for gRPC");
-  auto* o_cert = app.add_option("--tls-cert", flags.tls_cert, "server certificate chain (PEM)");
-  auto* o_key = app.add_option("--tls-key", flags.tls_key, "server private key (PEM)");
-  auto* o_ca = app.add_option("--tls-client-ca", flags.tls_client_ca,
-                              "CA that client certificates must chain to (PEM); role = their OU");
-  auto* o_metrics = app.add_option("--metrics-listen", flags.metrics_listen,
-                                   "host:port for Prometheus /metrics; empty disables it");
-  auto* o_plain = app.add_flag("--insecure-plaintext", flags.insecure_plaintext,
-                               "no TLS, loopback only, every caller has every role (development)");
-  auto* o_verify = app.add_option("--verify-chain-on-start", flags.verify_chain_on_start,
-                                  "re-hash the whole event log before serving");
-  auto* o_log = app.add_option("--log-format", flags.log_format, "text or json");
-  auto* o_ckey = app.add_option("--checkpoint-key", flags.checkpoint_key,
-                                "Ed25519 private key (PEM) signing checkpoints");
-  auto* o_cint = app.add_option("--checkpoint-interval", flags.checkpoint_interval_events,
-                                "a signed checkpoint every this many events");
-  CLI11_PARSE(app, argc, argv);
-
+  AddSettingFlags(app, flags);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return std::nullopt;
+  }
   services::LedgerdConfig config;
+  exit_code = 1;
   if (!config_file.empty()) {
     auto loaded = services::LoadConfig(config_file, config);
     if (!loaded.ok()) {
       spdlog::critical("{}", std::string(loaded.status().message()));
-      return 1;
+      return std::nullopt;
     }
     config = *loaded;
   }
-  if (o_data->count()) config.data_dir = flags.data_dir;
-  if (o_listen->count()) config.listen = flags.listen;
-  if (o_cert->count()) config.tls_cert = flags.tls_cert;
-  if (o_key->count()) config.tls_key = flags.tls_key;
-  if (o_ca->count()) config.tls_client_ca = flags.tls_client_ca;
-  if (o_metrics->count()) config.metrics_listen = flags.metrics_listen;
-  if (o_plain->count()) config.insecure_plaintext = flags.insecure_plaintext;
-  if (o_verify->count()) config.verify_chain_on_start = flags.verify_chain_on_start;
-  if (o_ckey->count()) config.checkpoint_key = flags.checkpoint_key;
-  if (o_cint->count()) config.checkpoint_interval_events = flags.checkpoint_interval_events;
-  if (o_log->count()) config.log_format = flags.log_format;
+  ApplySettingFlags(flags, config);
   if (auto st = services::ValidateConfig(config); !st.ok()) {
     spdlog::critical("configuration: {}", std::string(st.message()));
-    return 1;
+    return std::nullopt;
   }
   if (print_config) {
     std::fputs(services::ToToml(config).c_str(), stdout);
-    return 0;
+    exit_code = 0;
+    return std::nullopt;
   }
+  return config;
+}
+
+// Reads the checkpoint signing key into `options` (or warns that checkpoints go unsigned).
+bool UseCheckpointKey(const services::LedgerdConfig& config, ledger::Options& options) {
+  options.checkpoint_interval_events = static_cast<uint64_t>(config.checkpoint_interval_events);
+  if (config.checkpoint_key.empty()) {
+    spdlog::warn("no checkpoint key: checkpoints are not signed (audit.checkpoint_key)");
+    return true;
+  }
+  std::ifstream in(config.checkpoint_key);
+  std::ostringstream pem;
+  pem << in.rdbuf();
+  if (!in || pem.str().empty()) {
+    spdlog::critical("cannot read the checkpoint key '{}'", config.checkpoint_key);
+    return false;
+  }
+  options.checkpoint_key_pem = pem.str();
+  spdlog::info("signing a checkpoint every {} events with {}", config.checkpoint_interval_events,
+               config.checkpoint_key);
+  return true;
+}
+
+void LogListening(const services::ServerOptions& server_options, int port,
+                  const std::string& client_ca) {
+  if (server_options.insecure_plaintext) {
+    spdlog::warn(
+        "PLAINTEXT gRPC on {} (port {}): loopback development only; no caller is "
+        "authenticated and every caller has every role",
+        server_options.listen_address, port);
+  } else {
+    spdlog::info("mutual TLS on {} (port {}): client CA {}", server_options.listen_address, port,
+                 client_ca);
+  }
+}
+
+// Blocks SIGINT and SIGTERM in this thread and every thread it starts from now on; one thread
+// waits for them (StopOnSignal). Returns the set.
+sigset_t BlockShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+// First SIGINT/SIGTERM: report NOT_SERVING, stop accepting, let in-flight calls finish (up to
+// 10 s); the caller then closes the ledger, which answers queued commands and syncs. A second
+// signal ends the process at once: once the first arrives this thread takes the default
+// dispositions and unblocks both signals, and every other thread still blocks them. (Anything
+// acknowledged is already on disk; anything not yet answered was never acknowledged.)
+std::thread StopOnSignal(const sigset_t& signals, services::RunningServer& server) {
+  return std::thread([&signals, &server] {
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("signal {} received: finishing in-flight calls and stopping (again to exit now)",
+                 received);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+    server.StopHealthWatch();
+    server.server->GetHealthCheckService()->SetServingStatus(false);
+    server.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  const std::optional<services::LedgerdConfig> configured = Configure(argc, argv, exit_code);
+  if (!configured) return exit_code;
+  const services::LedgerdConfig& config = *configured;
   if (config.log_format == "json") UseJsonLogs();
   // Debian's abseil checks every absl::Mutex acquisition for lock-order cycles (gRPC takes many);
   // that is a debugging aid, measurably costly on the request path.
@@ -118,31 +228,12 @@ int main(int argc, char** argv) {
   const bool verify_chain = config.verify_chain_on_start;
   const std::string& metrics_listen = config.metrics_listen;
 
-  // Block the shutdown signals in every thread; one thread waits for them below.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockShutdownSignals();
 
   std::unique_ptr<services::Metrics> metrics;
   ledger::Options options{.data_dir = data_dir, .verify_chain_on_open = verify_chain};
   server_options.replay_scratch_dir = data_dir + ".replay-scratch";
-  options.checkpoint_interval_events = static_cast<uint64_t>(config.checkpoint_interval_events);
-  if (!config.checkpoint_key.empty()) {
-    std::ifstream in(config.checkpoint_key);
-    std::ostringstream pem;
-    pem << in.rdbuf();
-    if (!in || pem.str().empty()) {
-      spdlog::critical("cannot read the checkpoint key '{}'", config.checkpoint_key);
-      return 1;
-    }
-    options.checkpoint_key_pem = pem.str();
-    spdlog::info("signing a checkpoint every {} events with {}", config.checkpoint_interval_events,
-                 config.checkpoint_key);
-  } else {
-    spdlog::warn("no checkpoint key: checkpoints are not signed (audit.checkpoint_key)");
-  }
+  if (!UseCheckpointKey(config, options)) return 1;
   if (!metrics_listen.empty()) {
     auto started = services::Metrics::Start(metrics_listen);
     if (!started.ok()) {
@@ -161,15 +252,7 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start server: {}", std::string(server.status().ToString()));
     return 1;
   }
-  if (server_options.insecure_plaintext) {
-    spdlog::warn(
-        "PLAINTEXT gRPC on {} (port {}): loopback development only; no caller is "
-        "authenticated and every caller has every role",
-        server_options.listen_address, server->port);
-  } else {
-    spdlog::info("mutual TLS on {} (port {}): client CA {}", server_options.listen_address,
-                 server->port, config.tls_client_ca);
-  }
+  LogListening(server_options, server->port, config.tls_client_ca);
   spdlog::info("opening ledger data_dir={} verify_chain_on_start={} (health NOT_SERVING)",
                data_dir, verify_chain);
   auto ledger = ledger::Ledger::Open(std::move(options));
@@ -185,23 +268,7 @@ int main(int argc, char** argv) {
   server->Serve(**ledger);
   spdlog::info("ledgerd serving; SIGINT or SIGTERM stops it");
 
-  // First SIGINT/SIGTERM: report NOT_SERVING, stop accepting, let in-flight calls finish (up to
-  // 10 s), then close the ledger, which answers queued commands and syncs. A second signal ends
-  // the process at once: once the first arrives this thread takes the default dispositions and
-  // unblocks both signals, and every other thread still blocks them. (Anything acknowledged is
-  // already on disk; anything not yet answered was never acknowledged.)
-  std::thread signal_waiter([&] {
-    int received = 0;
-    sigwait(&signals, &received);
-    spdlog::info("signal {} received: finishing in-flight calls and stopping (again to exit now)",
-                 received);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
-    server->StopHealthWatch();
-    server->server->GetHealthCheckService()->SetServingStatus(false);
-    server->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  });
+  std::thread signal_waiter = StopOnSignal(signals, *server);
   server->server->Wait();
   signal_waiter.join();
   if (metrics) metrics->Watch(nullptr);
