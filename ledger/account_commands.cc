@@ -18,7 +18,7 @@
 #include "ledger/money.h"
 #include "ledger/policy.h"
 #include "ledger/reversal.h"
-#include "ledger/rules.h"
+#include "ledger/text.h"
 #include "ledger/status_macros.h"
 #include "ledger/strings.h"
 #include "ledger/working_state.h"

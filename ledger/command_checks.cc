@@ -6,7 +6,7 @@
 #include "ledger/dates.h"
 #include "ledger/limits.h"
 #include "ledger/policy.h"
-#include "ledger/rules.h"
+#include "ledger/text.h"
 #include "ledger/strings.h"
 #include "ledger/working_state.h"
 

@@ -11,7 +11,7 @@
 #include "ledger/money.h"
 #include "ledger/policy.h"
 #include "ledger/recon.h"
-#include "ledger/rules.h"
+#include "ledger/text.h"
 #include "ledger/status_macros.h"
 #include "ledger/strings.h"
 #include "ledger/working_state.h"
