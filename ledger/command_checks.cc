@@ -2,15 +2,34 @@
 
 #include <algorithm>
 
+#include "ledger/citizen_id.h"
 #include "ledger/dates.h"
 #include "ledger/limits.h"
 #include "ledger/policy.h"
-#include "ledger/rules.h"
+#include "ledger/text.h"
 #include "ledger/strings.h"
 #include "ledger/working_state.h"
 
 namespace ledger::command {
+namespace {
 
+// "PARTICIPANT_STATUS_DRAWING_PENSION" → "drawing pension".
+std::string StatusName(v1::ParticipantStatus s) {
+  std::string name = v1::ParticipantStatus_Name(s).substr(sizeof("PARTICIPANT_STATUS_") - 1);
+  std::transform(name.begin(), name.end(), name.begin(), [](char c) { return c == '_' ? ' ' : c | 0x20; });
+  return name;
+}
+
+}  // namespace
+
+Rejection UnknownParticipant(std::string_view citizen_id) {
+  return Reject(v1::REASON_UNKNOWN_PARTICIPANT, StrCat(MaskCitizenId(citizen_id), " is not enrolled"));
+}
+
+Rejection WrongState(const v1::Account& account, std::string_view needs) {
+  return Reject(v1::REASON_WRONG_STATE, StrCat(MaskCitizenId(account.citizen_id()), " is ",
+                                               StatusName(account.status()), "; ", needs));
+}
 
 bool IsReference(std::string_view s) {
   if (s.empty() || s.size() > kDocumentRefBytesMax) return false;
@@ -55,9 +74,8 @@ v1::EventEnvelope Envelope(std::string_view region, absl::CivilDay date, std::st
   return e;
 }
 
-std::variant<Rejection, const v1::Policy*> PolicyFor(const WorkingState& state,
-                                                     std::string_view region,
-                                                     absl::CivilDay date) {
+Decided<const v1::Policy*> PolicyFor(const WorkingState& state, std::string_view region,
+                                     absl::CivilDay date) {
   if (!state.policies().HasRegion(region)) {
     return Reject(v1::REASON_UNKNOWN_REGION,
                   StrCat("no policy adopted for region ", QuoteForDetail(region)));
@@ -69,4 +87,5 @@ std::variant<Rejection, const v1::Policy*> PolicyFor(const WorkingState& state,
   }
   return p;
 }
+
 }  // namespace ledger::command

@@ -1,5 +1,6 @@
-// Checks and helpers shared by the commands of the account lifecycle (ledger/lifecycle.cc) and
-// of the fund (ledger/funds.cc). Writer thread only.
+// Checks and helpers shared by the business rules: the commands of the account lifecycle
+// (ledger/lifecycle.h), of the fund (ledger/funds.h) and the collection records (ledger/rules.h),
+// and the one shape of a rule's answer. Writer thread only.
 #ifndef LEDGER_COMMAND_CHECKS_H_
 #define LEDGER_COMMAND_CHECKS_H_
 
@@ -18,12 +19,21 @@ namespace ledger {
 
 class WorkingState;
 
+// What a rule decided: the rejection saying why not, or the T it allows (a command's result, a
+// job's cursor, the policy in force...). A rejection changes nothing.
+template <class T>
+using Decided = std::variant<Rejection, T>;
+
 namespace command {
 
-// A command's answer while it is being decided: a rejection, or go on.
+// A check's answer while a command is being decided: a rejection, or go on.
 using Check = std::optional<Rejection>;
 
 using ledger::Reject;
+// UNKNOWN_PARTICIPANT: `citizen_id` (masked in the detail) is not enrolled.
+Rejection UnknownParticipant(std::string_view citizen_id);
+// WRONG_STATE: the account's status (named in the detail) is not the one the command `needs`.
+Rejection WrongState(const v1::Account& account, std::string_view needs);
 // A document reference: 1–kDocumentRefBytesMax printable ASCII characters.
 bool IsReference(std::string_view s);
 bool IsRegionCode(std::string_view s);
@@ -36,9 +46,9 @@ Check CheckAmount(int64_t amount_fen, int64_t max_fen);
 v1::EventEnvelope Envelope(std::string_view region, absl::CivilDay date, std::string_view ref,
                            uint32_t policy_version);
 // The policy in force for `region` on `date`, or the rejection saying why there is none.
-std::variant<Rejection, const v1::Policy*> PolicyFor(const WorkingState& state,
-                                                     std::string_view region,
-                                                     absl::CivilDay date);
+// Checked in this order: UNKNOWN_REGION, NO_POLICY_IN_FORCE.
+Decided<const v1::Policy*> PolicyFor(const WorkingState& state, std::string_view region,
+                                     absl::CivilDay date);
 
 }  // namespace command
 }  // namespace ledger

@@ -11,7 +11,7 @@
 #include "ledger/money.h"
 #include "ledger/policy.h"
 #include "ledger/recon.h"
-#include "ledger/rules.h"
+#include "ledger/text.h"
 #include "ledger/status_macros.h"
 #include "ledger/strings.h"
 #include "ledger/working_state.h"
@@ -77,11 +77,9 @@ Check CheckDailyTotals(const v1::ReportDailyTotalsRequest& r) {
 // Appends the command's single event: the policy in force for the region on the date, then
 // `fill` sets the body.
 template <typename Fill>
-absl::StatusOr<std::variant<Rejection, CommandResult>> Record(WorkingState& state,
-                                                              std::string_view region,
-                                                              absl::CivilDay date,
-                                                              std::string_view ref,
-                                                              const Appender& append, Fill fill) {
+absl::StatusOr<Decided<CommandResult>> Record(WorkingState& state, std::string_view region,
+                                              absl::CivilDay date, std::string_view ref,
+                                              const Appender& append, Fill fill) {
   auto policy = command::PolicyFor(state, region, date);
   if (auto* rej = std::get_if<Rejection>(&policy)) return *rej;
   v1::EventEnvelope e =
@@ -107,6 +105,29 @@ absl::StatusOr<std::variant<Rejection, CommandResult>> Record(WorkingState& stat
   result.sequence = sequence;
   result.last_sequence = sequence;
   return result;
+}
+
+// A sweep between the fund's bank accounts: the policy for the region on the date, then the
+// source account must hold the amount (INSUFFICIENT_FUND_BALANCE).
+absl::StatusOr<Decided<CommandResult>> Sweep(const v1::TransferBetweenFundAccountsRequest& r,
+                                             WorkingState& state, const std::string& region,
+                                             absl::CivilDay date, std::string_view ref,
+                                             const Appender& append) {
+  auto policy = command::PolicyFor(state, region, date);
+  if (auto* rej = std::get_if<Rejection>(&policy)) return *rej;
+  const std::string_view from = accounts::BankLedgerAccount(r.from_account());
+  const int64_t balance = state.LedgerTotal(region, from);
+  if (balance < r.amount_fen()) {
+    return Reject(v1::REASON_INSUFFICIENT_FUND_BALANCE,
+                  StrCat(from, " holds ", FormatFen(balance), ", cannot transfer ",
+                         FormatFen(r.amount_fen())));
+  }
+  return Record(state, region, date, ref, append, [&](v1::EventEnvelope& e) {
+    auto* t = e.mutable_fund_transferred();
+    t->set_from_account(r.from_account());
+    t->set_to_account(r.to_account());
+    t->set_amount_fen(r.amount_fen());
+  });
 }
 
 }  // namespace
@@ -137,8 +158,8 @@ std::string_view FundCommandRegion(const v1::AccountCommand& command) {
   }
 }
 
-std::optional<Rejection> CheckFundFields(const v1::AccountCommand& command, absl::CivilDay today,
-                                         absl::CivilDay& date) {
+Check CheckFundFields(const v1::AccountCommand& command, absl::CivilDay today,
+                      absl::CivilDay& date) {
   switch (command.command_case()) {
     case v1::AccountCommand::kReceiveFiscalFunds: {
       const auto& r = command.receive_fiscal_funds();
@@ -200,7 +221,7 @@ std::optional<Rejection> CheckFundFields(const v1::AccountCommand& command, absl
   }
 }
 
-absl::StatusOr<std::variant<Rejection, CommandResult>> ExecuteFundCommand(
+absl::StatusOr<Decided<CommandResult>> ExecuteFundCommand(
     const v1::AccountCommand& command, WorkingState& state, absl::CivilDay date,
     std::string_view ref, const Appender& append) {
   const std::string region(FundCommandRegion(command));
@@ -223,24 +244,8 @@ absl::StatusOr<std::variant<Rejection, CommandResult>> ExecuteFundCommand(
         t->set_tax_office(r.tax_office());
       });
     }
-    case v1::AccountCommand::kTransferBetweenFundAccounts: {
-      const auto& r = command.transfer_between_fund_accounts();
-      auto policy = command::PolicyFor(state, region, date);
-      if (auto* rej = std::get_if<Rejection>(&policy)) return *rej;
-      const std::string_view from = accounts::BankLedgerAccount(r.from_account());
-      const int64_t balance = state.LedgerTotal(region, from);
-      if (balance < r.amount_fen()) {
-        return Reject(v1::REASON_INSUFFICIENT_FUND_BALANCE,
-                      StrCat(from, " holds ", FormatFen(balance), ", cannot transfer ",
-                             FormatFen(r.amount_fen())));
-      }
-      return Record(state, region, date, ref, append, [&](v1::EventEnvelope& e) {
-        auto* t = e.mutable_fund_transferred();
-        t->set_from_account(r.from_account());
-        t->set_to_account(r.to_account());
-        t->set_amount_fen(r.amount_fen());
-      });
-    }
+    case v1::AccountCommand::kTransferBetweenFundAccounts:
+      return Sweep(command.transfer_between_fund_accounts(), state, region, date, ref, append);
     case v1::AccountCommand::kReceiveBankInterest: {
       const auto& r = command.receive_bank_interest();
       return Record(state, region, date, ref, append, [&](v1::EventEnvelope& e) {

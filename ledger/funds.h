@@ -9,26 +9,26 @@
 #ifndef LEDGER_FUNDS_H_
 #define LEDGER_FUNDS_H_
 
-#include <optional>
 #include <string_view>
-#include <variant>
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "ledger/command_checks.h"
 #include "ledger/types.h"
-#include "ledger/lifecycle.h"
 #include "ledger/v1/commands.pb.h"
 
 namespace ledger {
 
+class WorkingState;
+
 bool IsFundCommand(const v1::AccountCommand& command);
 
 // The field checks of a fund command; fills `date` (the command's business date).
-std::optional<Rejection> CheckFundFields(const v1::AccountCommand& command, absl::CivilDay today,
-                                         absl::CivilDay& date);
+command::Check CheckFundFields(const v1::AccountCommand& command, absl::CivilDay today,
+                               absl::CivilDay& date);
 
 // Decides a fund command whose fields and document reference are checked, and appends its event.
-absl::StatusOr<std::variant<Rejection, CommandResult>> ExecuteFundCommand(
+absl::StatusOr<Decided<CommandResult>> ExecuteFundCommand(
     const v1::AccountCommand& command, WorkingState& state, absl::CivilDay date,
     std::string_view document_ref, const Appender& append);
 

@@ -19,6 +19,8 @@
 //   - Death pays the months due up to and including the month of death that were not paid yet
 //     (against basic-pension funds, like any month), then recognises months paid after it as an
 //     overpayment; the funeral subsidy follows the policy in force on the date of death.
+//
+// Implemented by the files ledger/lifecycle_internal.h lists, one job each.
 #ifndef LEDGER_LIFECYCLE_H_
 #define LEDGER_LIFECYCLE_H_
 

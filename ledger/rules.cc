@@ -2,24 +2,23 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
-#include <algorithm>
-
-
-#include "ledger/strings.h"
 #include "ledger/citizen_id.h"
+#include "ledger/command_checks.h"
 #include "ledger/dates.h"
-#include "ledger/account.h"
-#include "ledger/lifecycle.h"
 #include "ledger/limits.h"
 #include "ledger/money.h"
 #include "ledger/policy.h"
+#include "ledger/reversal.h"
 #include "ledger/status_macros.h"
+#include "ledger/strings.h"
 #include "ledger/working_state.h"
 
 namespace ledger {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
+using command::Check;
+using command::PolicyFor;
 
 Decision Duplicate(uint64_t sequence) {
   Decision d;
@@ -74,8 +73,8 @@ std::string TierList(const v1::YearRules& year) {
   return out;
 }
 
-// Syntax shared by ADD and CANCEL records; returns a rejection or nullopt.
-std::optional<Decision> CheckRecordSyntax(const v1::CollectionRecord& r) {
+// Syntax shared by ADD and CANCEL records.
+Check CheckRecordSyntax(const v1::CollectionRecord& r) {
   if (r.record_type() != v1::RECORD_TYPE_ADD && r.record_type() != v1::RECORD_TYPE_CANCEL) {
     return Reject(v1::REASON_INVALID_RECORD_TYPE, "record_type must be ADD or CANCEL");
   }
@@ -87,9 +86,7 @@ std::optional<Decision> CheckRecordSyntax(const v1::CollectionRecord& r) {
   if (auto st = ValidateCitizenId(r.citizen_id()); !st.ok()) {
     return Reject(v1::REASON_INVALID_CITIZEN_ID, std::string(st.message()));
   }
-  if (r.region_code().size() != 6 ||
-      !std::all_of(r.region_code().begin(), r.region_code().end(),
-                   [](char c) { return c >= '0' && c <= '9'; })) {
+  if (!command::IsRegionCode(r.region_code())) {
     return Reject(v1::REASON_INVALID_FIELD,
                   StrCat("region_code ", QuoteForDetail(r.region_code()), " is not 6 digits"));
   }
@@ -100,13 +97,7 @@ std::optional<Decision> CheckRecordSyntax(const v1::CollectionRecord& r) {
                                kTaxOfficeBytesMax, ") and batch_id (≤", kBatchIdBytesMax,
                                ") must be UTF-8 without control characters"));
   }
-  if (r.amount_fen() <= 0) {
-    return Reject(v1::REASON_AMOUNT_NOT_POSITIVE,
-                  StrCat("amount_fen must be > 0, got ", r.amount_fen()));
-  }
-  if (r.amount_fen() > kAmountFenMax) {
-    return Reject(v1::REASON_INVALID_FIELD, StrCat("amount_fen above ", kAmountFenMax));
-  }
+  if (auto rej = command::CheckAmount(r.amount_fen(), kAmountFenMax)) return rej;
   if (!ParseDate(r.collection_date()).ok()) {
     return Reject(v1::REASON_INVALID_DATE,
                   StrCat("collection_date ", QuoteForDetail(r.collection_date()),
@@ -126,6 +117,29 @@ bool SameRecord(const v1::CollectionRecord& stored, const v1::CollectionRecord& 
   return MessageDifferencer::Equals(stored, known);
 }
 
+// Why an accepted ADD record's money goes to suspense instead of `account` (nullptr: not
+// enrolled); UNSPECIFIED when it goes into the account.
+v1::SuspenseReason SuspenseFor(const v1::CollectionRecord& r, const v1::Account* account) {
+  if (account == nullptr) return v1::SUSPENSE_REASON_NOT_ENROLLED;
+  switch (account->status()) {
+    case v1::PARTICIPANT_STATUS_DECEASED:
+      return v1::SUSPENSE_REASON_DECEASED;
+    case v1::PARTICIPANT_STATUS_DRAWING_PENSION:
+    case v1::PARTICIPANT_STATUS_SUSPENDED:
+      return v1::SUSPENSE_REASON_DRAWING_PENSION;
+    case v1::PARTICIPANT_STATUS_TERMINATED:
+    case v1::PARTICIPANT_STATUS_TRANSFERRED_OUT:
+      return v1::SUSPENSE_REASON_TERMINATED;
+    default:
+      break;
+  }
+  if (account->region_code() != r.region_code()) return v1::SUSPENSE_REASON_REGION_MISMATCH;
+  for (const auto& c : account->contributions()) {
+    if (c.year() == r.contribution_year()) return v1::SUSPENSE_REASON_YEAR_ALREADY_PAID;
+  }
+  return v1::SUSPENSE_REASON_UNSPECIFIED;
+}
+
 absl::StatusOr<Decision> DecideAdd(const v1::CollectionRecord& r, WorkingState& state,
                                    absl::CivilDay today) {
   LEDGER_ASSIGN_OR_RETURN(auto receipt, state.FindReceipt(r.receipt_number()));
@@ -138,17 +152,10 @@ absl::StatusOr<Decision> DecideAdd(const v1::CollectionRecord& r, WorkingState& 
                   StrCat("receipt ", r.receipt_number(), " was recorded at sequence ",
                                receipt->collected_sequence, " with different content"));
   }
-  const absl::CivilDay date = *ParseDate(r.collection_date());
-  if (!state.policies().HasRegion(r.region_code())) {
-    return Reject(v1::REASON_UNKNOWN_REGION,
-                  StrCat("no policy adopted for region ", QuoteForDetail(r.region_code())));
-  }
-  const v1::Policy* policy = state.policies().InForce(r.region_code(), date);
-  if (policy == nullptr) {
-    return Reject(v1::REASON_NO_POLICY_IN_FORCE,
-                  StrCat("region ", r.region_code(), " has no policy in force on ",
-                               r.collection_date()));
-  }
+  const absl::CivilDay date = StoredDate(r.collection_date());  // CheckRecordSyntax parsed it
+  const Decided<const v1::Policy*> policy_or = PolicyFor(state, r.region_code(), date);
+  if (auto* rej = std::get_if<Rejection>(&policy_or)) return *rej;
+  const v1::Policy* policy = std::get<const v1::Policy*>(policy_or);
   if (date > today) {
     return Reject(v1::REASON_DATE_IN_FUTURE,
                   StrCat("collection_date ", r.collection_date(), " is after today ",
@@ -169,25 +176,8 @@ absl::StatusOr<Decision> DecideAdd(const v1::CollectionRecord& r, WorkingState& 
                                TierList(*year), ")"));
   }
 
-  v1::SuspenseReason suspense = v1::SUSPENSE_REASON_UNSPECIFIED;
   LEDGER_ASSIGN_OR_RETURN(const v1::Account* account, state.FindAccount(r.citizen_id()));
-  if (account == nullptr) {
-    suspense = v1::SUSPENSE_REASON_NOT_ENROLLED;
-  } else if (account->status() == v1::PARTICIPANT_STATUS_DECEASED) {
-    suspense = v1::SUSPENSE_REASON_DECEASED;
-  } else if (account->status() == v1::PARTICIPANT_STATUS_DRAWING_PENSION ||
-             account->status() == v1::PARTICIPANT_STATUS_SUSPENDED) {
-    suspense = v1::SUSPENSE_REASON_DRAWING_PENSION;
-  } else if (account->status() == v1::PARTICIPANT_STATUS_TERMINATED ||
-             account->status() == v1::PARTICIPANT_STATUS_TRANSFERRED_OUT) {
-    suspense = v1::SUSPENSE_REASON_TERMINATED;
-  } else if (account->region_code() != r.region_code()) {
-    suspense = v1::SUSPENSE_REASON_REGION_MISMATCH;
-  } else {
-    for (const auto& c : account->contributions()) {
-      if (c.year() == r.contribution_year()) suspense = v1::SUSPENSE_REASON_YEAR_ALREADY_PAID;
-    }
-  }
+  const v1::SuspenseReason suspense = SuspenseFor(r, account);
 
   Decision d;
   v1::EventEnvelope& e = d.event.emplace();
@@ -199,59 +189,30 @@ absl::StatusOr<Decision> DecideAdd(const v1::CollectionRecord& r, WorkingState& 
   return d;
 }
 
-absl::StatusOr<Decision> DecideCancel(const v1::CollectionRecord& r, WorkingState& state,
-                                      absl::CivilDay today) {
-  LEDGER_ASSIGN_OR_RETURN(auto receipt, state.FindReceipt(r.receipt_number()));
-  if (!receipt) {
-    return Reject(v1::REASON_ORIGINAL_NOT_FOUND,
-                  StrCat("no collection with receipt ", r.receipt_number()));
-  }
-  if (receipt->cancelled_sequence != 0) {
-    LEDGER_ASSIGN_OR_RETURN(auto cancel, state.Event(receipt->cancelled_sequence));
-    if (SameRecord(RecordOf(cancel), r)) {
-      return Duplicate(receipt->cancelled_sequence);
-    }
-    return Reject(v1::REASON_ALREADY_CANCELLED,
-                  StrCat("receipt ", r.receipt_number(), " was already cancelled at sequence ",
-                               receipt->cancelled_sequence, " by a different record"));
-  }
-  LEDGER_ASSIGN_OR_RETURN(auto original_event, state.Event(receipt->collected_sequence));
+// A cancellation repeats the original's citizen ID, region, year and amount, and is not dated
+// in the future (step 3 of the reversal checks, ledger/reversal.h).
+Check RepeatsOriginal(const v1::CollectionRecord& r, const v1::EventEnvelope& original_event,
+                      uint64_t original_sequence, absl::CivilDay date, absl::CivilDay today) {
   const auto& original = original_event.contribution_collected();
   if (original.citizen_id() != r.citizen_id() || original_event.region_code() != r.region_code() ||
       original.contribution_year() != r.contribution_year() ||
       original.amount_fen() != r.amount_fen()) {
     return Reject(v1::REASON_CANCEL_MISMATCH,
                   StrCat("cancellation of receipt ", r.receipt_number(),
-                               " differs from the original (sequence ",
-                               receipt->collected_sequence,
+                               " differs from the original (sequence ", original_sequence,
                                ") in citizen ID, region, year or amount"));
   }
-  const absl::CivilDay date = *ParseDate(r.collection_date());
   if (date > today) {
     return Reject(v1::REASON_DATE_IN_FUTURE, StrCat("cancel date ", r.collection_date(),
                                                     " is after today ", FormatDate(today)));
   }
-  if (date < *ParseDate(original.collection_date())) {
-    return Reject(v1::REASON_INVALID_DATE,
-                  StrCat("cancel date ", r.collection_date(), " is before the collection date ",
-                         original.collection_date()));
-  }
-  if (original.suspense_reason() == v1::SUSPENSE_REASON_UNSPECIFIED) {
-    LEDGER_ASSIGN_OR_RETURN(const v1::Account* account, state.FindAccount(r.citizen_id()));
-    if (account->region_code() != original_event.region_code()) {
-      // The money moved with the account: the receipt's region no longer holds it.
-      return Reject(v1::REASON_WRONG_STATE,
-                    StrCat(MaskCitizenId(r.citizen_id()), " was transferred to region ",
-                           account->region_code(), "; receipt ", r.receipt_number(),
-                           " cannot be cancelled in ", original_event.region_code()));
-    }
-    if (!DebitKeepsBalance(*account, v1::FUNDING_SOURCE_PERSONAL, r.amount_fen(), date, state)) {
-      return Reject(v1::REASON_INSUFFICIENT_BALANCE,
-                    StrCat("personal contributions hold ",
-                           FormatFen(SourceBalanceFen(*account, v1::FUNDING_SOURCE_PERSONAL)),
-                           ", cannot cancel ", FormatFen(r.amount_fen())));
-    }
-  }
+  return std::nullopt;
+}
+
+// The ContributionCancelled event an allowed CANCEL record becomes.
+Decision CancellationOf(const v1::CollectionRecord& r, uint64_t original_sequence,
+                        const v1::EventEnvelope& original_event) {
+  const auto& original = original_event.contribution_collected();
   Decision d;
   v1::EventEnvelope& e = d.event.emplace();
   e.set_effective_date(r.collection_date());
@@ -267,11 +228,30 @@ absl::StatusOr<Decision> DecideCancel(const v1::CollectionRecord& r, WorkingStat
   c->set_cancel_date(r.collection_date());
   c->set_tax_office(r.tax_office());
   c->set_batch_id(r.batch_id());
-  c->set_original_sequence(receipt->collected_sequence);
+  c->set_original_sequence(original_sequence);
   c->set_original_suspense_reason(original.suspense_reason());
   c->set_original_collection_date(original.collection_date());
   c->set_original_tax_office(original.tax_office());
   return d;
+}
+
+absl::StatusOr<Decision> DecideCancel(const v1::CollectionRecord& r, WorkingState& state,
+                                      absl::CivilDay today) {
+  LEDGER_ASSIGN_OR_RETURN(auto receipt, state.FindReceipt(r.receipt_number()));
+  if (receipt && receipt->cancelled_sequence != 0) {
+    // A resent cancellation is a duplicate; CheckReversal rejects any other.
+    LEDGER_ASSIGN_OR_RETURN(auto cancel, state.Event(receipt->cancelled_sequence));
+    if (SameRecord(RecordOf(cancel), r)) return Duplicate(receipt->cancelled_sequence);
+  }
+  const absl::CivilDay date = StoredDate(r.collection_date());  // CheckRecordSyntax parsed it
+  LEDGER_ASSIGN_OR_RETURN(
+      auto checked,
+      CheckReversal(ReversalKind::kCancellation, receipt, r.receipt_number(), date, state,
+                    [&](const v1::EventEnvelope& original) {
+                      return RepeatsOriginal(r, original, receipt->collected_sequence, date, today);
+                    }));
+  if (auto* rej = std::get_if<Rejection>(&checked)) return *rej;
+  return CancellationOf(r, receipt->collected_sequence, std::get<v1::EventEnvelope>(checked));
 }
 
 }  // namespace
@@ -289,52 +269,6 @@ v1::ContributionCollected CollectedFrom(const v1::CollectionRecord& r,
   c.set_batch_id(r.batch_id());
   c.set_suspense_reason(suspense);
   return c;
-}
-
-std::string QuoteForDetail(std::string_view text) {
-  constexpr size_t kShown = 32;
-  std::string out = "'";
-  for (char c : text.substr(0, kShown)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f || u >= 0x80) ? '?' : c;
-  }
-  out += text.size() > kShown ? "'…" : "'";
-  return out;
-}
-
-bool IsCleanText(std::string_view text, size_t max_bytes) {
-  if (text.size() > max_bytes) return false;
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) return false;  // C0 controls and DEL
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2, cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3, cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > text.size()) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(text[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    // Reject overlong encodings, surrogates and code points beyond Unicode.
-    constexpr uint32_t kMinForLen[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLen[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return false;
-    if (cp >= 0x80 && cp <= 0x9f) return false;  // C1 controls (U+0085 is a line break)
-    i += len;
-  }
-  return true;
 }
 
 absl::StatusOr<Decision> DecideCollection(const v1::CollectionRecord& record, WorkingState& state,
@@ -370,16 +304,9 @@ absl::StatusOr<Decision> DecideEnrolment(const v1::ParticipantEnrolled& p, Worki
   if (!v1::SpecialGroup_IsValid(p.special_group())) {
     return Reject(v1::REASON_INVALID_FIELD, "special_group is not a known value");
   }
-  const v1::Policy* policy = state.policies().InForce(p.region_code(), *date);
-  if (!state.policies().HasRegion(p.region_code())) {
-    return Reject(v1::REASON_UNKNOWN_REGION,
-                  StrCat("no policy adopted for region ", QuoteForDetail(p.region_code())));
-  }
-  if (policy == nullptr) {
-    return Reject(v1::REASON_NO_POLICY_IN_FORCE,
-                  StrCat("region ", p.region_code(), " has no policy in force on ",
-                               p.enrolment_date()));
-  }
+  const Decided<const v1::Policy*> policy_or = PolicyFor(state, p.region_code(), *date);
+  if (auto* rej = std::get_if<Rejection>(&policy_or)) return *rej;
+  const v1::Policy* policy = std::get<const v1::Policy*>(policy_or);
   const int age = AgeOn(CitizenIdBirthDate(p.citizen_id()), *date);
   if (age < 16) {
     return Reject(v1::REASON_TOO_YOUNG,
@@ -427,7 +354,7 @@ absl::StatusOr<Decision> DecidePolicy(const v1::Policy& policy, WorkingState& st
   }
   if (const v1::Policy* latest = state.policies().Latest(policy.region_code())) {
     if (policy.version() <= latest->version() ||
-        *ParseDate(policy.effective_from()) < *ParseDate(latest->effective_from())) {
+        StoredDate(policy.effective_from()) < StoredDate(latest->effective_from())) {
       return Reject(v1::REASON_POLICY_VERSION_NOT_NEWER,
                     StrCat("region ", policy.region_code(), " is at version ",
                                  latest->version(), " effective ", latest->effective_from(),

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "ledger/text.h"  // IsCleanText, QuoteForDetail: the rules' text checks, for their callers
 #include "ledger/types.h"
 #include "ledger/v1/records.pb.h"
 
@@ -37,12 +38,6 @@ absl::StatusOr<Decision> DecidePolicy(const v1::Policy& policy, WorkingState& st
 // The ContributionCollected event body an accepted ADD record becomes.
 v1::ContributionCollected CollectedFrom(const v1::CollectionRecord& record,
                                         v1::SuspenseReason suspense);
-
-// True when `text` is valid UTF-8 without control characters and at most `max_bytes` long.
-bool IsCleanText(std::string_view text, size_t max_bytes);
-// Caller text for a rejection's detail: at most 32 bytes, quoted, anything but printable ASCII
-// shown as '?', so a detail never carries control characters or a whole hostile field.
-std::string QuoteForDetail(std::string_view text);
 
 }  // namespace ledger
 

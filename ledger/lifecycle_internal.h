@@ -1,0 +1,124 @@
+// Declarations the files of the account lifecycle share among themselves, and nothing else
+// includes: ledger/lifecycle.h is the writer's view. The files, one job each:
+//   account_commands.cc      field checks, document reference and dispatch of every command;
+//                            collective subsidy and refund
+//   benefits.cc              benefit determination, suspension, resumption; the monthly benefit
+//   death.cc                 a death and the settlement of the estate
+//   transfers.cc             transfers out of and into a region
+//   jobs.cc                  the region-wide batch jobs
+//   interest_adjustments.cc  the interest a backdated movement changes in posted years
+//   reversal.cc              cancellation and refund of a contribution (shared with rules.cc)
+#ifndef LEDGER_LIFECYCLE_INTERNAL_H_
+#define LEDGER_LIFECYCLE_INTERNAL_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "ledger/command_checks.h"
+#include "ledger/types.h"
+#include "ledger/v1/commands.pb.h"
+#include "ledger/v1/events.pb.h"
+#include "ledger/v1/policy.pb.h"
+#include "ledger/v1/records.pb.h"
+
+namespace ledger {
+
+class WorkingState;
+
+namespace lifecycle {
+
+// The shared checks, by their short names in every file of the lifecycle.
+using command::Check;
+using command::CheckAmount;
+using command::CheckDate;
+using command::Envelope;
+using command::PolicyFor;
+using command::UnknownParticipant;
+using command::WrongState;
+
+constexpr int kPensionAge = 60;
+constexpr uint32_t kFullContributionYears = 15;
+
+// ---------------------------------------------------------------------------------------------
+// Interest adjustments (interest_adjustments.cc)
+
+// The last year whose interest is posted for this account: the region's completed interest
+// jobs, or a year this account was already credited in a job still running.
+int PostedThrough(const v1::Account& account, const WorkingState& state);
+
+// Money events of a command dated in a posted year are allowed for credits and reversals only:
+// INVALID_DATE for the others.
+command::Check NotInPostedYear(const v1::Account& account, absl::CivilDay date,
+                               const WorkingState& state);
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+// A command being executed: its events are appended with `append` (which stamps the command's
+// digest) under `document_ref`.
+struct Context {
+  WorkingState& state;
+  const Appender& append;
+  std::string_view document_ref;
+};
+
+// What a command handler decided; an error status aborts the whole commit.
+using Outcome = absl::StatusOr<Decided<CommandResult>>;
+
+// Appends a command's events and, after each money movement, the adjustments it causes
+// (account_commands.cc).
+struct Recorder {
+  WorkingState& state;
+  const Appender& append;
+  CommandResult result;
+
+  absl::Status Add(v1::EventEnvelope e, bool adjust_interest);
+};
+
+// The handlers. `date` is the command's checked business date.
+Outcome Determine(const v1::DetermineBenefitRequest& r, Context& c, absl::CivilDay date);
+Outcome Suspend(const v1::SuspendBenefitRequest& r, Context& c, absl::CivilDay date);
+Outcome Resume(const v1::ResumeBenefitRequest& r, Context& c, absl::CivilDay date);
+Outcome Death(const v1::RecordDeathRequest& r, Context& c, absl::CivilDay date);
+Outcome TransferOutOf(const v1::TransferOutRequest& r, Context& c, absl::CivilDay date);
+Outcome TransferInto(const v1::TransferInRequest& r, Context& c, absl::CivilDay date);
+
+// ---------------------------------------------------------------------------------------------
+// Jobs and the monthly benefit
+
+// What a job does for one account: its events, and what they take from each fiscal fund.
+struct AccountPlan {
+  std::vector<v1::EventEnvelope> events;
+  std::map<std::string, int64_t> fiscal;  // fiscal fund account → amount used
+  int64_t total_fen = 0;
+};
+
+struct JobContext {
+  const v1::JobRequest& request;
+  absl::CivilDay date;       // the date the money moves
+  const v1::Policy* policy;  // in force on `date`
+  uint32_t rate_bp = 0;      // the interest job's rate
+};
+
+// Basic pension per month for a pensioner with `years` contribution years, from the rule in
+// force on the first day of `month` (benefits.cc).
+int64_t BasicPension(const v1::Policy& policy, int month, uint32_t years);
+
+// The benefits due to `a` up to the job's period, not paid yet (benefits.cc).
+AccountPlan PlanBenefits(const v1::Account& a, const JobContext& j);
+
+// What the fiscal funds of `region` lack for `need` ("<fund> needs A, has B, short by C", "; "
+// between funds); empty when they cover it (jobs.cc).
+std::string Shortfalls(const std::map<std::string, int64_t>& need, const WorkingState& state,
+                       std::string_view region);
+
+}  // namespace lifecycle
+}  // namespace ledger
+
+#endif  // LEDGER_LIFECYCLE_INTERNAL_H_
