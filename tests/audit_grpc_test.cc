@@ -37,25 +37,15 @@
 #include "ledger/v1/services.grpc.pb.h"
 #include "ledger/working_state.h"
 #include "services/services.h"
-#include "tests/support/grpc_node.h"
 #include "spdlog/sinks/ringbuffer_sink.h"
 #include "spdlog/spdlog.h"
+#include "tests/support/grpc_node.h"
 
 namespace {
 
 namespace v1 = ledger::v1;
 using ::ledger::StrCat;
-using ::ledger::testing::AddRecord;
-using ::ledger::testing::CitizenId;
-using ::ledger::testing::kRegion;
-using ::ledger::testing::kRegion2;
-using ::ledger::testing::Node;
-using ::ledger::testing::NodeOptions;
-using ::ledger::testing::Now2026Us;
-using ::ledger::testing::PaperPolicy;
-using ::ledger::testing::ReasonOf;
-using ::ledger::testing::Rpc;
-using ::ledger::testing::TestDir;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;

@@ -50,19 +50,7 @@ namespace {
 
 namespace v1 = ledger::v1;
 using ::ledger::StrCat;
-using ::ledger::testing::AddRecord;
-using ::ledger::testing::CitizenId;
-using ::ledger::testing::DevCerts;
-using ::ledger::testing::Describe;
-using ::ledger::testing::kRegion;
-using ::ledger::testing::LoadDemoPolicy;
-using ::ledger::testing::Now2025Us;
-using ::ledger::testing::Participant;
-using ::ledger::testing::PushRecords;
-using ::ledger::testing::ReasonOf;
-using ::ledger::testing::Rpc;
-using ::ledger::testing::StreamRecords;
-using ::ledger::testing::TestDir;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::services::Role;
 using ::testing::HasSubstr;
 using ::testing::Not;

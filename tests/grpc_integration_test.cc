@@ -1,6 +1,5 @@
 // End-to-end tests through the gRPC seam: a real ledger on a temporary RocksDB directory, the real
 // server on a loopback port, and generated client stubs.
-#include <google/protobuf/util/message_differencer.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,22 +39,8 @@
 namespace {
 
 namespace v1 = ledger::v1;
-using ::google::protobuf::util::MessageDifferencer;
 using ::ledger::StrCat;
-using ::ledger::testing::AddRecord;
-using ::ledger::testing::CitizenId;
-using ::ledger::testing::kRegion;
-using ::ledger::testing::LoadDemoPolicy;
-using ::ledger::testing::Node;
-using ::ledger::testing::NodeOptions;
-using ::ledger::testing::Now2025Us;
-using ::ledger::testing::NumberedCitizenId;
-using ::ledger::testing::Participant;
-using ::ledger::testing::ProtoEquals;
-using ::ledger::testing::ReasonOf;
-using ::ledger::testing::Rpc;
-using ::ledger::testing::TestDir;
-using ::ledger::testing::UtcMicros;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::testing::HasSubstr;
 using ::testing::Not;
 

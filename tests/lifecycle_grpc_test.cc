@@ -8,7 +8,6 @@
 // Sustainability 2020, Table 3: 15 years, December contributions, 1.5 %, divisor 139, basic
 // pension 88 yuan): tier 100 + 30 → 2168.68 yuan, pension 15.60 + 88; tier 500 + 60 → 9342.00,
 // pension 67.21 + 88 = 155.21.
-#include <google/protobuf/util/message_differencer.h>
 #include <unistd.h>
 
 #include <cstdint>

@@ -32,8 +32,7 @@ namespace {
 
 namespace v1 = ledger::v1;
 using ledger::StrCat;
-using ::ledger::testing::CitizenId;
-using ::ledger::testing::LoadDemoPolicy;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::testing::HasSubstr;
 
 std::string Bytes(const grpc::ByteBuffer& buffer) {

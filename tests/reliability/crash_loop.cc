@@ -70,9 +70,7 @@ namespace {
 
 namespace v1 = ledger::v1;
 using ledger::StrCat;
-using ::ledger::testing::CitizenId;
-using ::ledger::testing::kRegion;
-using ::ledger::testing::NumberedCitizenId;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using Clock = std::chrono::steady_clock;
 
 // Participants enrolled at the start; each client owns kPersonsPerClient of them, and pushes one

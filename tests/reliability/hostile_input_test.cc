@@ -56,21 +56,7 @@ namespace {
 
 namespace v1 = ledger::v1;
 using ::ledger::StrCat;
-using ::ledger::testing::AddRecord;
-using ::ledger::testing::Describe;
-using ::ledger::testing::kRegion;
-using ::ledger::testing::LoadDemoPolicy;
-using ::ledger::testing::Node;
-using ::ledger::testing::NodeOptions;
-using ::ledger::testing::Now2025Us;
-using ::ledger::testing::NumberedCitizenId;
-using ::ledger::testing::Participant;
-using ::ledger::testing::PushRecords;
-using ::ledger::testing::ReasonOf;
-using ::ledger::testing::Rpc;
-using ::ledger::testing::StreamRecords;
-using ::ledger::testing::Sum;
-using ::ledger::testing::TestDir;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::testing::AnyOf;
 using ::testing::Eq;
 using ::testing::HasSubstr;

@@ -47,10 +47,7 @@ namespace {
 
 namespace v1 = ledger::v1;
 using ::ledger::StrCat;
-using ::ledger::testing::AddRecord;
-using ::ledger::testing::kRegion;
-using ::ledger::testing::LoadDemoPolicy;
-using ::ledger::testing::TestDir;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::ledger_test::FaultyFileSystem;
 
 constexpr char kIdA[] = "22240119650315123X";  // enrolled
