@@ -39,23 +39,18 @@
 #include "services/services.h"
 #include "spdlog/sinks/ringbuffer_sink.h"
 #include "spdlog/spdlog.h"
+#include "tests/support/grpc_node.h"
 
 namespace {
 
 namespace v1 = ledger::v1;
 using ::ledger::StrCat;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-constexpr char kRegion[] = "222401";
-constexpr char kRegion2[] = "222402";
 constexpr char kActor[] = "CN=audit-grpc-test";
-
-int64_t NowUs() {
-  return absl::ToUnixMicros(
-      absl::FromCivil(absl::CivilSecond(2026, 11, 20, 12, 0, 0), absl::UTCTimeZone()));
-}
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -88,65 +83,14 @@ TestKey GenerateEd25519() {
   return key;
 }
 
-v1::Policy PaperPolicy(const std::string& region) {
-  v1::Policy p;
-  p.set_region_code(region);
-  p.set_region_name(StrCat("paper ", region));
-  p.set_version(1);
-  p.set_effective_from("2009-01-01");
-  p.set_account_pension_divisor(139);
-  p.set_scheme_start_year(2009);
-  p.set_collective_requires_contribution(true);
-  p.set_back_pay_on_resumption(true);
-  p.set_exhausted_account_payer("pooled_account_pension");
-  for (int year = 2009; year <= 2026; ++year) {
-    v1::YearRules* y = p.add_years();
-    y->set_year(year);
-    v1::Tier* t = y->add_tiers();
-    t->set_amount_fen(10000);
-    t->set_government_subsidy_fen(3000);
-    t = y->add_tiers();
-    t->set_amount_fen(50000);
-    t->set_government_subsidy_fen(6000);
-    y->set_highest_tier_fen(200000);
-    y->set_interest_rate_bp(150);
-  }
-  v1::BasicPensionRule* b = p.add_basic_pension();
-  b->set_effective_from("2009-01-01");
-  b->set_central_monthly_fen(8800);
-  p.mutable_funeral_subsidy()->set_fixed_fen(120000);
-  p.mutable_funeral_subsidy()->set_basic_pension_months(10);
-  return p;
-}
-
-std::string Id(std::string_view birth, int sequence, std::string_view region = kRegion) {
-  char seq[16];
-  std::snprintf(seq, sizeof seq, "%03d", sequence % 1000);
-  const std::string first17 = StrCat(region, birth, seq);
-  return first17 + ledger::CitizenIdCheckChar(first17);
-}
-
-v1::CollectionRecord AddRecord(const std::string& receipt, const std::string& id, int year,
-                               int64_t fen, const std::string& date,
-                               const std::string& region = kRegion) {
-  v1::CollectionRecord r;
-  r.set_record_type(v1::RECORD_TYPE_ADD);
-  r.set_receipt_number(receipt);
-  r.set_citizen_id(id);
+// A collection record with a 60-byte batch ID: events of some size for the flow-control tests.
+v1::CollectionRecord LongRecord(const std::string& receipt, const std::string& id, int year,
+                                int64_t fen, const std::string& date,
+                                const std::string& region = kRegion) {
+  v1::CollectionRecord r = AddRecord(receipt, id, year, fen, date, region);
   r.set_name("孙");
-  r.set_region_code(region);
-  r.set_contribution_year(year);
-  r.set_amount_fen(fen);
-  r.set_collection_date(date);
-  r.set_tax_office("22240100");
   r.set_batch_id(std::string(60, 'B'));
   return r;
-}
-
-std::string ReasonOf(const grpc::ClientContext& context) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  auto it = trailers.find(services::kReasonMetadataKey);
-  return it == trailers.end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
 // Captures the server's one-line-per-call log (spdlog's default logger) and restores the
@@ -199,58 +143,30 @@ uint64_t RecordsIn(const std::string& line) {
 class AuditGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = StrCat(::testing::TempDir(), "audit_grpc_", info->name(), "_",
-                  static_cast<int64_t>(getpid()));
-    std::filesystem::remove_all(dir_);
     key_ = GenerateEd25519();
+    node_ = std::make_unique<Node>(TestDir("audit_grpc"));
+    dir_ = node_->dir();
+    node_->options() = NodeOptions{.clock_us = Now2026Us,
+                                   .checkpoint_interval_events = 10,
+                                   .replay_scratch_dir = dir_ + "_scratch"};
     ASSERT_NO_FATAL_FAILURE(Start());
     ASSERT_NO_FATAL_FAILURE(Populate());
   }
-  void TearDown() override {
-    Stop();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-    std::filesystem::remove_all(dir_ + "_scratch", ignored);
-  }
+  void TearDown() override { node_.reset(); }
 
   // Opens the ledger (checkpoint key unless `with_key` is false, a checkpoint every 10 events)
   // and serves it.
   void Start(bool with_key = true, bool verify_chain = true) {
-    auto opened = ledger::Ledger::Open({.data_dir = dir_,
-                                        .verify_chain_on_open = verify_chain,
-                                        .clock_us = NowUs,
-                                        .checkpoint_key_pem = with_key ? key_.private_pem : "",
-                                        .checkpoint_interval_events = 10});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    ledger_ = *std::move(opened);
-    auto running = services::StartServer(*ledger_, {.listen_address = "127.0.0.1:0",
-                                                    .insecure_plaintext = true,
-                                                    .replay_scratch_dir = dir_ + "_scratch"});
-    ASSERT_TRUE(running.ok()) << running.status();
-    server_ = std::make_unique<services::RunningServer>(*std::move(running));
-    ASSERT_GT(server_->port, 0);
-    auto channel = grpc::CreateChannel(StrCat("127.0.0.1:", server_->port),
-                                       grpc::InsecureChannelCredentials());
-    audit_ = v1::AuditService::NewStub(channel);
-    accounts_ = v1::AccountService::NewStub(channel);
-    funds_ = v1::FundService::NewStub(channel);
+    node_->options().checkpoint_key_pem = with_key ? key_.private_pem : "";
+    node_->options().verify_chain_on_open = verify_chain;
+    ASSERT_NO_FATAL_FAILURE(node_->Start(/*reopen=*/true));
   }
-  void Stop() {
-    audit_.reset();
-    accounts_.reset();
-    funds_.reset();
-    if (server_ != nullptr) {
-      server_->server->Shutdown();
-      server_->server->Wait();
-      server_.reset();
-    }
-    ledger_.reset();
-  }
+  void Stop() { node_->Stop(); }
   void Restart(bool with_key = true, bool verify_chain = true) {
     Stop();
     ASSERT_NO_FATAL_FAILURE(Start(with_key, verify_chain));
   }
+  ledger::Ledger& ledger() { return node_->ledger(); }
 
   void Enrol(const std::string& id, const std::string& region = kRegion) {
     v1::ParticipantEnrolled p;
@@ -258,21 +174,21 @@ class AuditGrpcTest : public ::testing::Test {
     p.set_name("金");
     p.set_region_code(region);
     p.set_enrolment_date("2015-01-01");
-    auto r = ledger_->Enrol(p, kActor);
+    auto r = ledger().Enrol(p, kActor);
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_FALSE(r->rejection) << r->rejection->detail;
   }
   void Push(const std::vector<v1::CollectionRecord>& records) {
     ledger::Ledger::Records batch;
     for (const auto& r : records) *batch.Add() = r;
-    auto out = ledger_->PushCollections(batch, kActor);
+    auto out = ledger().PushCollections(batch, kActor);
     ASSERT_TRUE(out.ok()) << out.status();
     for (const v1::RecordOutcome& o : *out) {
       ASSERT_THAT(o.outcome(), AnyOf(v1::OUTCOME_ACCEPTED, v1::OUTCOME_SUSPENSE)) << o.detail();
     }
   }
   void Execute(const v1::AccountCommand& c) {
-    auto r = ledger_->Execute(c, kActor);
+    auto r = ledger().Execute(c, kActor);
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_FALSE(r->rejection) << r->rejection->detail;
   }
@@ -283,7 +199,7 @@ class AuditGrpcTest : public ::testing::Test {
     j.set_region_code(region);
     j.set_period(period);
     j.set_date(date);
-    auto r = ledger_->RunJob(j, kActor);
+    auto r = ledger().RunJob(j, kActor);
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_FALSE(r->rejection) << r->rejection->detail;
   }
@@ -302,26 +218,26 @@ class AuditGrpcTest : public ::testing::Test {
   // Two regions; four participants in the first, two in the second; three years of
   // contributions (one cancelled), subsidy and interest in the first region.
   void Populate() {
-    auto adopted = ledger_->AdoptPolicy(PaperPolicy(kRegion), kActor);
+    auto adopted = ledger().AdoptPolicy(PaperPolicy(kRegion), kActor);
     ASSERT_TRUE(adopted.ok() && !adopted->rejection);
-    adopted = ledger_->AdoptPolicy(PaperPolicy(kRegion2), kActor);
+    adopted = ledger().AdoptPolicy(PaperPolicy(kRegion2), kActor);
     ASSERT_TRUE(adopted.ok() && !adopted->rejection);
     for (int i = 0; i < 4; ++i) {
-      people_.push_back(Id(StrCat("1980010", i + 1), 100 + i));
+      people_.push_back(CitizenId(StrCat("1980010", i + 1), 100 + i));
       ASSERT_NO_FATAL_FAILURE(Enrol(people_.back()));
     }
     for (int i = 0; i < 2; ++i) {
-      people2_.push_back(Id(StrCat("1985020", i + 1), 200 + i, kRegion2));
+      people2_.push_back(CitizenId(StrCat("1985020", i + 1), 200 + i, kRegion2));
       ASSERT_NO_FATAL_FAILURE(Enrol(people2_.back(), kRegion2));
     }
     for (int year = 2020; year <= 2022; ++year) {
       std::vector<v1::CollectionRecord> records;
       for (size_t i = 0; i < people_.size(); ++i) {
-        records.push_back(AddRecord(StrCat("R-", i, "-", year), people_[i], year,
+        records.push_back(LongRecord(StrCat("R-", i, "-", year), people_[i], year,
                                     i % 2 ? 50000 : 10000, StrCat(year, "-0", 3 + i, "-10")));
       }
       for (size_t i = 0; i < people2_.size(); ++i) {
-        records.push_back(AddRecord(StrCat("R2-", i, "-", year), people2_[i], year, 10000,
+        records.push_back(LongRecord(StrCat("R2-", i, "-", year), people2_[i], year, 10000,
                                     StrCat(year, "-04-01"), kRegion2));
       }
       ASSERT_NO_FATAL_FAILURE(Push(records));
@@ -334,9 +250,9 @@ class AuditGrpcTest : public ::testing::Test {
       ASSERT_NO_FATAL_FAILURE(Funds(year, 100000));
       ASSERT_NO_FATAL_FAILURE(Job(v1::JOB_KIND_GOVERNMENT_SUBSIDY, year, StrCat(year, "-12-20")));
       ASSERT_NO_FATAL_FAILURE(Job(v1::JOB_KIND_INTEREST, year));
-      year_end_sequence_[year] = ledger_->Head().sequence;
+      year_end_sequence_[year] = ledger().Head().sequence;
     }
-    ASSERT_GT(ledger_->Head().sequence, 40u);
+    ASSERT_GT(ledger().Head().sequence, 40u);
   }
 
   // StreamEvents to the end: the events, the status and the reason trailer.
@@ -348,7 +264,7 @@ class AuditGrpcTest : public ::testing::Test {
   Streamed Stream(const v1::StreamEventsRequest& request) {
     grpc::ClientContext context;
     Streamed out;
-    auto reader = audit_->StreamEvents(&context, request);
+    auto reader = node_->audit().StreamEvents(&context, request);
     v1::AuditEvent e;
     while (reader->Read(&e)) out.events.push_back(e);
     out.status = reader->Finish();
@@ -366,21 +282,18 @@ class AuditGrpcTest : public ::testing::Test {
     return Stream(request);
   }
 
-  struct Unary {
-    grpc::Status status;
-    std::string reason;
-  };
+  using Unary = Rpc;
   Unary VerifyChain(uint64_t from, uint64_t to, v1::VerifyChainResponse* response) {
     grpc::ClientContext context;
     v1::VerifyChainRequest request;
     request.set_from_sequence(from);
     request.set_to_sequence(to);
-    grpc::Status status = audit_->VerifyChain(&context, request, response);
+    grpc::Status status = node_->audit().VerifyChain(&context, request, response);
     return {status, ReasonOf(context)};
   }
   Unary BalanceAsOf(const v1::BalanceAsOfRequest& request, v1::BalanceAsOfResponse* response) {
     grpc::ClientContext context;
-    grpc::Status status = audit_->BalanceAsOf(&context, request, response);
+    grpc::Status status = node_->audit().BalanceAsOf(&context, request, response);
     return {status, ReasonOf(context)};
   }
   v1::Checkpoints GetCheckpoints(uint64_t from, uint64_t to) {
@@ -389,43 +302,25 @@ class AuditGrpcTest : public ::testing::Test {
     request.set_from_sequence(from);
     request.set_to_sequence(to);
     v1::Checkpoints response;
-    grpc::Status status = audit_->GetCheckpoints(&context, request, &response);
+    grpc::Status status = node_->audit().GetCheckpoints(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response;
   }
   v1::ReplayCompareResponse ReplayCompare() {
     grpc::ClientContext context;
     v1::ReplayCompareResponse response;
-    grpc::Status status = audit_->ReplayCompare(&context, v1::ReplayCompareRequest(), &response);
+    grpc::Status status = node_->audit().ReplayCompare(&context, v1::ReplayCompareRequest(), &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response;
   }
-  v1::Account GetAccount(const std::string& id) {
-    grpc::ClientContext context;
-    v1::GetAccountRequest request;
-    request.set_citizen_id(id);
-    v1::Account account;
-    grpc::Status status = accounts_->GetAccount(&context, request, &account);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return account;
-  }
+  v1::Account GetAccount(const std::string& id) { return node_->Account(id); }
   std::map<std::string, int64_t> LedgerBalances(const std::string& region = kRegion) {
-    grpc::ClientContext context;
-    v1::GetLedgerBalancesRequest request;
-    request.set_region_code(region);
-    v1::LedgerBalances response;
-    grpc::Status status = funds_->GetLedgerBalances(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return {response.balances_fen().begin(), response.balances_fen().end()};
+    return node_->Balances(region);
   }
 
   std::string dir_;
   TestKey key_;
-  std::unique_ptr<ledger::Ledger> ledger_;
-  std::unique_ptr<services::RunningServer> server_;
-  std::unique_ptr<v1::AuditService::Stub> audit_;
-  std::unique_ptr<v1::AccountService::Stub> accounts_;
-  std::unique_ptr<v1::FundService::Stub> funds_;
+  std::unique_ptr<Node> node_;
   std::vector<std::string> people_, people2_;
   std::map<int, uint64_t> year_end_sequence_;
 };
@@ -445,7 +340,7 @@ std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
 // --- StreamEvents ----------------------------------------------------------------------------
 
 TEST_F(AuditGrpcTest, StreamEventsServesTheWholeLogInOrderWithHashesOfTheStoredBytes) {
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   const Streamed all = Stream(1, 0);
   ASSERT_TRUE(all.status.ok()) << all.status.error_message();
   ASSERT_EQ(SequencesOf(all.events), Range(1, head));
@@ -461,11 +356,11 @@ TEST_F(AuditGrpcTest, StreamEventsServesTheWholeLogInOrderWithHashesOfTheStoredB
     EXPECT_TRUE(decoded.hash().empty());
     decoded.set_hash(a.event().hash());
     EXPECT_EQ(decoded.SerializeAsString(), a.event().SerializeAsString()) << s;
-    auto read = ledger_->ReadEvent(s);
+    auto read = ledger().ReadEvent(s);
     ASSERT_TRUE(read.ok());
     EXPECT_EQ(read->hash(), a.event().hash()) << s;
   }
-  EXPECT_EQ(prev, ledger_->Head().hash);
+  EXPECT_EQ(prev, ledger().Head().hash);
 }
 
 TEST_F(AuditGrpcTest, StreamEventsFiltersByParticipantTypeRegionAndRange) {
@@ -496,7 +391,7 @@ TEST_F(AuditGrpcTest, StreamEventsFiltersByParticipantTypeRegionAndRange) {
     cancelled = cancelled || a.event().has_contribution_cancelled();
   }
   EXPECT_TRUE(cancelled);
-  auto participant_events = ledger_->ParticipantEvents(who);
+  auto participant_events = ledger().ParticipantEvents(who);
   ASSERT_TRUE(participant_events.ok());
   EXPECT_EQ(mine.events.size(), participant_events->size());
 
@@ -542,7 +437,7 @@ TEST_F(AuditGrpcTest, StreamEventsFiltersByParticipantTypeRegionAndRange) {
 }
 
 TEST_F(AuditGrpcTest, StreamEventsOutsideTheLogIsOutOfRange) {
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   for (auto [from, to] : std::vector<std::pair<uint64_t, uint64_t>>{
            {0, 5}, {head + 1, 0}, {1, head + 1}, {10, 9}, {head + 1, head + 5}}) {
     const Streamed s = Stream(from, to);
@@ -557,12 +452,12 @@ TEST_F(AuditGrpcTest, StreamEventsIsFlowControlledAndCancelsPromptly) {
   for (int batch = 0; batch < 3; ++batch) {
     std::vector<v1::CollectionRecord> records;
     for (int i = 0; i < 1000; ++i) {
-      records.push_back(AddRecord(StrCat("FLOW-", batch, "-", i), Id("19900101", i), 2022, 10000,
+      records.push_back(LongRecord(StrCat("FLOW-", batch, "-", i), CitizenId("19900101", i), 2022, 10000,
                                   "2022-06-01"));
     }
     ASSERT_NO_FATAL_FAILURE(Push(records));
   }
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   ASSERT_GT(head, 3000u);
   CapturedLog log;
 
@@ -573,7 +468,7 @@ TEST_F(AuditGrpcTest, StreamEventsIsFlowControlledAndCancelsPromptly) {
   {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-    auto slow_channel = grpc::CreateCustomChannel(StrCat("127.0.0.1:", server_->port),
+    auto slow_channel = grpc::CreateCustomChannel(StrCat("127.0.0.1:", node_->port()),
                                                   grpc::InsecureChannelCredentials(), args);
     auto slow = v1::AuditService::NewStub(slow_channel);
     grpc::ClientContext context;
@@ -587,9 +482,9 @@ TEST_F(AuditGrpcTest, StreamEventsIsFlowControlledAndCancelsPromptly) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     const auto write_start = Clock::now();
-    ASSERT_NO_FATAL_FAILURE(Push({AddRecord("DURING-1", people_[0], 2023, 10000, "2023-03-01")}));
+    ASSERT_NO_FATAL_FAILURE(Push({LongRecord("DURING-1", people_[0], 2023, 10000, "2023-03-01")}));
     EXPECT_LT(Seconds(write_start), 5.0) << "a paused reader must not hold up the writer";
-    EXPECT_EQ(ledger_->Head().sequence, head + 1);
+    EXPECT_EQ(ledger().Head().sequence, head + 1);
 
     const auto cancel_start = Clock::now();
     context.TryCancel();
@@ -610,18 +505,18 @@ TEST_F(AuditGrpcTest, StreamEventsIsFlowControlledAndCancelsPromptly) {
   // (2) A slow reader over the whole log: everything arrives, in order, and the stream ends at
   // the head as it was when the call started although events are appended meanwhile.
   {
-    const uint64_t start_head = ledger_->Head().sequence;
+    const uint64_t start_head = ledger().Head().sequence;
     grpc::ClientContext context;
     v1::StreamEventsRequest request;
     request.set_from_sequence(1);
-    auto reader = audit_->StreamEvents(&context, request);
+    auto reader = node_->audit().StreamEvents(&context, request);
     v1::AuditEvent e;
     uint64_t expected = 1;
     while (reader->Read(&e)) {
       ASSERT_EQ(e.event().sequence(), expected);
       if (expected == 100) {
         ASSERT_NO_FATAL_FAILURE(
-            Push({AddRecord("DURING-2", people_[1], 2023, 10000, "2023-03-01")}));
+            Push({LongRecord("DURING-2", people_[1], 2023, 10000, "2023-03-01")}));
       }
       ++expected;
       if (expected % 10 == 0) std::this_thread::sleep_for(std::chrono::microseconds(1500));
@@ -629,7 +524,7 @@ TEST_F(AuditGrpcTest, StreamEventsIsFlowControlledAndCancelsPromptly) {
     const grpc::Status status = reader->Finish();
     EXPECT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(expected - 1, start_head);
-    EXPECT_EQ(ledger_->Head().sequence, start_head + 1);
+    EXPECT_EQ(ledger().Head().sequence, start_head + 1);
   }
 
   // (3) Many streams cancelled early one after another: the server stays healthy.
@@ -637,7 +532,7 @@ TEST_F(AuditGrpcTest, StreamEventsIsFlowControlledAndCancelsPromptly) {
     grpc::ClientContext context;
     v1::StreamEventsRequest request;
     request.set_from_sequence(1);
-    auto reader = audit_->StreamEvents(&context, request);
+    auto reader = node_->audit().StreamEvents(&context, request);
     v1::AuditEvent e;
     ASSERT_TRUE(reader->Read(&e));
     context.TryCancel();
@@ -649,7 +544,7 @@ TEST_F(AuditGrpcTest, StreamEventsIsFlowControlledAndCancelsPromptly) {
   const Unary rpc = VerifyChain(1, 0, &verified);
   ASSERT_TRUE(rpc.status.ok()) << rpc.status.error_message();
   EXPECT_TRUE(verified.ok());
-  ASSERT_NO_FATAL_FAILURE(Push({AddRecord("AFTER-1", people_[3], 2023, 10000, "2023-03-01")}));
+  ASSERT_NO_FATAL_FAILURE(Push({LongRecord("AFTER-1", people_[3], 2023, 10000, "2023-03-01")}));
 }
 
 // A reader that cancels while the server is blocked handing it the next event: the call must end
@@ -658,14 +553,14 @@ TEST_F(AuditGrpcTest, StreamEventsIsFlowControlledAndCancelsPromptly) {
 TEST_F(AuditGrpcTest, AStreamCancelledByTheReaderIsLoggedAsCancelled) {
   std::vector<v1::CollectionRecord> records;
   for (int i = 0; i < 1500; ++i) {
-    records.push_back(AddRecord(StrCat("CANCEL-", i), Id("19900101", i % 1000), 2022, 10000,
+    records.push_back(LongRecord(StrCat("CANCEL-", i), CitizenId("19900101", i % 1000), 2022, 10000,
                                 "2022-06-01"));
   }
   ASSERT_NO_FATAL_FAILURE(Push(records));
   CapturedLog log;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);  // the receive window stays at 64 KiB
-  auto channel = grpc::CreateCustomChannel(StrCat("127.0.0.1:", server_->port),
+  auto channel = grpc::CreateCustomChannel(StrCat("127.0.0.1:", node_->port()),
                                            grpc::InsecureChannelCredentials(), args);
   auto slow = v1::AuditService::NewStub(channel);
   grpc::ClientContext context;
@@ -696,7 +591,7 @@ TEST_F(AuditGrpcTest, AStreamCancelledByTheReaderIsLoggedAsCancelled) {
 // --- VerifyChain -----------------------------------------------------------------------------
 
 TEST_F(AuditGrpcTest, VerifyChainOverARangeAndTheWholeLog) {
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   v1::VerifyChainResponse r;
   Unary rpc = VerifyChain(3, 17, &r);
   ASSERT_TRUE(rpc.status.ok()) << rpc.status.error_message();
@@ -722,10 +617,10 @@ TEST_F(AuditGrpcTest, VerifyChainOverARangeAndTheWholeLog) {
 }
 
 TEST_F(AuditGrpcTest, VerifyChainReportsABreakAsAResult) {
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   const uint64_t k = 20;
   std::string bytes;
-  ASSERT_TRUE(ledger_->ForEachEvent(k, k, [&](uint64_t, std::string_view stored) {
+  ASSERT_TRUE(ledger().ForEachEvent(k, k, [&](uint64_t, std::string_view stored) {
                        bytes = std::string(stored);
                        return false;
                      }).ok());
@@ -765,7 +660,7 @@ TEST_F(AuditGrpcTest, VerifyChainReportsABreakAsAResult) {
 // --- GetCheckpoints --------------------------------------------------------------------------
 
 TEST_F(AuditGrpcTest, GetCheckpointsReturnsThePublicKeyAndVerifiableCheckpoints) {
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   const v1::Checkpoints all = GetCheckpoints(0, 0);
   EXPECT_EQ(all.public_key_pem(), key_.public_pem);
   ASSERT_GE(static_cast<uint64_t>(all.checkpoints_size()), head / 10 / 2);
@@ -829,9 +724,9 @@ TEST_F(AuditGrpcTest, BalanceAsOfForAParticipantAndALedgerAccount) {
   const v1::Account now = GetAccount(who);
   const std::map<std::string, int64_t> balances = LedgerBalances();
   // Snapshots taken now, then more money moves; as of this sequence gives the snapshot back.
-  const uint64_t then = ledger_->Head().sequence;
-  ASSERT_NO_FATAL_FAILURE(Push({AddRecord("LATER-1", who, 2023, 50000, "2023-05-01"),
-                                AddRecord("LATER-2", people_[0], 2023, 10000, "2023-05-01")}));
+  const uint64_t then = ledger().Head().sequence;
+  ASSERT_NO_FATAL_FAILURE(Push({LongRecord("LATER-1", who, 2023, 50000, "2023-05-01"),
+                                LongRecord("LATER-2", people_[0], 2023, 10000, "2023-05-01")}));
   ASSERT_NE(GetAccount(who).total_fen(), now.total_fen());
 
   v1::BalanceAsOfRequest request;
@@ -848,7 +743,7 @@ TEST_F(AuditGrpcTest, BalanceAsOfForAParticipantAndALedgerAccount) {
   EXPECT_GE(r.events_applied(), 9u);  // 3 contributions, 3 subsidies, interest
 
   // As of a date: the end of 2021 holds 2020 and 2021 (all dated then), not 2022.
-  const ledger::Ledger::BalanceAsOf at_2021 = *ledger_->ParticipantBalanceAsOf(who, year_end_sequence_[2021], "");
+  const ledger::Ledger::BalanceAsOf at_2021 = *ledger().ParticipantBalanceAsOf(who, year_end_sequence_[2021], "");
   request.clear_as_of_sequence();
   request.set_as_of_date("2021-12-31");
   r.Clear();
@@ -884,7 +779,7 @@ TEST_F(AuditGrpcTest, BalanceAsOfForAParticipantAndALedgerAccount) {
 }
 
 TEST_F(AuditGrpcTest, BalanceAsOfRejectsBadInput) {
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   auto call = [&](auto fill) {
     v1::BalanceAsOfRequest request;
     fill(request);
@@ -928,7 +823,7 @@ TEST_F(AuditGrpcTest, BalanceAsOfRejectsBadInput) {
   });
   EXPECT_TRUE(rpc.status.ok()) << rpc.status.error_message();
   // Someone never enrolled; a ledger account without a region.
-  rpc = call([&](v1::BalanceAsOfRequest& r) { r.set_citizen_id(Id("19990909", 999)); });
+  rpc = call([&](v1::BalanceAsOfRequest& r) { r.set_citizen_id(CitizenId("19990909", 999)); });
   EXPECT_EQ(rpc.status.error_code(), grpc::StatusCode::NOT_FOUND);
   rpc = call([&](v1::BalanceAsOfRequest& r) { r.set_ledger_account("fund.special"); });
   EXPECT_EQ(rpc.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
@@ -956,12 +851,12 @@ TEST_F(AuditGrpcTest, ReplayCompareIsEqualAfterAWorkloadAndAfterARestart) {
   f->set_date("2023-03-01");
   f->set_document_ref("REFUND-1");
   ASSERT_NO_FATAL_FAILURE(Execute(refund));
-  ASSERT_NO_FATAL_FAILURE(Push({AddRecord("R-0-2023", people_[0], 2023, 10000, "2023-04-01")}));
+  ASSERT_NO_FATAL_FAILURE(Push({LongRecord("R-0-2023", people_[0], 2023, 10000, "2023-04-01")}));
   ASSERT_NO_FATAL_FAILURE(Funds(2023, 100000));
   ASSERT_NO_FATAL_FAILURE(Job(v1::JOB_KIND_GOVERNMENT_SUBSIDY, 2023, "2023-12-20"));
   ASSERT_NO_FATAL_FAILURE(Job(v1::JOB_KIND_INTEREST, 2023));
   ASSERT_NO_FATAL_FAILURE(Job(v1::JOB_KIND_INTEREST, 2020, "", kRegion2));
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
 
   v1::ReplayCompareResponse r = ReplayCompare();
   EXPECT_TRUE(r.equal()) << r.first_difference();

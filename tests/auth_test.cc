@@ -40,16 +40,21 @@
 #include "services/services.h"
 #include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
+#include "tests/support/dev_certs.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/grpc_node.h"
+#include "tests/support/rpc.h"
+#include "tests/support/test_dir.h"
 
 namespace {
 
 namespace v1 = ledger::v1;
 using ::ledger::StrCat;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::services::Role;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kRegion[] = "222401";
 constexpr char kOtherRegion[] = "222402";      // a copy of the demo policy, adopted by some tests
 constexpr char kIdA[] = "22240119650315123X";  // born 1965; enrolled by every fixture
 constexpr char kIdB[] = "222401198001014568";  // born 1980
@@ -57,11 +62,6 @@ constexpr char kIdC[] = "222401199211207899";  // born 1992; never enrolled
 constexpr char kIdTooYoung[] = "222401201001011230";  // born 2010
 constexpr char kIdBadCheck[] = "222401198001014569";  // kIdB with a wrong check digit
 
-// A valid citizen ID of region 222401 for someone born on `yyyymmdd`.
-std::string IdBornOn(std::string_view yyyymmdd) {
-  const std::string first17 = StrCat(kRegion, yyyymmdd, "123");
-  return StrCat(first17, ledger::CitizenIdCheckChar(first17));
-}
 
 // The identities a client can present. Each but kNoCertificate is <name>.crt / <name>.key in the
 // certificate directory.
@@ -146,70 +146,7 @@ constexpr const char* kRegionScopedCommands[] = {
     kTransferBetweenFundAccounts, kReceiveBankInterest, kReportBankBalance,
 };
 
-int64_t FixedNowUs() {
-  // 2025-06-30 12:00 UTC = 2025-06-30 20:00 in Beijing: "today" is 2025-06-30.
-  return absl::ToUnixMicros(
-      absl::FromCivil(absl::CivilSecond(2025, 6, 30, 12, 0, 0), absl::UTCTimeZone()));
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(StrCat("cannot open ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-absl::StatusOr<v1::Policy> LoadDemoPolicy() {
-  auto text = ReadFile(StrCat(LEDGER_SOURCE_DIR, "/deploy/policies/yanji-222401.json"));
-  if (!text.ok()) return text.status();
-  return ledger::ParsePolicyJson(*text);
-}
-
-v1::CollectionRecord Add(std::string receipt, std::string citizen_id, int year, int64_t fen,
-                         std::string date, std::string region = kRegion) {
-  v1::CollectionRecord r;
-  r.set_record_type(v1::RECORD_TYPE_ADD);
-  r.set_receipt_number(std::move(receipt));
-  r.set_citizen_id(std::move(citizen_id));
-  r.set_name("金哲");
-  r.set_region_code(std::move(region));
-  r.set_contribution_year(year);
-  r.set_amount_fen(fen);
-  r.set_collection_date(std::move(date));
-  r.set_tax_office("22240100");
-  r.set_batch_id("BATCH-1");
-  return r;
-}
-
-v1::ParticipantEnrolled Participant(std::string citizen_id, std::string name,
-                                    std::string date = "2020-01-01") {
-  v1::ParticipantEnrolled p;
-  p.set_citizen_id(std::move(citizen_id));
-  p.set_name(std::move(name));
-  p.set_ethnicity("朝鲜族");
-  p.set_address("延吉市公园路1号");
-  p.set_phone("13800000000");
-  p.set_region_code(kRegion);
-  p.set_enrolment_date(std::move(date));
-  return p;
-}
-
-// A finished RPC: its status and the machine-readable reason from the trailers.
-struct RpcResult {
-  grpc::Status status;
-  std::string reason;
-};
-
-std::string ReasonOf(const grpc::ClientContext& context) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  auto it = trailers.find(services::kReasonMetadataKey);
-  return it == trailers.end() ? std::string() : std::string(it->second.data(), it->second.size());
-}
-
-std::string Describe(const grpc::Status& status) {
-  return StrCat("code ", static_cast<int>(status.error_code()), ": ", status.error_message());
-}
+using RpcResult = Rpc;
 
 void SetDeadline(grpc::ClientContext& context) {
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -222,11 +159,7 @@ RpcResult Push(const Channel& channel, const std::vector<v1::CollectionRecord>& 
                v1::PushCollectionsResponse* response) {
   grpc::ClientContext context;
   SetDeadline(context);
-  v1::PushCollectionsRequest request;
-  for (const v1::CollectionRecord& r : records) *request.add_records() = r;
-  grpc::Status status =
-      v1::CollectionService::NewStub(channel)->PushCollections(&context, request, response);
-  return {status, ReasonOf(context)};
+  return PushRecords(*v1::CollectionService::NewStub(channel), context, records, response);
 }
 
 RpcResult Stream(const Channel& channel,
@@ -234,16 +167,7 @@ RpcResult Stream(const Channel& channel,
                  v1::PushCollectionsResponse* response) {
   grpc::ClientContext context;
   SetDeadline(context);
-  auto stub = v1::CollectionService::NewStub(channel);
-  auto writer = stub->StreamCollections(&context, response);
-  for (const auto& records : messages) {
-    v1::PushCollectionsRequest message;
-    for (const v1::CollectionRecord& r : records) *message.add_records() = r;
-    if (!writer->Write(message)) break;  // the server ended the stream; Finish says why
-  }
-  writer->WritesDone();
-  grpc::Status status = writer->Finish();
-  return {status, ReasonOf(context)};
+  return StreamRecords(*v1::CollectionService::NewStub(channel), context, messages, response);
 }
 
 RpcResult Enrol(const Channel& channel, const v1::ParticipantEnrolled& participant,
@@ -373,16 +297,9 @@ class CapturedLog {
 class AuthTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    certs_dir_ = new std::string(
-        StrCat(::testing::TempDir(), "ledger_auth_certs_", static_cast<int64_t>(getpid())));
-    std::filesystem::remove_all(*certs_dir_);
-    const std::string log = StrCat(*certs_dir_, ".log");
-    const std::string command = StrCat("'", LEDGER_SOURCE_DIR, "/deploy/tls/make-dev-certs.sh' '",
-                                       *certs_dir_, "' --test-extras >'", log, "' 2>&1");
-    const int rc = std::system(command.c_str());
-    auto output = ReadFile(log);
-    ASSERT_EQ(rc, 0) << "making the development certificates failed: " << command << "\n"
-                     << (output.ok() ? *output : std::string("(no output)"));
+    certs_ = new DevCerts();
+    ASSERT_NO_FATAL_FAILURE(certs_->Make(
+        StrCat(::testing::TempDir(), "ledger_auth_certs_", static_cast<int64_t>(getpid()))));
     for (const char* name : {"ca", "server", kTaxBureau, kFundAgency, kAuditor, kAdmin, kNoRole,
                              kExpired, kOtherCa, kTaxBureauYanji, kFundAgencyOtherRegion}) {
       ASSERT_TRUE(std::filesystem::exists(CertFile(name))) << CertFile(name);
@@ -394,38 +311,26 @@ class AuthTest : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    std::error_code ignored;
-    std::filesystem::remove_all(*certs_dir_, ignored);
-    std::filesystem::remove(StrCat(*certs_dir_, ".log"), ignored);
-    delete certs_dir_;
-    certs_dir_ = nullptr;
+    certs_->Remove();
+    delete certs_;
+    certs_ = nullptr;
     certs_ok_ = false;
   }
 
-  static std::string CertFile(std::string_view name) {
-    return StrCat(*certs_dir_, "/", name, ".crt");
-  }
-  static std::string KeyFile(std::string_view name) {
-    return StrCat(*certs_dir_, "/", name, ".key");
-  }
-  static std::string Pem(const std::string& path) {
-    auto text = ReadFile(path);
-    EXPECT_TRUE(text.ok()) << text.status();
-    return text.ok() ? *text : std::string();
-  }
+  static std::string CertFile(std::string_view name) { return certs_->CertFile(name); }
+  static std::string KeyFile(std::string_view name) { return certs_->KeyFile(name); }
+  static std::string Pem(const std::string& path) { return DevCerts::Pem(path); }
 
   void SetUp() override {
     ASSERT_TRUE(certs_ok_) << "the development certificates were not made";
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = StrCat(::testing::TempDir(), "ledger_auth_", info->name(), "_",
-                  static_cast<int64_t>(getpid()));
+    dir_ = TestDir("ledger_auth");
     std::filesystem::remove_all(dir_);
     auto policy = LoadDemoPolicy();
     ASSERT_TRUE(policy.ok()) << policy.status();
     demo_policy_ = *std::move(policy);
 
     auto opened = ledger::Ledger::Open(
-        {.data_dir = dir_, .verify_chain_on_open = true, .clock_us = FixedNowUs});
+        {.data_dir = dir_, .verify_chain_on_open = true, .clock_us = Now2025Us});
     ASSERT_TRUE(opened.ok()) << opened.status();
     ledger_ = *std::move(opened);
     auto adopted = ledger_->AdoptPolicy(demo_policy_, "test-setup");
@@ -434,10 +339,7 @@ class AuthTest : public ::testing::Test {
     ASSERT_TRUE(enrolled.ok() && !enrolled->rejection) << "cannot enrol kIdA";
 
     auto running = services::StartServer(
-        *ledger_, {.listen_address = "127.0.0.1:0",
-                   .tls = services::TlsFiles{.cert_file = CertFile("server"),
-                                             .key_file = KeyFile("server"),
-                                             .client_ca_file = CertFile("ca")}});
+        *ledger_, {.listen_address = "127.0.0.1:0", .tls = certs_->ServerFiles()});
     ASSERT_TRUE(running.ok()) << running.status();
     server_ = std::make_unique<services::RunningServer>(*std::move(running));
     ASSERT_GT(server_->port, 0);
@@ -458,19 +360,14 @@ class AuthTest : public ::testing::Test {
   // nothing). `host` is "127.0.0.1" or "localhost": the server certificate names both.
   Channel Connect(std::string_view identity, std::string_view host = "127.0.0.1",
                   int max_send_bytes = -1) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = Pem(CertFile("ca"));
-    if (identity != kNoCertificate) {
-      ssl.pem_private_key = Pem(KeyFile(identity));
-      ssl.pem_cert_chain = Pem(CertFile(identity));
-    }
     grpc::ChannelArguments args;
     // Each channel its own connection: no subchannel shared with another identity's channel.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetMaxSendMessageSize(max_send_bytes);
     args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-    return grpc::CreateCustomChannel(StrCat(host, ":", server_->port), grpc::SslCredentials(ssl),
-                                     args);
+    return grpc::CreateCustomChannel(
+        StrCat(host, ":", server_->port),
+        certs_->ClientCredentials(identity == kNoCertificate ? "" : identity), args);
   }
 
   uint64_t Head() const { return ledger_->Head().sequence; }
@@ -486,7 +383,7 @@ class AuthTest : public ::testing::Test {
     ASSERT_FALSE(response.duplicate());
   }
 
-  static inline std::string* certs_dir_ = nullptr;
+  static inline DevCerts* certs_ = nullptr;
   static inline bool certs_ok_ = false;
 
   std::string dir_;
@@ -511,7 +408,7 @@ Expect Expected(std::string_view identity, const std::string& method) {
 TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
   // What the lifecycle calls act on: a resident who was 60 before the scheme started (so draws a
   // pension without contribution years), and a second region to transfer kIdB to.
-  const std::string old_id = IdBornOn("19450501");
+  const std::string old_id = CitizenId("19450501");
   auto enrolled_old = ledger_->Enrol(Participant(old_id, "朴老"), "test-setup");
   ASSERT_TRUE(enrolled_old.ok() && !enrolled_old->rejection) << "cannot enrol the old resident";
   ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
@@ -599,14 +496,14 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       {kPushCollections, 1,
        [](const Channel& channel, std::string_view identity) {
          v1::PushCollectionsResponse response;
-         return Push(channel, {Add(StrCat("PUSH-", identity), kIdA, 2023, 50000, "2023-03-01")},
+         return Push(channel, {AddRecord(StrCat("PUSH-", identity), kIdA, 2023, 50000, "2023-03-01")},
                      &response);
        }},
       {kStreamCollections, 1,
        [](const Channel& channel, std::string_view identity) {
          v1::PushCollectionsResponse response;
          return Stream(channel,
-                       {{Add(StrCat("STREAM-", identity), kIdA, 2022, 50000, "2022-03-01")}},
+                       {{AddRecord(StrCat("STREAM-", identity), kIdA, 2022, 50000, "2022-03-01")}},
                        &response);
        }},
       {kEnrol, 1,
@@ -931,7 +828,7 @@ TEST_F(AuthTest, CertificateWithoutClientAuthUsageIsRefusedInTheHandshake) {
   RpcResult r = GetPolicy(Connect("server"), kRegion, &policy);
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(r.status);
   v1::PushCollectionsResponse response;
-  r = Push(Connect("server"), {Add("SERVER-1", kIdA, 2024, 50000, "2024-03-01")}, &response);
+  r = Push(Connect("server"), {AddRecord("SERVER-1", kIdA, 2024, 50000, "2024-03-01")}, &response);
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(r.status);
   EXPECT_EQ(Head(), head);
 }
@@ -1024,7 +921,7 @@ TEST_F(AuthTest, EventsRecordTheCertificateSubjectAsActor) {
   const uint64_t head = Head();
   v1::PushCollectionsResponse pushed;
   RpcResult r = Push(Connect(kTaxBureau, "localhost"),
-                     {Add("ACTOR-1", kIdA, 2024, 50000, "2024-03-01")}, &pushed);
+                     {AddRecord("ACTOR-1", kIdA, 2024, 50000, "2024-03-01")}, &pushed);
   ASSERT_TRUE(r.status.ok()) << Describe(r.status);
   ASSERT_EQ(pushed.outcomes_size(), 1);
   ASSERT_EQ(pushed.outcomes(0).outcome(), v1::OUTCOME_ACCEPTED) << pushed.outcomes(0).detail();
@@ -1043,7 +940,7 @@ TEST_F(AuthTest, EventsRecordTheCertificateSubjectAsActor) {
   EXPECT_EQ(adopted.sequence(), head + 3);
 
   v1::PushCollectionsResponse streamed;
-  r = Stream(Connect(kTaxBureauYanji), {{Add("ACTOR-2", kIdB, 2024, 50000, "2024-03-01")}},
+  r = Stream(Connect(kTaxBureauYanji), {{AddRecord("ACTOR-2", kIdB, 2024, 50000, "2024-03-01")}},
              &streamed);
   ASSERT_TRUE(r.status.ok()) << Describe(r.status);
   ASSERT_EQ(streamed.outcomes_size(), 1);
@@ -1120,8 +1017,8 @@ TEST_F(AuthTest, CallerFromCertificateReadsRoleRegionsAndSubject) {
 TEST_F(AuthTest, RegionLimitedCertificateIsRejectedPerRecordOutsideItsRegion) {
   ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
   const uint64_t head = Head();
-  const v1::CollectionRecord mine = Add("REG-1", kIdA, 2024, 50000, "2024-03-01");
-  const v1::CollectionRecord other = Add("REG-2", kIdC, 2024, 50000, "2024-03-01", kOtherRegion);
+  const v1::CollectionRecord mine = AddRecord("REG-1", kIdA, 2024, 50000, "2024-03-01");
+  const v1::CollectionRecord other = AddRecord("REG-2", kIdC, 2024, 50000, "2024-03-01", kOtherRegion);
 
   v1::PushCollectionsResponse response;
   RpcResult r = Push(Connect(kTaxBureauYanji), {mine, other}, &response);
@@ -1154,9 +1051,9 @@ TEST_F(AuthTest, RegionLimitedCertificateIsRejectedPerRecordOutsideItsRegion) {
 TEST_F(AuthTest, RegionLimitedCertificateOnAStreamKeepsIndicesAcrossMessages) {
   ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
   const uint64_t head = Head();
-  const v1::CollectionRecord other1 = Add("SREG-1", kIdC, 2024, 50000, "2024-03-01", kOtherRegion);
-  const v1::CollectionRecord mine = Add("SREG-2", kIdA, 2023, 50000, "2023-03-01");
-  const v1::CollectionRecord other2 = Add("SREG-3", kIdC, 2023, 50000, "2023-03-01", kOtherRegion);
+  const v1::CollectionRecord other1 = AddRecord("SREG-1", kIdC, 2024, 50000, "2024-03-01", kOtherRegion);
+  const v1::CollectionRecord mine = AddRecord("SREG-2", kIdA, 2023, 50000, "2023-03-01");
+  const v1::CollectionRecord other2 = AddRecord("SREG-3", kIdC, 2023, 50000, "2023-03-01", kOtherRegion);
 
   v1::PushCollectionsResponse response;
   RpcResult r = Stream(Connect(kTaxBureauYanji), {{other1}, {mine, other2}}, &response);
@@ -1193,7 +1090,7 @@ TEST_F(AuthTest, RegionLimitedCertificateOnAStreamKeepsIndicesAcrossMessages) {
 TEST_F(AuthTest, RegionLimitedFundAgencyIsDeniedLifecycleCommandsOutsideItsRegion) {
   ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
   v1::PushCollectionsResponse pushed;
-  RpcResult r = Push(Connect(kTaxBureau), {Add("SCOPE-1", kIdA, 2024, 50000, "2024-03-01")},
+  RpcResult r = Push(Connect(kTaxBureau), {AddRecord("SCOPE-1", kIdA, 2024, 50000, "2024-03-01")},
                      &pushed);
   ASSERT_TRUE(r.status.ok()) << Describe(r.status);
   ASSERT_EQ(pushed.accepted_count(), 1u);
@@ -1396,7 +1293,7 @@ TEST_F(AuthTest, RequestOverTheMessageSizeLimitIsResourceExhausted) {
   const Channel channel = Connect(kTaxBureau, "127.0.0.1", 64 * kMiB);
   const uint64_t head = Head();
 
-  v1::CollectionRecord huge = Add("HUGE-1", kIdA, 2024, 50000, "2024-03-01");
+  v1::CollectionRecord huge = AddRecord("HUGE-1", kIdA, 2024, 50000, "2024-03-01");
   huge.set_name(std::string(17 * kMiB, 'x'));
   v1::PushCollectionsResponse response;
   RpcResult r = Push(channel, {huge}, &response);
@@ -1425,7 +1322,7 @@ TEST_F(AuthTest, RequestOverTheMessageSizeLimitIsResourceExhausted) {
 
   // The connection is still usable.
   v1::PushCollectionsResponse ok;
-  r = Push(channel, {Add("HUGE-2", kIdA, 2024, 50000, "2024-03-01")}, &ok);
+  r = Push(channel, {AddRecord("HUGE-2", kIdA, 2024, 50000, "2024-03-01")}, &ok);
   ASSERT_TRUE(r.status.ok()) << Describe(r.status);
   EXPECT_EQ(ok.accepted_count(), 1u);
   EXPECT_EQ(Head(), head + 1);
@@ -1435,7 +1332,7 @@ TEST_F(AuthTest, UnaryPushOverTheBatchLimitIsResourceExhausted) {
   const uint64_t head = Head();
   std::vector<v1::CollectionRecord> too_many;
   for (size_t i = 0; i <= ledger::kBatchRecordsMax; ++i) {
-    too_many.push_back(Add(StrCat("BATCH-", i), kIdC, 2024, 10000, "2024-03-01"));
+    too_many.push_back(AddRecord(StrCat("BATCH-", i), kIdC, 2024, 10000, "2024-03-01"));
   }
   ASSERT_EQ(too_many.size(), ledger::kBatchRecordsMax + 1);
   v1::PushCollectionsResponse response;
@@ -1467,13 +1364,13 @@ TEST_F(AuthTest, CallLogsCarryNoRawCitizenIds) {
     r = Enrol(fund, Participant(kIdBadCheck, "李梅"), &enrolled);
     EXPECT_EQ(r.reason, "REASON_INVALID_CITIZEN_ID") << Describe(r.status);
 
-    const v1::CollectionRecord paid = Add("LOG-1", kIdA, 2024, 50000, "2024-03-01");
+    const v1::CollectionRecord paid = AddRecord("LOG-1", kIdA, 2024, 50000, "2024-03-01");
     v1::CollectionRecord conflicting = paid;
     conflicting.set_amount_fen(60000);
     const std::vector<v1::CollectionRecord> batch = {
         paid,                                                  // accepted
-        Add("LOG-2", kIdC, 2024, 50000, "2024-03-01"),         // suspense: not enrolled
-        Add("LOG-3", kIdBadCheck, 2024, 50000, "2024-03-01"),  // bad check digit
+        AddRecord("LOG-2", kIdC, 2024, 50000, "2024-03-01"),         // suspense: not enrolled
+        AddRecord("LOG-3", kIdBadCheck, 2024, 50000, "2024-03-01"),  // bad check digit
         conflicting,                                           // same receipt, other amount
     };
     v1::PushCollectionsResponse pushed;

@@ -1,6 +1,5 @@
 // End-to-end tests through the gRPC seam: a real ledger on a temporary RocksDB directory, the real
 // server on a loopback port, and generated client stubs.
-#include <google/protobuf/util/message_differencer.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,16 +34,16 @@
 #include "ledger/strings.h"
 #include "ledger/v1/services.grpc.pb.h"
 #include "services/services.h"
+#include "tests/support/grpc_node.h"
 
 namespace {
 
 namespace v1 = ledger::v1;
-using ::google::protobuf::util::MessageDifferencer;
 using ::ledger::StrCat;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kRegion[] = "222401";
 constexpr char kOtherRegion[] = "222402";      // a copy of the demo policy, adopted by some tests
 constexpr char kIdA[] = "22240119650315123X";  // born 1965
 constexpr char kIdB[] = "222401198001014568";  // born 1980
@@ -55,57 +54,9 @@ constexpr char kIdBadCheck[] = "222401198001014569";  // kIdB with a wrong check
 // Every raw citizen ID the tests use by name; none may appear in an error message or detail.
 constexpr const char* kNamedIds[] = {kIdA, kIdB, kIdC, kIdTooYoung, kIdBadCheck};
 
+// 2025-06-30 at the given UTC time ("today" at noon UTC is 2025-06-30 in Beijing).
 int64_t ClockAt(int hour_utc, int minute_utc) {
-  return absl::ToUnixMicros(absl::FromCivil(absl::CivilSecond(2025, 6, 30, hour_utc, minute_utc, 0),
-                                            absl::UTCTimeZone()));
-}
-
-// 2025-06-30 12:00 UTC = 2025-06-30 20:00 in Beijing: "today" is 2025-06-30.
-int64_t FixedNowUs() { return ClockAt(12, 0); }
-
-// A valid citizen ID of region 222401 for n in [0, 9'999'999]: born 1970-01-01 plus n / 1000
-// days, sequence n % 1000. None of them is one of the named IDs above.
-std::string MakeCitizenId(int n) {
-  const absl::CivilDay birth = absl::CivilDay(1970, 1, 1) + n / 1000;
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%s%04d%02d%02d%03d", kRegion,
-                static_cast<int>(birth.year()), birth.month(), birth.day(), n % 1000);
-  const std::string first17(buffer);
-  return StrCat(first17, ledger::CitizenIdCheckChar(first17));
-}
-
-// A valid citizen ID of region 222401 for someone born on `birth`.
-std::string CitizenIdBornOn(absl::CivilDay birth, int sequence = 123) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%s%04d%02d%02d%03d", kRegion,
-                static_cast<int>(birth.year()), birth.month(), birth.day(), sequence);
-  const std::string first17(buffer);
-  return StrCat(first17, ledger::CitizenIdCheckChar(first17));
-}
-
-absl::StatusOr<v1::Policy> LoadDemoPolicy() {
-  const std::string path = StrCat(LEDGER_SOURCE_DIR, "/deploy/policies/yanji-222401.json");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(StrCat("cannot open ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ledger::ParsePolicyJson(text.str());
-}
-
-v1::CollectionRecord Add(std::string receipt, std::string citizen_id, int year, int64_t fen,
-                         std::string date, std::string region = kRegion) {
-  v1::CollectionRecord r;
-  r.set_record_type(v1::RECORD_TYPE_ADD);
-  r.set_receipt_number(std::move(receipt));
-  r.set_citizen_id(std::move(citizen_id));
-  r.set_name("金哲");
-  r.set_region_code(std::move(region));
-  r.set_contribution_year(year);
-  r.set_amount_fen(fen);
-  r.set_collection_date(std::move(date));
-  r.set_tax_office("22240100");
-  r.set_batch_id("BATCH-1");
-  return r;
+  return UtcMicros(2025, 6, 30, hour_utc, minute_utc);
 }
 
 // The cancellation (撤销) of `original`, dated `date`.
@@ -117,31 +68,12 @@ v1::CollectionRecord CancelOf(const v1::CollectionRecord& original, std::string 
   return r;
 }
 
-std::string ReasonOf(const grpc::ClientContext& context) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  auto it = trailers.find(services::kReasonMetadataKey);
-  return it == trailers.end() ? std::string() : std::string(it->second.data(), it->second.size());
-}
-
-// A finished RPC: its status and the machine-readable reason from the trailers.
-struct RpcResult {
-  grpc::Status status;
-  std::string reason;
-};
+using RpcResult = Rpc;
 
 void ExpectNoRawCitizenId(std::string_view text) {
   for (const char* id : kNamedIds) {
     EXPECT_THAT(std::string(text), Not(HasSubstr(id))) << "raw citizen ID leaked";
   }
-}
-
-::testing::AssertionResult ProtoEquals(const google::protobuf::Message& expected,
-                                       const google::protobuf::Message& actual) {
-  std::string diff;
-  MessageDifferencer differencer;
-  differencer.ReportDifferencesToString(&diff);
-  if (differencer.Compare(expected, actual)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << diff;
 }
 
 // One record's expected outcome. `sequence` 0 means none.
@@ -196,72 +128,26 @@ std::vector<Want> AsResent(const std::vector<Want>& first) {
 class LedgerServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = StrCat(::testing::TempDir(), "ledger_it_", info->test_suite_name(), "_", info->name(),
-                  "_", static_cast<int64_t>(getpid()));
-    std::filesystem::remove_all(dir_);
     auto policy = LoadDemoPolicy();
     ASSERT_TRUE(policy.ok()) << policy.status();
     demo_policy_ = *std::move(policy);
-    ASSERT_NO_FATAL_FAILURE(OpenLedger());
-    ASSERT_NO_FATAL_FAILURE(StartServer());
+    node_ = std::make_unique<Node>(TestDir("ledger_it"),
+                                   NodeOptions{.clock_us = Now2025Us,
+                                               .max_receive_message_bytes = 64 * 1024 * 1024});
+    dir_ = node_->dir();
+    ASSERT_NO_FATAL_FAILURE(node_->Start());
   }
 
-  void TearDown() override {
-    StopServer();
-    ledger_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  void OpenLedger(std::function<int64_t()> clock = FixedNowUs) {
-    auto opened = ledger::Ledger::Open(
-        {.data_dir = dir_, .verify_chain_on_open = true, .clock_us = std::move(clock)});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    ledger_ = *std::move(opened);
-  }
-
-  void StartServer() {
-    auto running = services::StartServer(*ledger_, {.listen_address = "127.0.0.1:0",
-                                                      .insecure_plaintext = true});
-    ASSERT_TRUE(running.ok()) << running.status();
-    server_ = std::make_unique<services::RunningServer>(*std::move(running));
-    ASSERT_GT(server_->port, 0);
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-    auto channel = grpc::CreateCustomChannel(StrCat("127.0.0.1:", server_->port),
-                                             grpc::InsecureChannelCredentials(), args);
-    collections_ = v1::CollectionService::NewStub(channel);
-    accounts_ = v1::AccountService::NewStub(channel);
-    policies_ = v1::PolicyService::NewStub(channel);
-  }
-
-  void StopServer() {
-    collections_.reset();
-    accounts_.reset();
-    policies_.reset();
-    if (server_ != nullptr) {
-      server_->server->Shutdown();
-      server_->server->Wait();
-      server_.reset();
-    }
-  }
+  void TearDown() override { node_.reset(); }
 
   // Stops the server, closes the ledger, reopens it from the same directory (verifying the whole
   // chain) and serves it again.
-  void Restart() {
-    StopServer();
-    ledger_.reset();
-    ASSERT_NO_FATAL_FAILURE(OpenLedger());
-    ASSERT_NO_FATAL_FAILURE(StartServer());
-  }
+  void Restart() { ASSERT_NO_FATAL_FAILURE(node_->Restart()); }
+
+  ledger::Ledger& ledger() { return node_->ledger(); }
 
   RpcResult AdoptPolicy(const v1::Policy& policy, v1::AdoptPolicyResponse* response) {
-    grpc::ClientContext context;
-    v1::AdoptPolicyRequest request;
-    *request.mutable_policy() = policy;
-    grpc::Status status = policies_->AdoptPolicy(&context, request, response);
-    return {status, ReasonOf(context)};
+    return node_->AdoptPolicy(policy, response);
   }
 
   void AdoptDemoPolicy() {
@@ -269,7 +155,7 @@ class LedgerServerTest : public ::testing::Test {
     RpcResult r = AdoptPolicy(demo_policy_, &response);
     ASSERT_TRUE(r.status.ok()) << r.status.error_message();
     EXPECT_FALSE(response.duplicate());
-    EXPECT_EQ(response.sequence(), ledger_->Head().sequence);
+    EXPECT_EQ(response.sequence(), ledger().Head().sequence);
   }
 
   // The demo policy under another region code.
@@ -282,26 +168,8 @@ class LedgerServerTest : public ::testing::Test {
     ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   }
 
-  static v1::ParticipantEnrolled Participant(std::string citizen_id, std::string name,
-                                             std::string date = "2020-01-01",
-                                             std::string region = kRegion) {
-    v1::ParticipantEnrolled p;
-    p.set_citizen_id(std::move(citizen_id));
-    p.set_name(std::move(name));
-    p.set_ethnicity("朝鲜族");
-    p.set_address("延吉市公园路1号");
-    p.set_phone("13800000000");
-    p.set_region_code(std::move(region));
-    p.set_enrolment_date(std::move(date));
-    return p;
-  }
-
   RpcResult Enrol(const v1::ParticipantEnrolled& participant, v1::EnrolResponse* response) {
-    grpc::ClientContext context;
-    v1::EnrolRequest request;
-    *request.mutable_participant() = participant;
-    grpc::Status status = accounts_->Enrol(&context, request, response);
-    return {status, ReasonOf(context)};
+    return node_->Enrol(participant, response);
   }
 
   // Enrols and returns the enrolment's sequence (0 on failure, with a test failure recorded).
@@ -314,11 +182,7 @@ class LedgerServerTest : public ::testing::Test {
   }
 
   RpcResult GetAccount(const std::string& citizen_id, v1::Account* account) {
-    grpc::ClientContext context;
-    v1::GetAccountRequest request;
-    request.set_citizen_id(citizen_id);
-    grpc::Status status = accounts_->GetAccount(&context, request, account);
-    return {status, ReasonOf(context)};
+    return node_->GetAccount(citizen_id, account);
   }
 
   v1::Account AccountOf(const std::string& citizen_id) {
@@ -330,11 +194,7 @@ class LedgerServerTest : public ::testing::Test {
 
   RpcResult Push(const std::vector<v1::CollectionRecord>& records,
                  v1::PushCollectionsResponse* response) {
-    grpc::ClientContext context;
-    v1::PushCollectionsRequest request;
-    for (const v1::CollectionRecord& r : records) *request.add_records() = r;
-    grpc::Status status = collections_->PushCollections(&context, request, response);
-    return {status, ReasonOf(context)};
+    return node_->Push(records, response);
   }
 
   v1::PushCollectionsResponse PushOk(const std::vector<v1::CollectionRecord>& records) {
@@ -347,25 +207,12 @@ class LedgerServerTest : public ::testing::Test {
   // Sends `messages` over one StreamCollections stream.
   RpcResult Stream(const std::vector<std::vector<v1::CollectionRecord>>& messages,
                    v1::PushCollectionsResponse* response) {
-    grpc::ClientContext context;
-    auto writer = collections_->StreamCollections(&context, response);
-    for (const auto& records : messages) {
-      v1::PushCollectionsRequest message;
-      for (const v1::CollectionRecord& r : records) *message.add_records() = r;
-      if (!writer->Write(message)) break;  // the server ended the stream; Finish says why
-    }
-    writer->WritesDone();
-    grpc::Status status = writer->Finish();
-    return {status, ReasonOf(context)};
+    return node_->Stream(messages, response);
   }
 
   std::string dir_;
   v1::Policy demo_policy_;
-  std::unique_ptr<ledger::Ledger> ledger_;
-  std::unique_ptr<services::RunningServer> server_;
-  std::unique_ptr<v1::CollectionService::Stub> collections_;
-  std::unique_ptr<v1::AccountService::Stub> accounts_;
-  std::unique_ptr<v1::PolicyService::Stub> policies_;
+  std::unique_ptr<Node> node_;
 };
 
 // --- 1. a mixed batch -------------------------------------------------------------------------
@@ -374,26 +221,26 @@ TEST_F(LedgerServerTest, MixedBatchGivesOneOutcomePerRecordInOrder) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
   const uint64_t enrolled_a = EnrolOk(kIdA, "金哲");
   EnrolOk(kIdB, "李梅");
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   ASSERT_EQ(head, 3u);
 
-  const v1::CollectionRecord paid = Add("R0001", kIdA, 2024, 50000, "2024-03-01");
+  const v1::CollectionRecord paid = AddRecord("R0001", kIdA, 2024, 50000, "2024-03-01");
   v1::CollectionRecord conflicting = paid;
   conflicting.set_amount_fen(60000);
-  v1::CollectionRecord untyped = Add("R0010", kIdB, 2024, 50000, "2024-03-01");
+  v1::CollectionRecord untyped = AddRecord("R0010", kIdB, 2024, 50000, "2024-03-01");
   untyped.set_record_type(v1::RECORD_TYPE_UNSPECIFIED);
   const std::vector<v1::CollectionRecord> batch = {
       paid,                                                     // 0 accepted
       paid,                                                     // 1 exact resend
       conflicting,                                              // 2 same receipt, new amount
-      Add("R0004", kIdBadCheck, 2024, 50000, "2024-03-01"),     // 3 bad check digit
-      Add("R0005", kIdC, 2024, 50000, "2024-03-01"),            // 4 not enrolled
-      Add("R0006", kIdB, 2024, 25000, "2024-03-01"),            // 5 250 yuan: no such tier
-      Add("R0007", kIdB, 2024, 50000, "2024-03-01", "999999"),  // 6 unknown region
-      Add("R0008", kIdB, 2025, 50000, "2025-07-01"),            // 7 tomorrow
-      Add("R0009", kIdB, 2024, 0, "2024-03-01"),                // 8 zero amount
+      AddRecord("R0004", kIdBadCheck, 2024, 50000, "2024-03-01"),     // 3 bad check digit
+      AddRecord("R0005", kIdC, 2024, 50000, "2024-03-01"),            // 4 not enrolled
+      AddRecord("R0006", kIdB, 2024, 25000, "2024-03-01"),            // 5 250 yuan: no such tier
+      AddRecord("R0007", kIdB, 2024, 50000, "2024-03-01", "999999"),  // 6 unknown region
+      AddRecord("R0008", kIdB, 2025, 50000, "2025-07-01"),            // 7 tomorrow
+      AddRecord("R0009", kIdB, 2024, 0, "2024-03-01"),                // 8 zero amount
       untyped,                                                  // 9 no record type
-      Add("R0011", kIdA, 2024, 50000, "2024-04-01"),            // 10 2024 already paid
+      AddRecord("R0011", kIdA, 2024, 50000, "2024-04-01"),            // 10 2024 already paid
   };
   const std::vector<Want> want = {
       {v1::OUTCOME_ACCEPTED, head + 1},
@@ -415,15 +262,15 @@ TEST_F(LedgerServerTest, MixedBatchGivesOneOutcomePerRecordInOrder) {
   EXPECT_EQ(response.duplicate_count(), 1u);
   EXPECT_EQ(response.suspense_count(), 2u);
   EXPECT_EQ(response.rejected_count(), 7u);
-  EXPECT_EQ(ledger_->Head().sequence, head + 3);
+  EXPECT_EQ(ledger().Head().sequence, head + 3);
 
   // The committed events are the records, in order, recorded by the unauthenticated peer.
-  auto first = ledger_->ReadEvent(head + 1);
+  auto first = ledger().ReadEvent(head + 1);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->contribution_collected().receipt_number(), "R0001");
-  EXPECT_EQ(first->recorded_time_us(), FixedNowUs());
+  EXPECT_EQ(first->recorded_time_us(), Now2025Us());
   EXPECT_THAT(first->actor(), ::testing::StartsWith("plaintext-dev:"));
-  auto suspense = ledger_->ReadEvent(head + 2);
+  auto suspense = ledger().ReadEvent(head + 2);
   ASSERT_TRUE(suspense.ok()) << suspense.status();
   EXPECT_EQ(suspense->contribution_collected().receipt_number(), "R0005");
   EXPECT_EQ(suspense->contribution_collected().suspense_reason(), v1::SUSPENSE_REASON_NOT_ENROLLED);
@@ -455,42 +302,41 @@ TEST_F(LedgerServerTest, MixedBatchGivesOneOutcomePerRecordInOrder) {
 
   // Resending the whole batch: everything committed is DUPLICATE with its original sequence, the
   // same rejections, and nothing changes.
-  const auto totals_before = ledger_->LedgerAccountBalances();
+  const auto totals_before = ledger().LedgerAccountBalances();
   const v1::PushCollectionsResponse again = PushOk(batch);
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(again, AsResent(want)));
   EXPECT_EQ(again.accepted_count(), 0u);
   EXPECT_EQ(again.suspense_count(), 0u);
   EXPECT_EQ(again.duplicate_count(), 4u);
   EXPECT_EQ(again.rejected_count(), 7u);
-  EXPECT_EQ(ledger_->Head().sequence, head + 3);
+  EXPECT_EQ(ledger().Head().sequence, head + 3);
   EXPECT_TRUE(ProtoEquals(a, AccountOf(kIdA)));
   EXPECT_TRUE(ProtoEquals(b, AccountOf(kIdB)));
-  EXPECT_EQ(ledger_->LedgerAccountBalances(), totals_before);
+  EXPECT_EQ(ledger().LedgerAccountBalances(), totals_before);
 }
 
 TEST_F(LedgerServerTest, EmptyPushIsOkAndWritesNothing) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   const v1::PushCollectionsResponse response = PushOk({});
   EXPECT_EQ(response.outcomes_size(), 0);
   EXPECT_EQ(response.accepted_count() + response.duplicate_count() + response.suspense_count() +
                 response.rejected_count(),
             0u);
-  EXPECT_EQ(ledger_->Head().sequence, head);
+  EXPECT_EQ(ledger().Head().sequence, head);
 }
 
 // "Not in the future" is judged on the Beijing calendar day (UTC+8), not the UTC day.
 TEST_F(LedgerServerTest, FutureDateIsJudgedOnTheBeijingDay) {
-  StopServer();
-  ledger_.reset();
+  node_->Stop();
   // 2025-06-30 16:30 UTC is 2025-07-01 00:30 in Beijing.
-  ASSERT_NO_FATAL_FAILURE(OpenLedger([] { return ClockAt(16, 30); }));
-  ASSERT_NO_FATAL_FAILURE(StartServer());
+  node_->options().clock_us = [] { return ClockAt(16, 30); };
+  ASSERT_NO_FATAL_FAILURE(node_->Start(/*reopen=*/true));
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   const v1::PushCollectionsResponse response = PushOk({
-      Add("T1", kIdC, 2025, 10000, "2025-07-01"),
-      Add("T2", kIdC, 2026, 10000, "2025-07-02"),
+      AddRecord("T1", kIdC, 2025, 10000, "2025-07-01"),
+      AddRecord("T2", kIdC, 2026, 10000, "2025-07-02"),
   });
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(
       response,
@@ -503,9 +349,9 @@ TEST_F(LedgerServerTest, FutureDateIsJudgedOnTheBeijingDay) {
 TEST_F(LedgerServerTest, CancellationReversesTheOriginalAndIsIdempotent) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
   EnrolOk(kIdA, "金哲");
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
 
-  const v1::CollectionRecord paid = Add("C0001", kIdA, 2023, 20000, "2023-05-10");
+  const v1::CollectionRecord paid = AddRecord("C0001", kIdA, 2023, 20000, "2023-05-10");
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk({paid}), {{v1::OUTCOME_ACCEPTED, head + 1}}));
   ASSERT_EQ(AccountOf(kIdA).total_fen(), 20000);
 
@@ -517,7 +363,7 @@ TEST_F(LedgerServerTest, CancellationReversesTheOriginalAndIsIdempotent) {
   EXPECT_EQ(a.contributions_size(), 0);
   for (const v1::SourceBalance& b : a.balances()) EXPECT_EQ(b.principal_fen(), 0);
   EXPECT_EQ(a.last_sequence(), head + 2);
-  auto event = ledger_->ReadEvent(head + 2);
+  auto event = ledger().ReadEvent(head + 2);
   ASSERT_TRUE(event.ok()) << event.status();
   ASSERT_TRUE(event->has_contribution_cancelled());
   EXPECT_EQ(event->contribution_cancelled().original_sequence(), head + 1);
@@ -534,8 +380,8 @@ TEST_F(LedgerServerTest, CancellationReversesTheOriginalAndIsIdempotent) {
   // cancellation dated before the collection.
   const v1::CollectionRecord other_cancel = CancelOf(paid, "2023-07-01");
   const v1::CollectionRecord unknown =
-      CancelOf(Add("C9999", kIdA, 2023, 20000, "2023-05-10"), "2023-06-01");
-  const v1::CollectionRecord paid_2022 = Add("C0002", kIdA, 2022, 30000, "2022-05-10");
+      CancelOf(AddRecord("C9999", kIdA, 2023, 20000, "2023-05-10"), "2023-06-01");
+  const v1::CollectionRecord paid_2022 = AddRecord("C0002", kIdA, 2022, 30000, "2022-05-10");
   ASSERT_NO_FATAL_FAILURE(
       ExpectOutcomes(PushOk({other_cancel, unknown, paid_2022, CancelOf(paid_2022, "2022-05-09")}),
                      {{v1::OUTCOME_REJECTED, 0, v1::REASON_ALREADY_CANCELLED},
@@ -559,22 +405,22 @@ TEST_F(LedgerServerTest, CancellationReversesTheOriginalAndIsIdempotent) {
   EXPECT_EQ(a.contribution_years(), 1u);
 
   // After the cancellation the year is free again: a new receipt for 2023 is credited.
-  ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk({Add("C0003", kIdA, 2023, 10000, "2023-08-01")}),
+  ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk({AddRecord("C0003", kIdA, 2023, 10000, "2023-08-01")}),
                                          {{v1::OUTCOME_ACCEPTED, head + 4}}));
   a = AccountOf(kIdA);
   EXPECT_EQ(a.total_fen(), 40000);
   EXPECT_EQ(a.contribution_years(), 2u);
-  EXPECT_EQ(ledger_->Head().sequence, head + 4);
+  EXPECT_EQ(ledger().Head().sequence, head + 4);
 }
 
 TEST_F(LedgerServerTest, CancellingASuspenseReceiptEmptiesSuspense) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
-  const uint64_t head = ledger_->Head().sequence;
-  const v1::CollectionRecord parked = Add("S0001", kIdC, 2024, 10000, "2024-02-01");
+  const uint64_t head = ledger().Head().sequence;
+  const v1::CollectionRecord parked = AddRecord("S0001", kIdC, 2024, 10000, "2024-02-01");
   ASSERT_NO_FATAL_FAILURE(
       ExpectOutcomes(PushOk({parked}), {{v1::OUTCOME_SUSPENSE, head + 1, v1::REASON_UNSPECIFIED,
                                          v1::SUSPENSE_REASON_NOT_ENROLLED}}));
-  std::map<std::string, int64_t> totals = ledger_->LedgerAccountBalances();
+  std::map<std::string, int64_t> totals = ledger().LedgerAccountBalances();
   EXPECT_EQ(totals["222401/suspense"], -10000);
   EXPECT_EQ(totals["222401/tax_receivable"], 10000);
 
@@ -584,11 +430,11 @@ TEST_F(LedgerServerTest, CancellingASuspenseReceiptEmptiesSuspense) {
   EXPECT_NE(response.outcomes(0).outcome(), v1::OUTCOME_REJECTED)
       << v1::Reason_Name(response.outcomes(0).reason()) << " " << response.outcomes(0).detail();
   EXPECT_EQ(response.outcomes(0).sequence(), head + 2);
-  auto event = ledger_->ReadEvent(head + 2);
+  auto event = ledger().ReadEvent(head + 2);
   ASSERT_TRUE(event.ok()) << event.status();
   EXPECT_EQ(event->contribution_cancelled().original_suspense_reason(),
             v1::SUSPENSE_REASON_NOT_ENROLLED);
-  totals = ledger_->LedgerAccountBalances();
+  totals = ledger().LedgerAccountBalances();
   EXPECT_EQ(totals["222401/suspense"], 0);
   EXPECT_EQ(totals["222401/tax_receivable"], 0);
 
@@ -603,7 +449,7 @@ TEST_F(LedgerServerTest, CancellingASuspenseReceiptEmptiesSuspense) {
 TEST_F(LedgerServerTest, StreamReturnsOneOutcomePerRecordIndexedAcrossTheStream) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
   EnrolOk(kIdA, "金哲");
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
 
   // 2,500 records in messages of 1,000 + 1,000 + 500. Every 250th is kIdA's contribution for a
   // new year (2014..2023: accepted); the last has amount 0 (rejected); the rest are people who
@@ -617,13 +463,13 @@ TEST_F(LedgerServerTest, StreamReturnsOneOutcomePerRecordIndexedAcrossTheStream)
     std::snprintf(receipt, sizeof receipt, "STREAM%05d", i);
     v1::CollectionRecord r;
     if (i == kRecords - 1) {
-      r = Add(receipt, MakeCitizenId(i), 2025, 0, "2025-01-15");
+      r = AddRecord(receipt, NumberedCitizenId(i), 2025, 0, "2025-01-15");
       want.push_back({v1::OUTCOME_REJECTED, 0, v1::REASON_AMOUNT_NOT_POSITIVE});
     } else if (i % 250 == 0) {
-      r = Add(receipt, kIdA, 2014 + i / 250, 10000, "2025-01-15");
+      r = AddRecord(receipt, kIdA, 2014 + i / 250, 10000, "2025-01-15");
       want.push_back({v1::OUTCOME_ACCEPTED, next_sequence++});
     } else {
-      r = Add(receipt, MakeCitizenId(i), 2025, 10000, "2025-01-15");
+      r = AddRecord(receipt, NumberedCitizenId(i), 2025, 10000, "2025-01-15");
       want.push_back({v1::OUTCOME_SUSPENSE, next_sequence++, v1::REASON_UNSPECIFIED,
                       v1::SUSPENSE_REASON_NOT_ENROLLED});
     }
@@ -641,7 +487,7 @@ TEST_F(LedgerServerTest, StreamReturnsOneOutcomePerRecordIndexedAcrossTheStream)
   EXPECT_EQ(response.accepted_count() + response.duplicate_count() + response.suspense_count() +
                 response.rejected_count(),
             static_cast<uint32_t>(kRecords));
-  EXPECT_EQ(ledger_->Head().sequence, head + kRecords - 1);
+  EXPECT_EQ(ledger().Head().sequence, head + kRecords - 1);
   const v1::Account a = AccountOf(kIdA);
   EXPECT_EQ(a.total_fen(), 10 * 10000);
   EXPECT_EQ(a.contribution_years(), 10u);
@@ -653,7 +499,7 @@ TEST_F(LedgerServerTest, StreamReturnsOneOutcomePerRecordIndexedAcrossTheStream)
   r = Stream(regrouped, &again);
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(again, AsResent(want)));
-  EXPECT_EQ(ledger_->Head().sequence, head + kRecords - 1);
+  EXPECT_EQ(ledger().Head().sequence, head + kRecords - 1);
 }
 
 // `count` valid, distinct, not-enrolled records (each would be booked to suspense).
@@ -663,14 +509,14 @@ std::vector<v1::CollectionRecord> SuspenseRecords(std::string_view prefix, int f
   for (int i = first; i < first + count; ++i) {
     char receipt[32];
     std::snprintf(receipt, sizeof receipt, "%07d", i);
-    out.push_back(Add(StrCat(prefix, receipt), MakeCitizenId(i), 2025, 10000, "2025-02-01"));
+    out.push_back(AddRecord(StrCat(prefix, receipt), NumberedCitizenId(i), 2025, 10000, "2025-02-01"));
   }
   return out;
 }
 
 TEST_F(LedgerServerTest, UnaryPushOverTheBatchLimitFailsAndWritesNothing) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   const auto too_many = SuspenseRecords("U", 0, static_cast<int>(ledger::kBatchRecordsMax) + 1);
   v1::PushCollectionsResponse response;
   RpcResult r = Push(too_many, &response);
@@ -678,19 +524,19 @@ TEST_F(LedgerServerTest, UnaryPushOverTheBatchLimitFailsAndWritesNothing) {
       << r.status.error_message();
   EXPECT_EQ(r.reason, "batch_records_max");
   EXPECT_EQ(response.outcomes_size(), 0);
-  EXPECT_EQ(ledger_->Head().sequence, head);
+  EXPECT_EQ(ledger().Head().sequence, head);
 
   // Exactly the limit is fine.
   const std::vector<v1::CollectionRecord> at_limit(too_many.begin(), too_many.end() - 1);
   const v1::PushCollectionsResponse ok = PushOk(at_limit);
   EXPECT_EQ(ok.outcomes_size(), static_cast<int>(ledger::kBatchRecordsMax));
   EXPECT_EQ(ok.suspense_count(), ledger::kBatchRecordsMax);
-  EXPECT_EQ(ledger_->Head().sequence, head + ledger::kBatchRecordsMax);
+  EXPECT_EQ(ledger().Head().sequence, head + ledger::kBatchRecordsMax);
 }
 
 TEST_F(LedgerServerTest, StreamMessageOverTheBatchLimitFailsAfterEarlierMessagesCommit) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   const auto first = SuspenseRecords("F", 0, 3);
   const auto too_many = SuspenseRecords("G", 100, static_cast<int>(ledger::kBatchRecordsMax) + 1);
   v1::PushCollectionsResponse response;
@@ -699,7 +545,7 @@ TEST_F(LedgerServerTest, StreamMessageOverTheBatchLimitFailsAfterEarlierMessages
       << r.status.error_message();
   EXPECT_EQ(r.reason, "batch_records_max");
   // The first message was committed; nothing of the oversized one was.
-  EXPECT_EQ(ledger_->Head().sequence, head + 3);
+  EXPECT_EQ(ledger().Head().sequence, head + 3);
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk(first), {{v1::OUTCOME_DUPLICATE, head + 1},
                                                          {v1::OUTCOME_DUPLICATE, head + 2},
                                                          {v1::OUTCOME_DUPLICATE, head + 3}}));
@@ -707,7 +553,7 @@ TEST_F(LedgerServerTest, StreamMessageOverTheBatchLimitFailsAfterEarlierMessages
 
 TEST_F(LedgerServerTest, StreamOverTheStreamLimitFailsAfterCommittingTheFirstMessages) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   constexpr size_t kFull = ledger::kStreamRecordsMax / ledger::kBatchRecordsMax;
   std::vector<std::vector<v1::CollectionRecord>> messages;
   for (size_t m = 0; m < kFull; ++m) {
@@ -720,7 +566,7 @@ TEST_F(LedgerServerTest, StreamOverTheStreamLimitFailsAfterCommittingTheFirstMes
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << r.status.error_message();
   EXPECT_EQ(r.reason, "stream_records_max");
-  EXPECT_EQ(ledger_->Head().sequence, head + ledger::kStreamRecordsMax);
+  EXPECT_EQ(ledger().Head().sequence, head + ledger::kStreamRecordsMax);
 }
 
 // --- 4. enrolment and account lookups ---------------------------------------------------------
@@ -729,7 +575,7 @@ TEST_F(LedgerServerTest, EnrolErrorsMapToStatusCodesWithReasons) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
   const uint64_t enrolled = EnrolOk(kIdA, "金哲");
   ASSERT_GT(enrolled, 0u);
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
 
   struct Case {
     v1::ParticipantEnrolled participant;
@@ -760,7 +606,7 @@ TEST_F(LedgerServerTest, EnrolErrorsMapToStatusCodesWithReasons) {
       EXPECT_THAT(r.status.error_message(), HasSubstr(c.masked));
     }
   }
-  EXPECT_EQ(ledger_->Head().sequence, head);
+  EXPECT_EQ(ledger().Head().sequence, head);
 
   // An identical resend is not an error.
   v1::EnrolResponse response;
@@ -768,7 +614,7 @@ TEST_F(LedgerServerTest, EnrolErrorsMapToStatusCodesWithReasons) {
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_TRUE(response.duplicate());
   EXPECT_EQ(response.sequence(), enrolled);
-  EXPECT_EQ(ledger_->Head().sequence, head);
+  EXPECT_EQ(ledger().Head().sequence, head);
 }
 
 TEST_F(LedgerServerTest, GetAccountErrors) {
@@ -798,7 +644,7 @@ TEST_F(LedgerServerTest, PolicyServiceAdoptsOnceAndServesTheLatest) {
     grpc::ClientContext context;
     v1::GetPolicyRequest request;
     request.set_region_code(kRegion);
-    EXPECT_EQ(policies_->GetPolicy(&context, request, &served).error_code(),
+    EXPECT_EQ(node_->policies().GetPolicy(&context, request, &served).error_code(),
               grpc::StatusCode::NOT_FOUND);
   }
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
@@ -820,12 +666,12 @@ TEST_F(LedgerServerTest, PolicyServiceAdoptsOnceAndServesTheLatest) {
   r = AdoptPolicy(invalid, &response);
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(r.reason, "REASON_INVALID_POLICY");
-  EXPECT_EQ(ledger_->Head().sequence, 1u);
+  EXPECT_EQ(ledger().Head().sequence, 1u);
 
   grpc::ClientContext context;
   v1::GetPolicyRequest request;
   request.set_region_code(kRegion);
-  grpc::Status status = policies_->GetPolicy(&context, request, &served);
+  grpc::Status status = node_->policies().GetPolicy(&context, request, &served);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(ProtoEquals(demo_policy_, served));
 }
@@ -835,15 +681,15 @@ TEST_F(LedgerServerTest, PolicyServiceAdoptsOnceAndServesTheLatest) {
 TEST_F(LedgerServerTest, RecordRejectionsFollowTheDocumentedOrder) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
   EnrolOk(kIdA, "金哲");
-  const uint64_t head = ledger_->Head().sequence;
-  const v1::CollectionRecord paid = Add("O0001", kIdA, 2024, 50000, "2024-03-01");
+  const uint64_t head = ledger().Head().sequence;
+  const v1::CollectionRecord paid = AddRecord("O0001", kIdA, 2024, 50000, "2024-03-01");
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk({paid}), {{v1::OUTCOME_ACCEPTED, head + 1}}));
 
   auto with = [](v1::CollectionRecord r, const std::function<void(v1::CollectionRecord&)>& f) {
     f(r);
     return r;
   };
-  const v1::CollectionRecord base = Add("O0002", kIdB, 2024, 50000, "2024-03-01");
+  const v1::CollectionRecord base = AddRecord("O0002", kIdB, 2024, 50000, "2024-03-01");
   const std::vector<std::pair<v1::CollectionRecord, v1::Reason>> cases = {
       {with(base,
             [](auto& r) {
@@ -949,21 +795,21 @@ TEST_F(LedgerServerTest, RecordRejectionsFollowTheDocumentedOrder) {
     }
   }
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk(records), want));
-  EXPECT_EQ(ledger_->Head().sequence, next - 1);
+  EXPECT_EQ(ledger().Head().sequence, next - 1);
 }
 
 TEST_F(LedgerServerTest, CancellationDatedInTheFutureIsRejected) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
   EnrolOk(kIdA, "金哲");
-  const uint64_t head = ledger_->Head().sequence;
-  const v1::CollectionRecord paid = Add("F0001", kIdA, 2025, 50000, "2025-06-30");
+  const uint64_t head = ledger().Head().sequence;
+  const v1::CollectionRecord paid = AddRecord("F0001", kIdA, 2025, 50000, "2025-06-30");
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk({paid}), {{v1::OUTCOME_ACCEPTED, head + 1}}));
   const v1::PushCollectionsResponse response = PushOk({CancelOf(paid, "2025-07-01")});
   ASSERT_EQ(response.outcomes_size(), 1);
   EXPECT_EQ(response.outcomes(0).outcome(), v1::OUTCOME_REJECTED);
   // Same reason as an ADD dated in the future (ledger.h documents the order).
   EXPECT_EQ(response.outcomes(0).reason(), v1::REASON_DATE_IN_FUTURE);
-  EXPECT_EQ(ledger_->Head().sequence, head + 1);
+  EXPECT_EQ(ledger().Head().sequence, head + 1);
   EXPECT_EQ(AccountOf(kIdA).total_fen(), 50000);
   // Dated today, it goes through.
   ASSERT_NO_FATAL_FAILURE(
@@ -973,7 +819,7 @@ TEST_F(LedgerServerTest, CancellationDatedInTheFutureIsRejected) {
 
 TEST_F(LedgerServerTest, EnrolmentRejectionsFollowTheDocumentedOrder) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   auto with = [](v1::ParticipantEnrolled p,
                  const std::function<void(v1::ParticipantEnrolled&)>& f) {
     f(p);
@@ -1027,7 +873,7 @@ TEST_F(LedgerServerTest, EnrolmentRejectionsFollowTheDocumentedOrder) {
       {with(base, [](auto& p) { p.set_enrolment_date("2013-12-31"); }),
        grpc::StatusCode::FAILED_PRECONDITION, "REASON_NO_POLICY_IN_FORCE"},
       // 16 tomorrow: too young today.
-      {with(base, [](auto& p) { p.set_citizen_id(CitizenIdBornOn(absl::CivilDay(2009, 7, 1))); }),
+      {with(base, [](auto& p) { p.set_citizen_id(CitizenId("20090701")); }),
        grpc::StatusCode::FAILED_PRECONDITION, "REASON_TOO_YOUNG"},
   };
   for (const Case& c : cases) {
@@ -1037,12 +883,12 @@ TEST_F(LedgerServerTest, EnrolmentRejectionsFollowTheDocumentedOrder) {
     EXPECT_EQ(r.status.error_code(), c.code) << r.status.error_message();
     EXPECT_EQ(r.reason, c.reason) << r.status.error_message();
   }
-  EXPECT_EQ(ledger_->Head().sequence, head);
+  EXPECT_EQ(ledger().Head().sequence, head);
 
   // 16 today: old enough.
   v1::EnrolResponse response;
   RpcResult r = Enrol(
-      Participant(CitizenIdBornOn(absl::CivilDay(2009, 6, 30)), "小明", "2025-06-30"), &response);
+      Participant(CitizenId("20090630"), "小明", "2025-06-30"), &response);
   EXPECT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(response.sequence(), head + 1);
 }
@@ -1052,15 +898,15 @@ TEST_F(LedgerServerTest, EnrolmentRejectionsFollowTheDocumentedOrder) {
 TEST_F(LedgerServerTest, ConcurrentOverlappingPushesCommitEachReceiptOnce) {
   ASSERT_NO_FATAL_FAILURE(AdoptDemoPolicy());
   EnrolOk(kIdA, "金哲");
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   constexpr int kThreads = 8;
   constexpr int kShared = 300;
   std::vector<v1::CollectionRecord> shared;
   for (int i = 0; i < kShared; ++i) {
     if (i % 30 == 0) {  // kIdA's years 2014..2023
-      shared.push_back(Add(StrCat("SH", i), kIdA, 2014 + i / 30, 10000, "2025-01-02"));
+      shared.push_back(AddRecord(StrCat("SH", i), kIdA, 2014 + i / 30, 10000, "2025-01-02"));
     } else {
-      shared.push_back(Add(StrCat("SH", i), MakeCitizenId(i), 2025, 10000, "2025-01-02"));
+      shared.push_back(AddRecord(StrCat("SH", i), NumberedCitizenId(i), 2025, 10000, "2025-01-02"));
     }
   }
   std::vector<v1::PushCollectionsResponse> responses(kThreads);
@@ -1069,7 +915,7 @@ TEST_F(LedgerServerTest, ConcurrentOverlappingPushesCommitEachReceiptOnce) {
     // The shared records rotated, plus a receipt of this thread's own for kIdA's 2024.
     batches[t] = shared;
     std::rotate(batches[t].begin(), batches[t].begin() + t * 37, batches[t].end());
-    batches[t].push_back(Add(StrCat("OWN", t), kIdA, 2024, 50000, "2025-01-02"));
+    batches[t].push_back(AddRecord(StrCat("OWN", t), kIdA, 2024, 50000, "2025-01-02"));
   }
   std::vector<grpc::Status> statuses(kThreads);
   {
@@ -1102,13 +948,13 @@ TEST_F(LedgerServerTest, ConcurrentOverlappingPushesCommitEachReceiptOnce) {
     EXPECT_EQ(committed[receipt], 1) << receipt;
   }
   EXPECT_EQ(own_accepted, 1);  // one thread's 2024 was credited; the others hit YEAR_ALREADY_PAID
-  EXPECT_EQ(ledger_->Head().sequence, head + kShared + kThreads);
-  EXPECT_TRUE(ledger_->VerifyChain().ok());
+  EXPECT_EQ(ledger().Head().sequence, head + kShared + kThreads);
+  EXPECT_TRUE(ledger().VerifyChain().ok());
 
   const v1::Account a = AccountOf(kIdA);
   EXPECT_EQ(a.contribution_years(), 11u);
   EXPECT_EQ(a.total_fen(), 10 * 10000 + 50000);
-  std::map<std::string, int64_t> totals = ledger_->LedgerAccountBalances();
+  std::map<std::string, int64_t> totals = ledger().LedgerAccountBalances();
   EXPECT_EQ(totals["222401/individual_accounts/personal"], -a.total_fen());
   EXPECT_EQ(totals["222401/suspense"], -(290 * 10000 + (kThreads - 1) * 50000));
   EXPECT_EQ(totals["222401/tax_receivable"], 300 * 10000 + kThreads * 50000);
@@ -1130,16 +976,16 @@ TEST_F(LedgerServerTest, APolicyVersionAppliesFromItsEffectiveDate) {
   RpcResult r = AdoptPolicy(v2, &adopted);
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(adopted.sequence(), 2u);
-  ASSERT_TRUE(ledger_->LatestPolicy(kRegion).has_value());
-  EXPECT_EQ(ledger_->LatestPolicy(kRegion)->version(), 2u);
+  ASSERT_TRUE(ledger().LatestPolicy(kRegion).has_value());
+  EXPECT_EQ(ledger().LatestPolicy(kRegion)->version(), 2u);
 
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(
-      PushOk({Add("V0001", kIdC, 2025, 500000, "2024-12-31"),
-              Add("V0002", MakeCitizenId(1), 2025, 500000, "2025-01-01")}),
+      PushOk({AddRecord("V0001", kIdC, 2025, 500000, "2024-12-31"),
+              AddRecord("V0002", NumberedCitizenId(1), 2025, 500000, "2025-01-01")}),
       {{v1::OUTCOME_SUSPENSE, head + 1, v1::REASON_UNSPECIFIED, v1::SUSPENSE_REASON_NOT_ENROLLED},
        {v1::OUTCOME_REJECTED, 0, v1::REASON_AMOUNT_NOT_A_TIER}}));
-  auto event = ledger_->ReadEvent(head + 1);
+  auto event = ledger().ReadEvent(head + 1);
   ASSERT_TRUE(event.ok()) << event.status();
   EXPECT_EQ(event->policy_version(), 1u);
 
@@ -1158,10 +1004,10 @@ TEST_F(LedgerServerTest, APolicyVersionAppliesFromItsEffectiveDate) {
 
   // Both versions survive a restart, each still in force on its own dates.
   ASSERT_NO_FATAL_FAILURE(Restart());
-  EXPECT_EQ(ledger_->LatestPolicy(kRegion)->version(), 2u);
+  EXPECT_EQ(ledger().LatestPolicy(kRegion)->version(), 2u);
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(
-      PushOk({Add("V0003", MakeCitizenId(2), 2025, 500000, "2024-12-30"),
-              Add("V0004", MakeCitizenId(3), 2025, 500000, "2025-01-02")}),
+      PushOk({AddRecord("V0003", NumberedCitizenId(2), 2025, 500000, "2024-12-30"),
+              AddRecord("V0004", NumberedCitizenId(3), 2025, 500000, "2025-01-02")}),
       {{v1::OUTCOME_SUSPENSE, head + 2, v1::REASON_UNSPECIFIED, v1::SUSPENSE_REASON_NOT_ENROLLED},
        {v1::OUTCOME_REJECTED, 0, v1::REASON_AMOUNT_NOT_A_TIER}}));
 }
@@ -1173,12 +1019,12 @@ TEST_F(LedgerServerTest, RestartKeepsEverything) {
   EnrolOk(kIdA, "金哲");
   EnrolOk(kIdB, "李梅");
   const std::vector<v1::CollectionRecord> batch = {
-      Add("P0001", kIdA, 2023, 20000, "2023-03-01"),
-      Add("P0002", kIdA, 2024, 50000, "2024-03-01"),
-      Add("P0003", kIdB, 2024, 100000, "2024-03-01"),
-      Add("P0004", kIdC, 2024, 10000, "2024-03-01"),
-      Add("P0005", kIdB, 2024, 100000, "2024-05-01"),
-      CancelOf(Add("P0002", kIdA, 2024, 50000, "2024-03-01"), "2024-04-01"),
+      AddRecord("P0001", kIdA, 2023, 20000, "2023-03-01"),
+      AddRecord("P0002", kIdA, 2024, 50000, "2024-03-01"),
+      AddRecord("P0003", kIdB, 2024, 100000, "2024-03-01"),
+      AddRecord("P0004", kIdC, 2024, 10000, "2024-03-01"),
+      AddRecord("P0005", kIdB, 2024, 100000, "2024-05-01"),
+      CancelOf(AddRecord("P0002", kIdA, 2024, 50000, "2024-03-01"), "2024-04-01"),
   };
   const v1::PushCollectionsResponse first = PushOk(batch);
   ASSERT_EQ(first.outcomes_size(), static_cast<int>(batch.size()));
@@ -1187,18 +1033,18 @@ TEST_F(LedgerServerTest, RestartKeepsEverything) {
   const v1::Account b = AccountOf(kIdB);
   EXPECT_EQ(a.total_fen(), 20000);
   EXPECT_EQ(b.total_fen(), 100000);
-  const ledger::ChainHead head = ledger_->Head();
-  const auto totals = ledger_->LedgerAccountBalances();
+  const ledger::ChainHead head = ledger().Head();
+  const auto totals = ledger().LedgerAccountBalances();
 
   ASSERT_NO_FATAL_FAILURE(Restart());
 
   EXPECT_TRUE(ProtoEquals(a, AccountOf(kIdA)));
   EXPECT_TRUE(ProtoEquals(b, AccountOf(kIdB)));
-  EXPECT_EQ(ledger_->Head().sequence, head.sequence);
-  EXPECT_EQ(ledger_->Head().hash, head.hash);
-  EXPECT_EQ(ledger_->LedgerAccountBalances(), totals);
-  EXPECT_TRUE(ledger_->VerifyChain().ok()) << ledger_->VerifyChain();
-  auto policy = ledger_->LatestPolicy(kRegion);
+  EXPECT_EQ(ledger().Head().sequence, head.sequence);
+  EXPECT_EQ(ledger().Head().hash, head.hash);
+  EXPECT_EQ(ledger().LedgerAccountBalances(), totals);
+  EXPECT_TRUE(ledger().VerifyChain().ok()) << ledger().VerifyChain();
+  auto policy = ledger().LatestPolicy(kRegion);
   ASSERT_TRUE(policy.has_value());
   EXPECT_TRUE(ProtoEquals(demo_policy_, *policy));
 
@@ -1207,15 +1053,15 @@ TEST_F(LedgerServerTest, RestartKeepsEverything) {
     want.push_back({v1::OUTCOME_DUPLICATE, o.sequence()});
   }
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk(batch), want));
-  EXPECT_EQ(ledger_->Head().sequence, head.sequence);
+  EXPECT_EQ(ledger().Head().sequence, head.sequence);
 
   // The chain continues from the old head.
-  ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk({Add("P0006", kIdA, 2024, 30000, "2024-06-01")}),
+  ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk({AddRecord("P0006", kIdA, 2024, 30000, "2024-06-01")}),
                                          {{v1::OUTCOME_ACCEPTED, head.sequence + 1}}));
-  auto next = ledger_->ReadEvent(head.sequence + 1);
+  auto next = ledger().ReadEvent(head.sequence + 1);
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->prev_hash(), head.hash);
-  EXPECT_TRUE(ledger_->VerifyChain().ok());
+  EXPECT_TRUE(ledger().VerifyChain().ok());
   v1::EnrolResponse response;
   RpcResult r = Enrol(Participant(kIdA, "金哲"), &response);
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
@@ -1236,18 +1082,18 @@ TEST_F(LedgerServerTest, LedgerAccountsBalanceAfterAMixedBatch) {
   ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
   EnrolOk(kIdA, "金哲");
   EnrolOk(kIdB, "李梅");
-  EXPECT_TRUE(ledger_->LedgerAccountBalances().empty() ||
-              Sum(ledger_->LedgerAccountBalances()) == 0);
+  EXPECT_TRUE(ledger().LedgerAccountBalances().empty() ||
+              Sum(ledger().LedgerAccountBalances()) == 0);
 
-  const v1::CollectionRecord b_paid = Add("D0003", kIdB, 2024, 100000, "2024-03-01");
+  const v1::CollectionRecord b_paid = AddRecord("D0003", kIdB, 2024, 100000, "2024-03-01");
   const v1::PushCollectionsResponse response = PushOk({
-      Add("D0001", kIdA, 2024, 50000, "2024-03-01"),                // accepted 500
-      Add("D0002", kIdA, 2024, 20000, "2024-04-01"),                // suspense: year paid
+      AddRecord("D0001", kIdA, 2024, 50000, "2024-03-01"),                // accepted 500
+      AddRecord("D0002", kIdA, 2024, 20000, "2024-04-01"),                // suspense: year paid
       b_paid,                                                       // accepted 1000
-      Add("D0004", kIdC, 2023, 30000, "2023-03-01"),                // suspense: not enrolled
-      Add("D0005", kIdB, 2024, 25000, "2024-03-01"),                // rejected: not a tier
-      Add("D0006", kIdB, 2024, 50000, "2024-03-01", "999999"),      // rejected: no region
-      Add("D0007", kIdB, 2023, 40000, "2023-03-01", kOtherRegion),  // suspense: other region
+      AddRecord("D0004", kIdC, 2023, 30000, "2023-03-01"),                // suspense: not enrolled
+      AddRecord("D0005", kIdB, 2024, 25000, "2024-03-01"),                // rejected: not a tier
+      AddRecord("D0006", kIdB, 2024, 50000, "2024-03-01", "999999"),      // rejected: no region
+      AddRecord("D0007", kIdB, 2023, 40000, "2023-03-01", kOtherRegion),  // suspense: other region
   });
   ASSERT_EQ(response.outcomes_size(), 7);
   EXPECT_EQ(response.outcomes(6).suspense_reason(), v1::SUSPENSE_REASON_REGION_MISMATCH);
@@ -1262,21 +1108,21 @@ TEST_F(LedgerServerTest, LedgerAccountsBalanceAfterAMixedBatch) {
       {"222402/tax_receivable", 40000},
       {"222402/suspense", -40000},
   };
-  EXPECT_EQ(ledger_->LedgerAccountBalances(), expected);
-  EXPECT_EQ(Sum(ledger_->LedgerAccountBalances()), 0);
+  EXPECT_EQ(ledger().LedgerAccountBalances(), expected);
+  EXPECT_EQ(Sum(ledger().LedgerAccountBalances()), 0);
 
   // The person accounts roll up into the control account.
   EXPECT_EQ(AccountOf(kIdA).total_fen() + AccountOf(kIdB).total_fen(), 150000);
 
   // Cancelling B's receipt reverses exactly its posting.
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   ASSERT_NO_FATAL_FAILURE(
       ExpectOutcomes(PushOk({CancelOf(b_paid, "2024-03-02")}), {{v1::OUTCOME_ACCEPTED, head + 1}}));
   std::map<std::string, int64_t> after = expected;
   after["222401/tax_receivable"] -= 100000;
   after["222401/individual_accounts/personal"] += 100000;
-  EXPECT_EQ(ledger_->LedgerAccountBalances(), after);
-  EXPECT_EQ(Sum(ledger_->LedgerAccountBalances()), 0);
+  EXPECT_EQ(ledger().LedgerAccountBalances(), after);
+  EXPECT_EQ(Sum(ledger().LedgerAccountBalances()), 0);
 }
 
 // --- 7. rebuilding projections ----------------------------------------------------------------
@@ -1304,13 +1150,13 @@ TEST_F(LedgerServerTest, RebuildingProjectionsReproducesThemExactly) {
   ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
   EnrolOk(kIdA, "金哲");
   EnrolOk(kIdB, "李梅");
-  const v1::CollectionRecord a_2014 = Add("E0001", kIdA, 2014, 10000, "2015-01-10");
-  const v1::CollectionRecord c_parked = Add("E0003", kIdC, 2024, 10000, "2024-02-01");
+  const v1::CollectionRecord a_2014 = AddRecord("E0001", kIdA, 2014, 10000, "2015-01-10");
+  const v1::CollectionRecord c_parked = AddRecord("E0003", kIdC, 2024, 10000, "2024-02-01");
   const std::vector<v1::CollectionRecord> early = {
       a_2014,
-      Add("E0002", kIdB, 2020, 200000, "2020-06-01"),
+      AddRecord("E0002", kIdB, 2020, 200000, "2020-06-01"),
       c_parked,
-      Add("E0004", kIdB, 2021, 40000, "2021-03-01", kOtherRegion),
+      AddRecord("E0004", kIdB, 2021, 40000, "2021-03-01", kOtherRegion),
   };
   const v1::PushCollectionsResponse early_response = PushOk(early);
   EXPECT_EQ(early_response.rejected_count(), 0u);
@@ -1321,12 +1167,12 @@ TEST_F(LedgerServerTest, RebuildingProjectionsReproducesThemExactly) {
     EXPECT_EQ(bulk.suspense_count(), 7000u);
   }
   constexpr size_t kTestReplayBatch = 20'000;
-  ASSERT_GT(ledger_->Head().sequence, kTestReplayBatch);
+  ASSERT_GT(ledger().Head().sequence, kTestReplayBatch);
   const std::vector<v1::CollectionRecord> late = {
       CancelOf(a_2014, "2015-02-01"),
       CancelOf(c_parked, "2024-03-01"),
-      Add("E0005", kIdA, 2015, 20000, "2015-03-01"),
-      Add("E0006", kIdA, 2016, 30000, "2016-03-01"),
+      AddRecord("E0005", kIdA, 2015, 20000, "2015-03-01"),
+      AddRecord("E0006", kIdA, 2016, 30000, "2016-03-01"),
   };
   const v1::PushCollectionsResponse late_response = PushOk(late);
   EXPECT_EQ(late_response.rejected_count(), 0u);
@@ -1335,10 +1181,9 @@ TEST_F(LedgerServerTest, RebuildingProjectionsReproducesThemExactly) {
   const v1::Account b = AccountOf(kIdB);
   EXPECT_EQ(a.total_fen(), 50000);
   EXPECT_EQ(a.contribution_years(), 2u);
-  const ledger::ChainHead head = ledger_->Head();
-  const auto totals = ledger_->LedgerAccountBalances();
-  StopServer();
-  ledger_.reset();
+  const ledger::ChainHead head = ledger().Head();
+  const auto totals = ledger().LedgerAccountBalances();
+  node_->Stop();
 
   const ColumnFamilies before = ReadProjections(dir_);
   ASSERT_EQ(before.size(), 5u);
@@ -1353,18 +1198,17 @@ TEST_F(LedgerServerTest, RebuildingProjectionsReproducesThemExactly) {
     EXPECT_TRUE(after.at(cf) == rows) << "projection differs after rebuild";
   }
 
-  ASSERT_NO_FATAL_FAILURE(OpenLedger());
-  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ASSERT_NO_FATAL_FAILURE(node_->Start(/*reopen=*/true));
   EXPECT_TRUE(ProtoEquals(a, AccountOf(kIdA)));
   EXPECT_TRUE(ProtoEquals(b, AccountOf(kIdB)));
   v1::Account missing;
   EXPECT_EQ(GetAccount(kIdC, &missing).status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(ledger_->Head().sequence, head.sequence);
-  EXPECT_EQ(ledger_->Head().hash, head.hash);
-  EXPECT_EQ(ledger_->LedgerAccountBalances(), totals);
-  EXPECT_TRUE(ledger_->VerifyChain().ok());
+  EXPECT_EQ(ledger().Head().sequence, head.sequence);
+  EXPECT_EQ(ledger().Head().hash, head.hash);
+  EXPECT_EQ(ledger().LedgerAccountBalances(), totals);
+  EXPECT_TRUE(ledger().VerifyChain().ok());
   for (const char* region : {kRegion, kOtherRegion}) {
-    ASSERT_TRUE(ledger_->LatestPolicy(region).has_value()) << region;
+    ASSERT_TRUE(ledger().LatestPolicy(region).has_value()) << region;
   }
 
   // The idempotency index was rebuilt too.
@@ -1378,7 +1222,7 @@ TEST_F(LedgerServerTest, RebuildingProjectionsReproducesThemExactly) {
   std::vector<v1::CollectionRecord> resend = early;
   resend.insert(resend.end(), late.begin(), late.end());
   ASSERT_NO_FATAL_FAILURE(ExpectOutcomes(PushOk(resend), want));
-  EXPECT_EQ(ledger_->Head().sequence, head.sequence);
+  EXPECT_EQ(ledger().Head().sequence, head.sequence);
 }
 
 // --- the server itself -------------------------------------------------------------------------
@@ -1397,7 +1241,7 @@ TEST(StartServerTest, RefusesNonLoopbackAddresses) {
       StrCat(::testing::TempDir(), "ledger_it_nonloopback_", static_cast<int64_t>(getpid()));
   std::filesystem::remove_all(dir);
   {
-    auto ledger = ledger::Ledger::Open({.data_dir = dir, .clock_us = FixedNowUs});
+    auto ledger = ledger::Ledger::Open({.data_dir = dir, .clock_us = Now2025Us});
     ASSERT_TRUE(ledger.ok()) << ledger.status();
     auto running = services::StartServer(
         **ledger, {.listen_address = "0.0.0.0:0", .insecure_plaintext = true});
@@ -1422,8 +1266,8 @@ TEST(StartServerTest, SecondServerOnAPortInUseFails) {
       StrCat(::testing::TempDir(), "ledger_it_sameport_", static_cast<int64_t>(getpid()));
   std::filesystem::remove_all(base);
   {
-    auto first = ledger::Ledger::Open({.data_dir = base + "_1", .clock_us = FixedNowUs});
-    auto second = ledger::Ledger::Open({.data_dir = base + "_2", .clock_us = FixedNowUs});
+    auto first = ledger::Ledger::Open({.data_dir = base + "_1", .clock_us = Now2025Us});
+    auto second = ledger::Ledger::Open({.data_dir = base + "_2", .clock_us = Now2025Us});
     ASSERT_TRUE(first.ok() && second.ok());
     auto one = services::StartServer(
         **first, {.listen_address = "127.0.0.1:0", .insecure_plaintext = true});

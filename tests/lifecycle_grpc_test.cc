@@ -8,7 +8,6 @@
 // Sustainability 2020, Table 3: 15 years, December contributions, 1.5 %, divisor 139, basic
 // pension 88 yuan): tier 100 + 30 → 2168.68 yuan, pension 15.60 + 88; tier 500 + 60 → 9342.00,
 // pension 67.21 + 88 = 155.21.
-#include <google/protobuf/util/message_differencer.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -33,12 +32,12 @@
 #include "ledger/strings.h"
 #include "ledger/v1/services.grpc.pb.h"
 #include "services/services.h"
-#include "tests/grpc_node.h"
+#include "tests/support/grpc_node.h"
 
 namespace {
 
 namespace v1 = ledger::v1;
-using namespace ledger_test;  // NOLINT: the shared fixture of the gRPC tests
+using namespace ledger::testing;  // NOLINT: the shared fixtures of the gRPC tests
 using ::ledger::StrCat;
 using ::testing::HasSubstr;
 
@@ -89,9 +88,9 @@ v1::CreditCollectiveSubsidyRequest CollectiveRequest(const std::string& id, int 
 // --- (a) a whole life, every balance asserted -------------------------------------------------
 
 TEST_F(LifecycleGrpcTest, WholeLifeMatchesThePaperAndSettlesOnDeath) {
-  const std::string sun = Id("19650615");          // tier 100; 60 on 2025-06-15
-  const std::string su = Id("19650110", "456");    // tier 500
-  const std::string xian = Id("19700303", "789");  // tier 100 + a collective subsidy in 2015
+  const std::string sun = CitizenId("19650615");          // tier 100; 60 on 2025-06-15
+  const std::string su = CitizenId("19650110", 456);    // tier 500
+  const std::string xian = CitizenId("19700303", 789);  // tier 100 + a collective subsidy in 2015
   for (const std::string& id : {sun, su, xian}) {
     ASSERT_NO_FATAL_FAILURE(A().Enrol(id, "2009-06-01"));
   }
@@ -264,7 +263,7 @@ TEST_F(LifecycleGrpcTest, WholeLifeMatchesThePaperAndSettlesOnDeath) {
 // source must come out the same; A must have appended InterestAdjusted events in the same commits.
 class LifecycleGrpcBackdatedTest : public LifecycleGrpcTest {
  protected:
-  static std::string Person() { return Id("19800202", "321"); }
+  static std::string Person() { return CitizenId("19800202", 321); }
 
   static void History(Node& n) {
     ASSERT_NO_FATAL_FAILURE(n.Enrol(Person(), "2019-01-01"));
@@ -419,8 +418,8 @@ std::vector<int> PaidMonths(const v1::Statement& st) {
 // does not; the same story runs in both.
 TEST_F(LifecycleGrpcTest, ResumptionPaysTheSuspendedMonthsOnlyWhereThePolicySaysSo) {
   ASSERT_NO_FATAL_FAILURE(A().Adopt(PaperPolicy(kRegion2, /*back_pay=*/false)));
-  const std::string with = Id("19500301", "111");
-  const std::string without = Id("19500301", "222", kRegion2);
+  const std::string with = CitizenId("19500301", 111);
+  const std::string without = CitizenId("19500301", 222, kRegion2);
   ASSERT_NO_FATAL_FAILURE(MakePensioner(A(), with, kRegion));
   ASSERT_NO_FATAL_FAILURE(MakePensioner(A(), without, kRegion2));
 
@@ -490,8 +489,8 @@ TEST_F(LifecycleGrpcTest, ResumptionPaysTheSuspendedMonthsOnlyWhereThePolicySays
 
 TEST_F(LifecycleGrpcTest, TransferOutAndInKeepsBalancesBySourceAndYears) {
   ASSERT_NO_FATAL_FAILURE(A().Adopt(PaperPolicy(kRegion2)));
-  const std::string mover = Id("19850505", "333");
-  const std::string stayer = Id("19850505", "444");
+  const std::string mover = CitizenId("19850505", 333);
+  const std::string stayer = CitizenId("19850505", 444);
   for (const std::string& id : {mover, stayer}) {
     ASSERT_NO_FATAL_FAILURE(A().Enrol(id, "2017-01-01"));
   }
@@ -589,7 +588,7 @@ TEST_F(LifecycleGrpcTest, TransferOutAndInKeepsBalancesBySourceAndYears) {
 
 TEST_F(LifecycleGrpcTest, NoTransferAfterThePensionStarts) {
   ASSERT_NO_FATAL_FAILURE(A().Adopt(PaperPolicy(kRegion2)));
-  const std::string pensioner = Id("19500301", "555");
+  const std::string pensioner = CitizenId("19500301", 555);
   ASSERT_NO_FATAL_FAILURE(MakePensioner(A(), pensioner, kRegion));
   const v1::Account before = A().Account(pensioner);
   const auto books = A().Balances(kRegion);
@@ -801,12 +800,12 @@ class LifecycleGrpcRejectionTest : public LifecycleGrpcTest {
     return r;
   }
 
-  const std::string contributor_ = Id("19800101", "555");
-  const std::string old_ = Id("19600101", "777");  // 60 in 2020: needs 11 years, has 1
-  const std::string pensioner_ = Id("19500301", "666");
-  const std::string unfunded_ = Id("19500301", "667", kRegion2);
-  const std::string dead_ = Id("19700101", "888");
-  const std::string stranger_ = Id("19900101", "999");  // never enrolled
+  const std::string contributor_ = CitizenId("19800101", 555);
+  const std::string old_ = CitizenId("19600101", 777);  // 60 in 2020: needs 11 years, has 1
+  const std::string pensioner_ = CitizenId("19500301", 666);
+  const std::string unfunded_ = CitizenId("19500301", 667, kRegion2);
+  const std::string dead_ = CitizenId("19700101", 888);
+  const std::string stranger_ = CitizenId("19900101", 999);  // never enrolled
   v1::CommandResponse death_;
 };
 

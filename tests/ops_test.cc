@@ -26,11 +26,13 @@
 #include "ledger/strings.h"
 #include "ledger/v1/services.grpc.pb.h"
 #include "services/services.h"
+#include "tests/support/fixtures.h"
 
 namespace {
 
 namespace v1 = ledger::v1;
 using ledger::StrCat;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::testing::HasSubstr;
 
 std::string Bytes(const grpc::ByteBuffer& buffer) {
@@ -71,10 +73,7 @@ class OpsTest : public ::testing::Test {
     server_ = std::move(*running);
     channel_ = grpc::CreateChannel(StrCat("127.0.0.1:", server_.port),
                                    grpc::InsecureChannelCredentials());
-    std::ifstream in(StrCat(LEDGER_SOURCE_DIR, "/deploy/policies/yanji-222401.json"));
-    std::stringstream text;
-    text << in.rdbuf();
-    auto policy = ledger::ParsePolicyJson(text.str());
+    auto policy = LoadDemoPolicy();
     ASSERT_TRUE(policy.ok()) << policy.status();
     auto adopted = ledger_->AdoptPolicy(*policy, "test");
     ASSERT_TRUE(adopted.ok() && !adopted->rejection);
@@ -177,11 +176,10 @@ TEST_F(OpsTest, BackupDuringWritesRestoresToTheHeadItReports) {
       v1::PushCollectionsRequest request;
       for (int i = 0; i < 200; ++i) {
         const int n = b * 200 + i;
-        std::string first17 = StrCat("222401", 1960 + n % 40, "0101", 100 + n % 900);
         auto* r = request.add_records();
         r->set_record_type(v1::RECORD_TYPE_ADD);
         r->set_receipt_number(StrCat("BK", n));
-        r->set_citizen_id(first17 + ledger::CitizenIdCheckChar(first17));
+        r->set_citizen_id(CitizenId(StrCat(1960 + n % 40, "0101"), 100 + n % 900));
         r->set_region_code("222401");
         r->set_contribution_year(2025);
         r->set_amount_fen(20000);
@@ -303,12 +301,9 @@ TEST(MetricsTest, ScrapeShowsCallsCommitsEventsAndTheHead) {
   auto channel = grpc::CreateChannel(StrCat("127.0.0.1:", server->port),
                                      grpc::InsecureChannelCredentials());
   {
-    std::ifstream in(StrCat(LEDGER_SOURCE_DIR, "/deploy/policies/yanji-222401.json"));
-    std::stringstream text;
-    text << in.rdbuf();
     grpc::ClientContext context;
     v1::AdoptPolicyRequest request;
-    *request.mutable_policy() = *ledger::ParsePolicyJson(text.str());
+    *request.mutable_policy() = *LoadDemoPolicy();
     v1::AdoptPolicyResponse response;
     ASSERT_TRUE(v1::PolicyService::NewStub(channel)->AdoptPolicy(&context, request, &response).ok());
   }

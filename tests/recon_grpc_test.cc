@@ -10,12 +10,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/grpc_node.h"
+#include "ledger/strings.h"
+#include "tests/support/grpc_node.h"
 
 namespace {
 
 namespace v1 = ledger::v1;
-using namespace ledger_test;  // NOLINT: the shared fixture of the gRPC tests
+using namespace ledger::testing;  // NOLINT: the shared fixtures of the gRPC tests
+using ::ledger::StrCat;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -120,9 +122,9 @@ class ReconGrpcTest : public ::testing::Test {
   }
 
   std::unique_ptr<Node> node_;
-  const std::string a_ = Id("19700101", "111");
-  const std::string b_ = Id("19700202", "222");
-  const std::string c_ = Id("19700303", "333");
+  const std::string a_ = CitizenId("19700101", 111);
+  const std::string b_ = CitizenId("19700202", 222);
+  const std::string c_ = CitizenId("19700303", 333);
 };
 
 std::vector<std::string> NotReported(const v1::TaxDayReconciliation& d) {

@@ -5,22 +5,12 @@
 #   sigterm_test.sh LEDGERD LEDGERCTL SOURCE_DIR
 set -euo pipefail
 ledgerd=$1 ledgerctl=$2 src=$3
-work=$(mktemp -d)
-pid=""
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 rows=200000
-port=$((20000 + RANDOM % 20000))
-ctl() { "$ledgerctl" --server "127.0.0.1:$port" "$@"; }
+# ledgerd serving, with the demo policy (adopted once; a second adoption is a duplicate).
 start() {
-  "$ledgerd" --data-dir "$work/data" --listen "127.0.0.1:$port" --insecure-plaintext \
-    >>"$work/ledgerd.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do
-    ctl policy adopt "$src/deploy/policies/yanji-222401.json" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "FAIL: ledgerd did not start"; cat "$work/ledgerd.log"; exit 1
+  start_ledgerd
+  ctl policy adopt "$src/deploy/policies/yanji-222401.json" >/dev/null
 }
 
 python3 "$src/tools/gen-collections.py" --rows $rows >"$work/c.csv"
@@ -31,8 +21,8 @@ sleep 1
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?
 pid=""
-[[ $rc -eq 0 ]] || { echo "FAIL: ledgerd exited $rc after SIGTERM"; exit 1; }
-grep -q "ledgerd stopped" "$work/ledgerd.log" || { echo "FAIL: no clean stop logged"; exit 1; }
+[[ $rc -eq 0 ]] || fail "ledgerd exited $rc after SIGTERM"
+grep -q "ledgerd stopped" "$work/ledgerd.log" || fail "no clean stop logged"
 wait "$importer" || true
 # What the first import had acknowledged: all rows if it finished, else the rows before the line
 # its error names ("rows before line N are committed"; line 1 is the header).
@@ -48,8 +38,8 @@ duplicate=$(sed -E 's/.* duplicate=([0-9]+).*/\1/' <<<"$summary")
 suspense=$(sed -E 's/.* suspense=([0-9]+).*/\1/' <<<"$summary")
 rejected=$(sed -E 's/.* rejected=([0-9]+).*/\1/' <<<"$summary")
 echo "acknowledged_before_sigterm=$acknowledged duplicate=$duplicate suspense=$suspense rejected=$rejected"
-[[ $rejected -eq 0 ]] || { echo "FAIL: rows rejected"; exit 1; }
-[[ $((duplicate + suspense)) -eq $rows ]] || { echo "FAIL: rows missing or applied twice"; exit 1; }
-[[ $duplicate -ge $acknowledged ]] || { echo "FAIL: acknowledged rows were lost"; exit 1; }
-kill -TERM "$pid"; wait "$pid"; pid=""
+[[ $rejected -eq 0 ]] || fail "rows rejected"
+[[ $((duplicate + suspense)) -eq $rows ]] || fail "rows missing or applied twice"
+[[ $duplicate -ge $acknowledged ]] || fail "acknowledged rows were lost"
+stop_ledgerd
 echo "PASS"

@@ -60,19 +60,19 @@
 #include <utility>
 #include <vector>
 
-#include "absl/time/civil_time.h"
 #include "grpcpp/grpcpp.h"
 #include "ledger/citizen_id.h"
 #include "ledger/strings.h"
 #include "ledger/v1/services.grpc.pb.h"
+#include "tests/support/fixtures.h"
 
 namespace {
 
 namespace v1 = ledger::v1;
 using ledger::StrCat;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using Clock = std::chrono::steady_clock;
 
-constexpr char kRegion[] = "222401";
 // Participants enrolled at the start; each client owns kPersonsPerClient of them, and pushes one
 // credited receipt for each of their years 2014..2025.
 constexpr int kPersonsPerClient = 4;
@@ -117,21 +117,15 @@ std::string Status(const grpc::Status& s) {
   return StrCat("code ", static_cast<int>(s.error_code()), ": ", s.error_message());
 }
 
-std::string CitizenId(int year, int month, int day, int sequence) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%s%04d%02d%02d%03d", kRegion, year, month, day, sequence);
-  const std::string first17(buffer);
-  return StrCat(first17, ledger::CitizenIdCheckChar(first17));
-}
-
 // Enrolled participant p: born in 1955-1966.
-std::string PersonId(int p) { return CitizenId(1955 + p % 12, 1 + p % 12, 1 + p % 28, 100 + p); }
-
-// A payer who is not enrolled, for n in [0, 9'999'999]: born 1970-01-01 plus n / 1000 days.
-std::string StrangerId(int n) {
-  const absl::CivilDay birth = absl::CivilDay(1970, 1, 1) + n / 1000;
-  return CitizenId(static_cast<int>(birth.year()), birth.month(), birth.day(), n % 1000);
+std::string PersonId(int p) {
+  char birth[16];
+  std::snprintf(birth, sizeof birth, "%04d%02d%02d", 1955 + p % 12, 1 + p % 12, 1 + p % 28);
+  return CitizenId(birth, 100 + p);
 }
+
+// A payer who is not enrolled, for n in [0, 9'999'999].
+std::string StrangerId(int n) { return NumberedCitizenId(n); }
 
 // --- processes ---------------------------------------------------------------------------------
 

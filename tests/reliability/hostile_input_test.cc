@@ -50,16 +50,17 @@
 #include "services/services.h"
 #include "spdlog/sinks/base_sink.h"
 #include "spdlog/spdlog.h"
+#include "tests/support/grpc_node.h"
 
 namespace {
 
 namespace v1 = ledger::v1;
 using ::ledger::StrCat;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::testing::AnyOf;
 using ::testing::Eq;
 using ::testing::HasSubstr;
 
-constexpr char kRegion[] = "222401";
 constexpr char kIdA[] = "22240119650315123X";  // enrolled in SetUp
 constexpr char kIdC[] = "222401199211207899";  // never enrolled
 constexpr char kPushMethod[] = "/ledger.v1.CollectionService/PushCollections";
@@ -67,34 +68,10 @@ constexpr char kStreamMethod[] = "/ledger.v1.CollectionService/StreamCollections
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
 
-// 2025-06-30 12:00 UTC = 20:00 in Beijing: "today" is 2025-06-30.
-int64_t FixedNowUs() {
-  return absl::ToUnixMicros(
-      absl::FromCivil(absl::CivilSecond(2025, 6, 30, 12, 0, 0), absl::UTCTimeZone()));
-}
-
-// A valid, never-enrolled citizen ID of region 222401 for n in [0, 9'999'999].
-std::string MakeCitizenId(int n) {
-  const absl::CivilDay birth = absl::CivilDay(1970, 1, 1) + n / 1000;
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%s%04d%02d%02d%03d", kRegion,
-                static_cast<int>(birth.year()), birth.month(), birth.day(), n % 1000);
-  const std::string first17(buffer);
-  return StrCat(first17, ledger::CitizenIdCheckChar(first17));
-}
-
 v1::CollectionRecord Add(std::string receipt, std::string citizen_id, int year, int64_t fen,
                          std::string date) {
-  v1::CollectionRecord r;
-  r.set_record_type(v1::RECORD_TYPE_ADD);
-  r.set_receipt_number(std::move(receipt));
-  r.set_citizen_id(std::move(citizen_id));
-  r.set_name("金哲");
-  r.set_region_code(kRegion);
-  r.set_contribution_year(year);
-  r.set_amount_fen(fen);
-  r.set_collection_date(std::move(date));
-  r.set_tax_office("22240100");
+  v1::CollectionRecord r =
+      AddRecord(std::move(receipt), std::move(citizen_id), year, fen, std::move(date));
   r.set_batch_id("HOSTILE-1");
   return r;
 }
@@ -106,25 +83,12 @@ std::vector<v1::CollectionRecord> SuspenseRecords(std::string_view prefix, int f
   for (int i = first; i < first + count; ++i) {
     char receipt[32];
     std::snprintf(receipt, sizeof receipt, "%07d", i);
-    out.push_back(Add(StrCat(prefix, receipt), MakeCitizenId(i), 2025, 10000, "2025-02-01"));
+    out.push_back(Add(StrCat(prefix, receipt), NumberedCitizenId(i), 2025, 10000, "2025-02-01"));
   }
   return out;
 }
 
-std::string ReasonOf(const grpc::ClientContext& context) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  auto it = trailers.find(services::kReasonMetadataKey);
-  return it == trailers.end() ? std::string() : std::string(it->second.data(), it->second.size());
-}
-
-struct RpcResult {
-  grpc::Status status;
-  std::string reason;
-};
-
-std::string Describe(const grpc::Status& status) {
-  return StrCat("code ", static_cast<int>(status.error_code()), ": ", status.error_message());
-}
+using RpcResult = Rpc;
 
 grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
   grpc::Slice slice(bytes);
@@ -157,12 +121,6 @@ struct Snapshot {
   std::map<std::string, int64_t> balances;
   std::string account_a;
 };
-
-int64_t Sum(const std::map<std::string, int64_t>& balances) {
-  int64_t sum = 0;
-  for (const auto& [account, fen] : balances) sum += fen;
-  return sum;
-}
 
 // Counts the server's one log line per call ("rpc method=M actor=… code=…"), which a handler
 // writes as it returns: for a stream, after everything it handed the writer is committed.
@@ -207,43 +165,19 @@ class HostileInputTest : public ::testing::Test {
     for (auto& sink : logger->sinks()) sink->set_level(spdlog::level::warn);
     logger->sinks().push_back(call_lines_);
     logger->set_level(spdlog::level::info);
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = StrCat(::testing::TempDir(), "ledger_hostile_", info->test_suite_name(), "_",
-                  info->name(), "_", static_cast<int64_t>(getpid()));
-    std::filesystem::remove_all(dir_);
-    auto opened = ledger::Ledger::Open(
-        {.data_dir = dir_, .verify_chain_on_open = true, .clock_us = FixedNowUs});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    ledger_ = *std::move(opened);
-    auto running =
-        services::StartServer(*ledger_, {.listen_address = "127.0.0.1:0",
-                                         .insecure_plaintext = true,
-                                         .replay_scratch_dir = dir_ + ".replay-scratch"});
-    ASSERT_TRUE(running.ok()) << running.status();
-    server_ = std::make_unique<services::RunningServer>(*std::move(running));
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-    channel_ = grpc::CreateCustomChannel(StrCat("127.0.0.1:", server_->port),
-                                         grpc::InsecureChannelCredentials(), args);
-    collections_ = v1::CollectionService::NewStub(channel_);
-    accounts_ = v1::AccountService::NewStub(channel_);
-    policies_ = v1::PolicyService::NewStub(channel_);
-    funds_ = v1::FundService::NewStub(channel_);
-    audit_ = v1::AuditService::NewStub(channel_);
+    node_ = std::make_unique<Node>(TestDir("ledger_hostile"));
+    node_->options() = NodeOptions{.clock_us = Now2025Us,
+                                   .replay_scratch_dir = node_->dir() + ".replay-scratch",
+                                   .max_receive_message_bytes = 64 * 1024 * 1024};
+    ASSERT_NO_FATAL_FAILURE(node_->Start());
 
     // Baseline: the demo policy, one enrolled participant, one credited and one suspense receipt.
-    std::ifstream in(StrCat(LEDGER_SOURCE_DIR, "/deploy/policies/yanji-222401.json"));
-    std::stringstream text;
-    text << in.rdbuf();
-    auto policy = ledger::ParsePolicyJson(text.str());
+    auto policy = LoadDemoPolicy();
     ASSERT_TRUE(policy.ok()) << policy.status();
     {
-      grpc::ClientContext context;
-      v1::AdoptPolicyRequest request;
-      *request.mutable_policy() = *policy;
       v1::AdoptPolicyResponse response;
-      grpc::Status status = policies_->AdoptPolicy(&context, request, &response);
-      ASSERT_TRUE(status.ok()) << Describe(status);
+      RpcResult r = node_->AdoptPolicy(*policy, &response);
+      ASSERT_TRUE(r.status.ok()) << Describe(r.status);
     }
     {
       v1::EnrolResponse response;
@@ -263,76 +197,37 @@ class HostileInputTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    collections_.reset();
-    accounts_.reset();
-    policies_.reset();
-    funds_.reset();
-    audit_.reset();
-    channel_.reset();
-    if (server_ != nullptr) {
-      server_->server->Shutdown();
-      server_->server->Wait();
-      server_.reset();
-    }
-    ledger_.reset();
+    node_.reset();
     auto& sinks = spdlog::default_logger()->sinks();
     sinks.erase(std::remove(sinks.begin(), sinks.end(), call_lines_), sinks.end());
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  static v1::ParticipantEnrolled Participant(std::string citizen_id, std::string name) {
-    v1::ParticipantEnrolled p;
-    p.set_citizen_id(std::move(citizen_id));
-    p.set_name(std::move(name));
-    p.set_region_code(kRegion);
-    p.set_enrolment_date("2020-01-01");
-    return p;
   }
 
   RpcResult Enrol(const v1::ParticipantEnrolled& participant, v1::EnrolResponse* response) {
-    grpc::ClientContext context;
-    v1::EnrolRequest request;
-    *request.mutable_participant() = participant;
-    grpc::Status status = accounts_->Enrol(&context, request, response);
-    return {status, ReasonOf(context)};
+    return node_->Enrol(participant, response);
   }
 
   RpcResult Push(const std::vector<v1::CollectionRecord>& records,
                  v1::PushCollectionsResponse* response) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    v1::PushCollectionsRequest request;
-    for (const v1::CollectionRecord& r : records) *request.add_records() = r;
-    grpc::Status status = collections_->PushCollections(&context, request, response);
-    return {status, ReasonOf(context)};
+    return PushRecords(node_->collections(), context, records, response);
   }
 
   RpcResult Stream(const std::vector<std::vector<v1::CollectionRecord>>& messages,
                    v1::PushCollectionsResponse* response) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    auto writer = collections_->StreamCollections(&context, response);
-    for (const auto& records : messages) {
-      v1::PushCollectionsRequest message;
-      for (const v1::CollectionRecord& r : records) *message.add_records() = r;
-      if (!writer->Write(message)) break;
-    }
-    writer->WritesDone();
-    grpc::Status status = writer->Finish();
-    return {status, ReasonOf(context)};
+    return StreamRecords(node_->collections(), context, messages, response);
   }
 
   RpcResult ReceiveFunds(const v1::ReceiveFiscalFundsRequest& request, v1::CommandResponse* out) {
-    grpc::ClientContext context;
-    grpc::Status status = funds_->ReceiveFiscalFunds(&context, request, out);
-    return {status, ReasonOf(context)};
+    return node_->Funds(request, out);
   }
 
   // A unary call with raw request bytes, through the generic stub.
   RpcResult RawUnary(const std::string& method, const std::string& bytes,
                      std::string* response_bytes = nullptr) {
-    grpc::GenericStub generic(channel_);
+    grpc::GenericStub generic(node_->channel());
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     grpc::CompletionQueue cq;
@@ -358,7 +253,7 @@ class HostileInputTest : public ::testing::Test {
   // A client stream of raw messages through the generic stub; the response (if any) is parsed.
   RpcResult RawStream(const std::vector<std::string>& messages,
                       v1::PushCollectionsResponse* parsed) {
-    grpc::GenericStub generic(channel_);
+    grpc::GenericStub generic(node_->channel());
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     grpc::CompletionQueue cq;
@@ -394,30 +289,30 @@ class HostileInputTest : public ::testing::Test {
   }
 
   std::string AccountBytes(const std::string& id) {
-    auto account = ledger_->GetAccount(id);
+    auto account = ledger().GetAccount(id);
     EXPECT_TRUE(account.ok()) << account.status();
     if (!account.ok() || !account->has_value()) return "";
     return (*account)->SerializeAsString();
   }
 
   Snapshot Take() {
-    return {ledger_->Head(), ledger_->LedgerAccountBalances(), AccountBytes(kIdA)};
+    return {ledger().Head(), ledger().LedgerAccountBalances(), AccountBytes(kIdA)};
   }
 
   // Nothing changed since `before`: the same head (sequence and hash), the same balances (the
   // in-process view and FundService's), the same account.
   void ExpectUnchanged(const Snapshot& before) {
-    const ledger::ChainHead head = ledger_->Head();
+    const ledger::ChainHead head = ledger().Head();
     EXPECT_EQ(head.sequence, before.head.sequence) << "an event was appended";
     EXPECT_EQ(head.hash, before.head.hash);
-    EXPECT_EQ(ledger_->LedgerAccountBalances(), before.balances);
-    EXPECT_EQ(Sum(ledger_->LedgerAccountBalances()), 0);
+    EXPECT_EQ(ledger().LedgerAccountBalances(), before.balances);
+    EXPECT_EQ(Sum(ledger().LedgerAccountBalances()), 0);
     EXPECT_EQ(AccountBytes(kIdA), before.account_a);
     grpc::ClientContext context;
     v1::GetLedgerBalancesRequest request;
     request.set_region_code(kRegion);
     v1::LedgerBalances served;
-    grpc::Status status = funds_->GetLedgerBalances(&context, request, &served);
+    grpc::Status status = node_->funds().GetLedgerBalances(&context, request, &served);
     ASSERT_TRUE(status.ok()) << Describe(status);
     std::map<std::string, int64_t> want;
     for (const auto& [key, fen] : before.balances) {
@@ -438,7 +333,7 @@ class HostileInputTest : public ::testing::Test {
       EXPECT_EQ(response.outcomes(i).outcome(), v1::OUTCOME_DUPLICATE);
       EXPECT_EQ(response.outcomes(i).sequence(), baseline_sequences_[i]);
     }
-    EXPECT_TRUE(ledger_->VerifyChain().ok());
+    EXPECT_TRUE(ledger().VerifyChain().ok());
   }
 
   // Pushes `records` (unary) and expects each rejected for the reason at its position.
@@ -464,15 +359,9 @@ class HostileInputTest : public ::testing::Test {
     }
   }
 
-  std::string dir_;
-  std::unique_ptr<ledger::Ledger> ledger_;
-  std::unique_ptr<services::RunningServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::CollectionService::Stub> collections_;
-  std::unique_ptr<v1::AccountService::Stub> accounts_;
-  std::unique_ptr<v1::PolicyService::Stub> policies_;
-  std::unique_ptr<v1::FundService::Stub> funds_;
-  std::unique_ptr<v1::AuditService::Stub> audit_;
+  ledger::Ledger& ledger() { return node_->ledger(); }
+
+  std::unique_ptr<Node> node_;
   std::vector<v1::CollectionRecord> baseline_;
   std::vector<uint64_t> baseline_sequences_;
   std::shared_ptr<CallLines> call_lines_;
@@ -588,7 +477,7 @@ TEST_F(HostileInputTest, MalformedMessageMidStreamFailsTheStream) {
     EXPECT_THAT(r.status.error_message(), HasSubstr("stream message 2 "));
     EXPECT_THAT(r.status.error_message(), HasSubstr("the 3 records before it are committed"));
     // The first message is committed whole; nothing of the third.
-    EXPECT_EQ(ledger_->Head().sequence, before.head.sequence + 3);
+    EXPECT_EQ(ledger().Head().sequence, before.head.sequence + 3);
   }
   {
     SCOPED_TRACE("a GBK-encoded name in the second message (typed client)");
@@ -600,7 +489,7 @@ TEST_F(HostileInputTest, MalformedMessageMidStreamFailsTheStream) {
     RpcResult r = Stream({SuspenseRecords("MID", 300, 3), {gbk}, fourth}, &response);
     EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(r.status);
     EXPECT_EQ(r.reason, "malformed_message");
-    EXPECT_EQ(ledger_->Head().sequence, before.head.sequence + 3);
+    EXPECT_EQ(ledger().Head().sequence, before.head.sequence + 3);
   }
   ASSERT_NO_FATAL_FAILURE(ExpectAlive());
 }
@@ -620,11 +509,11 @@ TEST_F(HostileInputTest, MalformedMessageMidStreamAppliesNothingAfterIt) {
   RpcResult r = RawStream(
       {RequestBytes(first_bytes), std::string(64, '\xff'), RequestBytes(third_bytes)}, &response);
   ASSERT_TRUE(call_lines_->WaitFor(kStreamMethod, streams_ended + 1));
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   ASSERT_TRUE(head == before.head.sequence || head == before.head.sequence + 3)
       << "partially applied: head moved by " << head - before.head.sequence;
   for (uint64_t s = before.head.sequence + 1; s <= head; ++s) {
-    auto e = ledger_->ReadEvent(s);
+    auto e = ledger().ReadEvent(s);
     ASSERT_TRUE(e.ok()) << e.status();
     EXPECT_EQ(e->contribution_collected().receipt_number(),
               first[s - before.head.sequence - 1].receipt_number());
@@ -641,7 +530,7 @@ TEST_F(HostileInputTest, MalformedMessageMidStreamAppliesNothingAfterIt) {
   ASSERT_TRUE(Push(third, &again).status.ok());
   EXPECT_EQ(again.suspense_count(), 3u);
   EXPECT_EQ(again.duplicate_count(), 0u);
-  EXPECT_EQ(Sum(ledger_->LedgerAccountBalances()), 0);
+  EXPECT_EQ(Sum(ledger().LedgerAccountBalances()), 0);
   ASSERT_NO_FATAL_FAILURE(ExpectAlive());
 }
 
@@ -663,7 +552,7 @@ TEST_F(HostileInputTest, MessageOverTheSizeLimitIsResourceExhausted) {
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << Describe(r.status);
   // The server's handler may still be finishing the first message.
   ASSERT_TRUE(call_lines_->WaitFor(kStreamMethod, streams_ended + 1));
-  const uint64_t head = ledger_->Head().sequence;
+  const uint64_t head = ledger().Head().sequence;
   EXPECT_TRUE(head == before.head.sequence || head == before.head.sequence + 5) << head;
   v1::PushCollectionsResponse again;
   ASSERT_TRUE(Push(after, &again).status.ok());
@@ -833,7 +722,7 @@ TEST_F(HostileInputTest, TextThatIsNotCleanUtf8IsRefused) {
     rec.set_name(bad);
     *core.Add() = rec;
   }
-  auto outcomes = ledger_->PushCollections(core, "test");
+  auto outcomes = ledger().PushCollections(core, "test");
   ASSERT_TRUE(outcomes.ok()) << outcomes.status();
   for (const v1::RecordOutcome& o : *outcomes) {
     EXPECT_EQ(o.outcome(), v1::OUTCOME_REJECTED);
@@ -899,11 +788,11 @@ TEST_F(HostileInputTest, ZeroNegativeAndOverflowingAmountsAreRejected) {
     RpcResult r = ReceiveFunds(funds(ledger::kFiscalAmountFenMax, ref), &response);
     ASSERT_TRUE(r.status.ok()) << Describe(r.status);
   }
-  const auto balances = ledger_->LedgerAccountBalances();
+  const auto balances = ledger().LedgerAccountBalances();
   EXPECT_EQ(balances.at("222401/fiscal_funds/contribution_subsidy/2025"),
             -2 * ledger::kFiscalAmountFenMax);
   EXPECT_EQ(Sum(balances), 0);
-  EXPECT_EQ(ledger_->Head().sequence, before.head.sequence + 2);
+  EXPECT_EQ(ledger().Head().sequence, before.head.sequence + 2);
 
   // A collective subsidy of INT64_MAX, and a transfer in whose parts would overflow when summed.
   v1::CreditCollectiveSubsidyRequest subsidy;
@@ -917,7 +806,7 @@ TEST_F(HostileInputTest, ZeroNegativeAndOverflowingAmountsAreRejected) {
   {
     grpc::ClientContext context;
     v1::CommandResponse response;
-    grpc::Status status = accounts_->CreditCollectiveSubsidy(&context, subsidy, &response);
+    grpc::Status status = node_->accounts().CreditCollectiveSubsidy(&context, subsidy, &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(status);
     EXPECT_EQ(ReasonOf(context), "REASON_INVALID_FIELD");
   }
@@ -935,12 +824,12 @@ TEST_F(HostileInputTest, ZeroNegativeAndOverflowingAmountsAreRejected) {
   {
     grpc::ClientContext context;
     v1::CommandResponse response;
-    grpc::Status status = accounts_->TransferIn(&context, transfer, &response);
+    grpc::Status status = node_->accounts().TransferIn(&context, transfer, &response);
     EXPECT_FALSE(status.ok());
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(status);
   }
-  EXPECT_EQ(ledger_->Head().sequence, before.head.sequence + 2);
-  EXPECT_EQ(ledger_->LedgerAccountBalances(), balances);
+  EXPECT_EQ(ledger().Head().sequence, before.head.sequence + 2);
+  EXPECT_EQ(ledger().LedgerAccountBalances(), balances);
   ASSERT_NO_FATAL_FAILURE(ExpectAlive());
 }
 
@@ -1067,7 +956,7 @@ TEST_F(HostileInputTest, UnknownEnumValuesAreRejected) {
     s.set_document_ref("JT-ENUM");
     grpc::ClientContext context;
     v1::CommandResponse response;
-    grpc::Status status = accounts_->CreditCollectiveSubsidy(&context, s, &response);
+    grpc::Status status = node_->accounts().CreditCollectiveSubsidy(&context, s, &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(status);
     EXPECT_EQ(ReasonOf(context), "REASON_INVALID_FIELD");
   }
@@ -1079,7 +968,7 @@ TEST_F(HostileInputTest, UnknownEnumValuesAreRejected) {
     refund.set_document_ref("TK-ENUM");
     grpc::ClientContext context;
     v1::CommandResponse response;
-    grpc::Status status = accounts_->RefundContribution(&context, refund, &response);
+    grpc::Status status = node_->accounts().RefundContribution(&context, refund, &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(status);
   }
   {
@@ -1088,7 +977,7 @@ TEST_F(HostileInputTest, UnknownEnumValuesAreRejected) {
     job.set_region_code(kRegion);
     job.set_period(2024);
     grpc::ClientContext context;
-    auto reader = accounts_->RunJob(&context, job);
+    auto reader = node_->accounts().RunJob(&context, job);
     v1::JobProgress progress;
     while (reader->Read(&progress)) {
     }
@@ -1134,14 +1023,14 @@ TEST_F(HostileInputTest, ResentEnrolmentAndPolicyWithUnknownFieldAreDuplicates) 
     grpc::ClientContext context;
     v1::GetPolicyRequest request;
     request.set_region_code(kRegion);
-    ASSERT_TRUE(policies_->GetPolicy(&context, request, &policy).ok());
+    ASSERT_TRUE(node_->policies().GetPolicy(&context, request, &policy).ok());
   }
   policy.GetReflection()->MutableUnknownFields(&policy)->AddVarint(99, 1);
   grpc::ClientContext context;
   v1::AdoptPolicyRequest request;
   *request.mutable_policy() = policy;
   v1::AdoptPolicyResponse adopted;
-  grpc::Status status = policies_->AdoptPolicy(&context, request, &adopted);
+  grpc::Status status = node_->policies().AdoptPolicy(&context, request, &adopted);
   EXPECT_TRUE(status.ok()) << Describe(status);
   EXPECT_TRUE(adopted.duplicate());
   EXPECT_EQ(adopted.sequence(), 1u);
@@ -1156,7 +1045,7 @@ TEST_F(HostileInputTest, UnknownFieldsAreNotStoredInTheLog) {
   v1::EnrolResponse enrolled;
   RpcResult r = Enrol(p, &enrolled);
   ASSERT_TRUE(r.status.ok()) << Describe(r.status);
-  auto event = ledger_->ReadEvent(enrolled.sequence());
+  auto event = ledger().ReadEvent(enrolled.sequence());
   ASSERT_TRUE(event.ok()) << event.status();
   const v1::ParticipantEnrolled& stored = event->participant_enrolled();
   EXPECT_TRUE(stored.GetReflection()->GetUnknownFields(stored).empty())
@@ -1180,8 +1069,8 @@ TEST_F(HostileInputTest, UnknownFieldsNeverBookTwice) {
     EXPECT_NE(again.outcomes(0).outcome(), v1::OUTCOME_SUSPENSE);
     EXPECT_NE(again.outcomes(0).outcome(), v1::OUTCOME_ACCEPTED);
   }
-  EXPECT_EQ(ledger_->Head().sequence, before.head.sequence + 1);
-  EXPECT_EQ(Sum(ledger_->LedgerAccountBalances()), 0);
+  EXPECT_EQ(ledger().Head().sequence, before.head.sequence + 1);
+  EXPECT_EQ(Sum(ledger().LedgerAccountBalances()), 0);
   // The same record without the unknown field is its exact resend.
   v1::CollectionRecord plain = r;
   plain.GetReflection()->MutableUnknownFields(&plain)->Clear();
@@ -1209,7 +1098,7 @@ TEST_F(HostileInputTest, FiscalFundsNeverOverflow) {
       f->set_amount_fen(ledger::kFiscalAmountFenMax);
       f->set_date("2025-06-01");
       f->set_document_ref(StrCat("CZ-FILL-", i));
-      auto result = ledger_->Execute(command, "test");
+      auto result = ledger().Execute(command, "test");
       if (!result.ok() || result->rejection) ++errors;
     }
   };
@@ -1230,10 +1119,10 @@ TEST_F(HostileInputTest, FiscalFundsNeverOverflow) {
   v1::CommandResponse response;
   RpcResult r = ReceiveFunds(one_more, &response);
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
-      << "accepted: fund.special is now " << ledger_->LedgerAccountBalances()["222401/fund.special"];
+      << "accepted: fund.special is now " << ledger().LedgerAccountBalances()["222401/fund.special"];
   EXPECT_THAT(r.status.error_message(), ::testing::HasSubstr("fund.special would pass"));
-  EXPECT_EQ(ledger_->Head().sequence, before.head.sequence);
-  for (const auto& [account, fen] : ledger_->LedgerAccountBalances()) {
+  EXPECT_EQ(ledger().Head().sequence, before.head.sequence);
+  for (const auto& [account, fen] : ledger().LedgerAccountBalances()) {
     if (account.ends_with("/fund.special")) {
       EXPECT_GE(fen, 0) << account << " wrapped around";
     }
@@ -1263,7 +1152,7 @@ TEST_F(HostileInputTest, EmptyStreamsAreOkAndWriteNothing) {
   {
     grpc::ClientContext context;
     v1::PushCollectionsResponse ignored;
-    auto writer = collections_->StreamCollections(&context, &ignored);
+    auto writer = node_->collections().StreamCollections(&context, &ignored);
     context.TryCancel();
     EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
   }
@@ -1300,7 +1189,7 @@ TEST_F(HostileInputTest, AbandonedStreamsApplyWholeMessagesOnly) {
         context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
       }
       v1::PushCollectionsResponse response;
-      auto writer = collections_->StreamCollections(&context, &response);
+      auto writer = node_->collections().StreamCollections(&context, &response);
       for (int m = 0; m < written; ++m) {
         v1::PushCollectionsRequest message;
         for (const auto& rec : messages[m]) *message.add_records() = rec;
@@ -1322,7 +1211,7 @@ TEST_F(HostileInputTest, AbandonedStreamsApplyWholeMessagesOnly) {
     ASSERT_TRUE(call_lines_->WaitFor(kStreamMethod, streams_ended + 1));
 
     // What was committed: whole messages, a prefix of those written, in order.
-    const uint64_t head = ledger_->Head().sequence;
+    const uint64_t head = ledger().Head().sequence;
     const uint64_t added = head - before.head.sequence;
     ASSERT_EQ(added % kPerMessage, 0u) << "a message was partly applied: " << added << " events";
     const int committed_messages = static_cast<int>(added / kPerMessage);
@@ -1331,7 +1220,7 @@ TEST_F(HostileInputTest, AbandonedStreamsApplyWholeMessagesOnly) {
                 by_deadline ? "deadline" : "cancelled", written, kMessages, committed_messages);
     std::map<std::string, uint64_t> committed;
     for (uint64_t s = before.head.sequence + 1; s <= head; ++s) {
-      auto e = ledger_->ReadEvent(s);
+      auto e = ledger().ReadEvent(s);
       ASSERT_TRUE(e.ok()) << e.status();
       ASSERT_TRUE(e->has_contribution_collected()) << "unexpected event at " << s;
       const std::string& receipt = e->contribution_collected().receipt_number();
@@ -1340,11 +1229,11 @@ TEST_F(HostileInputTest, AbandonedStreamsApplyWholeMessagesOnly) {
       EXPECT_EQ(static_cast<uint64_t>(m), (s - before.head.sequence - 1) / kPerMessage);
       EXPECT_TRUE(committed.emplace(receipt, s).second) << "booked twice: " << receipt;
     }
-    auto balances = ledger_->LedgerAccountBalances();
+    auto balances = ledger().LedgerAccountBalances();
     EXPECT_EQ(balances["222401/suspense"],
               before.balances.at("222401/suspense") - static_cast<int64_t>(added) * 10000);
     EXPECT_EQ(Sum(balances), 0);
-    EXPECT_TRUE(ledger_->VerifyChain().ok());
+    EXPECT_TRUE(ledger().VerifyChain().ok());
 
     // Resend everything: the committed part is DUPLICATE with its sequence, the rest new.
     v1::PushCollectionsResponse resent;
@@ -1363,8 +1252,8 @@ TEST_F(HostileInputTest, AbandonedStreamsApplyWholeMessagesOnly) {
         }
       }
     }
-    EXPECT_EQ(ledger_->Head().sequence, before.head.sequence + kMessages * kPerMessage);
-    EXPECT_EQ(Sum(ledger_->LedgerAccountBalances()), 0);
+    EXPECT_EQ(ledger().Head().sequence, before.head.sequence + kMessages * kPerMessage);
+    EXPECT_EQ(Sum(ledger().LedgerAccountBalances()), 0);
   }
   ASSERT_NO_FATAL_FAILURE(ExpectAlive());
 }
@@ -1397,7 +1286,7 @@ TEST_F(HostileInputTest, StreamSlotsAreLimitedAndReleased) {
       auto h = std::make_unique<Held>();
       h->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
       h->writer =
-          collections_->AsyncStreamCollections(&h->context, &h->response, &cq, tag(i, kStart));
+          node_->collections().AsyncStreamCollections(&h->context, &h->response, &cq, tag(i, kStart));
       h->writer->Finish(&h->status, tag(i, kFinish));
       held.push_back(std::move(h));
     }
@@ -1484,7 +1373,7 @@ TEST_F(HostileInputTest, HostileAuditRangesAreRefusedCleanly) {
       request.set_from_sequence(from);
       request.set_to_sequence(to);
       v1::VerifyChainResponse response;
-      grpc::Status status = audit_->VerifyChain(&context, request, &response);
+      grpc::Status status = node_->audit().VerifyChain(&context, request, &response);
       EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE) << Describe(status);
     }
     {
@@ -1492,7 +1381,7 @@ TEST_F(HostileInputTest, HostileAuditRangesAreRefusedCleanly) {
       v1::StreamEventsRequest request;
       request.set_from_sequence(from);
       request.set_to_sequence(to);
-      auto reader = audit_->StreamEvents(&context, request);
+      auto reader = node_->audit().StreamEvents(&context, request);
       v1::AuditEvent event;
       int n = 0;
       while (reader->Read(&event)) ++n;
@@ -1507,7 +1396,7 @@ TEST_F(HostileInputTest, HostileAuditRangesAreRefusedCleanly) {
     request.set_ledger_account("222401/suspense");
     request.set_as_of_sequence(u64max);
     v1::BalanceAsOfResponse response;
-    EXPECT_EQ(audit_->BalanceAsOf(&context, request, &response).error_code(),
+    EXPECT_EQ(node_->audit().BalanceAsOf(&context, request, &response).error_code(),
               grpc::StatusCode::OUT_OF_RANGE);
   }
   {
@@ -1516,7 +1405,7 @@ TEST_F(HostileInputTest, HostileAuditRangesAreRefusedCleanly) {
     request.set_ledger_account(std::string(100000, '/'));
     request.set_as_of_date("9999-99-99");
     v1::BalanceAsOfResponse response;
-    EXPECT_EQ(audit_->BalanceAsOf(&context, request, &response).error_code(),
+    EXPECT_EQ(node_->audit().BalanceAsOf(&context, request, &response).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
   {
@@ -1524,7 +1413,7 @@ TEST_F(HostileInputTest, HostileAuditRangesAreRefusedCleanly) {
     v1::GetAccountRequest request;
     request.set_citizen_id(std::string(1 << 20, '1'));
     v1::Account account;
-    grpc::Status status = accounts_->GetAccount(&context, request, &account);
+    grpc::Status status = node_->accounts().GetAccount(&context, request, &account);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_LT(status.error_message().size(), 512u) << "the error echoes hostile input back";
   }

@@ -12,32 +12,9 @@
 #   import_non_utf8_test.sh LEDGERD LEDGERCTL SOURCE_DIR
 set -euo pipefail
 ledgerd=$1 ledgerctl=$2 src=$3
-work=$(mktemp -d)
-pid=""
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
-port=$(python3 -c 'import random, socket
-for _ in range(200):
-    port = random.randint(20000, 32767)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break')
-ctl() { "$ledgerctl" --server "127.0.0.1:$port" "$@"; }
-"$ledgerd" --data-dir "$work/data" --listen "127.0.0.1:$port" --insecure-plaintext \
-  --metrics-listen "" >>"$work/ledgerd.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-  ctl policy adopt "$src/deploy/policies/yanji-222401.json" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+source "$(dirname "$0")/../lib.sh"
+start_ledgerd
+ctl policy adopt "$src/deploy/policies/yanji-222401.json" >/dev/null
 
 # Six rows of payers who are not enrolled (each goes to suspense); the third name is GBK.
 python3 - "$work/c.csv" <<'EOF'

@@ -40,14 +40,16 @@
 #include "rocksdb/db.h"
 #include "services/services.h"
 #include "tests/reliability/faulty_fs.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/test_dir.h"
 
 namespace {
 
 namespace v1 = ledger::v1;
 using ::ledger::StrCat;
+using namespace ::ledger::testing;  // NOLINT: the shared test fixtures
 using ::ledger_test::FaultyFileSystem;
 
-constexpr char kRegion[] = "222401";
 constexpr char kIdA[] = "22240119650315123X";  // enrolled
 constexpr char kIdC[] = "222401199211207899";  // never enrolled: suspense
 
@@ -60,16 +62,8 @@ std::function<int64_t()> TickingClock() {
 }
 
 v1::CollectionRecord Add(std::string receipt, std::string citizen_id, int year, int64_t fen) {
-  v1::CollectionRecord r;
-  r.set_record_type(v1::RECORD_TYPE_ADD);
-  r.set_receipt_number(std::move(receipt));
-  r.set_citizen_id(std::move(citizen_id));
-  r.set_name("金哲");
-  r.set_region_code(kRegion);
-  r.set_contribution_year(year);
-  r.set_amount_fen(fen);
-  r.set_collection_date(StrCat(year, "-03-01"));
-  r.set_tax_office("22240100");
+  v1::CollectionRecord r = AddRecord(std::move(receipt), std::move(citizen_id), year, fen,
+                                     StrCat(year, "-03-01"));
   r.set_batch_id("FAULTS-1");
   return r;
 }
@@ -81,10 +75,7 @@ ledger::Ledger::Records Records(std::vector<v1::CollectionRecord> records) {
 }
 
 v1::Policy DemoPolicy() {
-  std::ifstream in(StrCat(LEDGER_SOURCE_DIR, "/deploy/policies/yanji-222401.json"));
-  std::stringstream text;
-  text << in.rdbuf();
-  auto policy = ledger::ParsePolicyJson(text.str());
+  auto policy = LoadDemoPolicy();
   EXPECT_TRUE(policy.ok()) << policy.status();
   return *policy;
 }
@@ -108,20 +99,10 @@ Seen Look(const ledger::Ledger& l) {
   return s;
 }
 
-std::string TestDir(const char* what) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = StrCat(info->test_suite_name(), "_", info->name());
-  for (char& c : name) {
-    if (c == '/') c = '_';
-  }
-  return StrCat(::testing::TempDir(), "ledger_", what, "_", name, "_",
-                static_cast<int64_t>(getpid()));
-}
-
 class LedgerFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = TestDir("faults");
+    dir_ = TestDir("ledger_faults");
     std::filesystem::remove_all(dir_);
     std::filesystem::remove_all(dir_ + ".backup");
     fs_ = std::make_shared<FaultyFileSystem>();

@@ -1,8 +1,15 @@
 #include "tests/support/fixtures.h"
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <utility>
 
+#include "absl/status/status.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "ledger/citizen_id.h"
+#include "ledger/policy.h"
 #include "ledger/strings.h"
 
 namespace ledger::testing {
@@ -33,10 +40,28 @@ v1::Policy PaperPolicy(std::string_view region, bool back_pay_on_resumption) {
   }
   v1::BasicPensionRule* b = p.add_basic_pension();
   b->set_effective_from("2009-01-01");
-  b->set_central_monthly_fen(8800);
-  p.mutable_funeral_subsidy()->set_fixed_fen(120000);
+  b->set_central_monthly_fen(kBasic);
+  p.mutable_funeral_subsidy()->set_fixed_fen(kFuneralFixed);
   p.mutable_funeral_subsidy()->set_basic_pension_months(10);
   return p;
+}
+
+std::string SourcePath(std::string_view relative) {
+  return StrCat(LEDGER_SOURCE_DIR, "/", relative);
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(StrCat("cannot open ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<v1::Policy> LoadDemoPolicy() {
+  auto text = ReadFile(SourcePath("deploy/policies/yanji-222401.json"));
+  if (!text.ok()) return text.status();
+  return ParsePolicyJson(*text);
 }
 
 std::string CitizenId(std::string_view birth, int sequence, std::string_view region) {
@@ -45,5 +70,56 @@ std::string CitizenId(std::string_view birth, int sequence, std::string_view reg
   const std::string first17 = StrCat(region, birth, seq);
   return first17 + CitizenIdCheckChar(first17);
 }
+
+std::string NumberedCitizenId(int n, std::string_view region) {
+  const absl::CivilDay birth = absl::CivilDay(1970, 1, 1) + n / 1000;
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "%04d%02d%02d", static_cast<int>(birth.year()),
+                birth.month(), birth.day());
+  return CitizenId(buffer, n % 1000, region);
+}
+
+std::string BadCheck(const std::string& id) {
+  std::string bad = id;
+  bad.back() = bad.back() == '0' ? '1' : '0';
+  return bad;
+}
+
+v1::CollectionRecord AddRecord(std::string receipt, std::string citizen_id, int year, int64_t fen,
+                               std::string date, std::string region) {
+  v1::CollectionRecord r;
+  r.set_record_type(v1::RECORD_TYPE_ADD);
+  r.set_receipt_number(std::move(receipt));
+  r.set_citizen_id(std::move(citizen_id));
+  r.set_name("金哲");
+  r.set_region_code(std::move(region));
+  r.set_contribution_year(year);
+  r.set_amount_fen(fen);
+  r.set_collection_date(std::move(date));
+  r.set_tax_office("22240100");
+  r.set_batch_id("BATCH-1");
+  return r;
+}
+
+v1::ParticipantEnrolled Participant(std::string citizen_id, std::string name, std::string date,
+                                    std::string region) {
+  v1::ParticipantEnrolled p;
+  p.set_citizen_id(std::move(citizen_id));
+  p.set_name(std::move(name));
+  p.set_ethnicity("朝鲜族");
+  p.set_address("延吉市公园路1号");
+  p.set_phone("13800000000");
+  p.set_region_code(std::move(region));
+  p.set_enrolment_date(std::move(date));
+  return p;
+}
+
+int64_t UtcMicros(int year, int month, int day, int hour, int minute) {
+  return absl::ToUnixMicros(
+      absl::FromCivil(absl::CivilSecond(year, month, day, hour, minute, 0), absl::UTCTimeZone()));
+}
+
+int64_t Now2025Us() { return UtcMicros(2025, 6, 30, 12, 0); }
+int64_t Now2026Us() { return UtcMicros(2026, 11, 20, 12, 0); }
 
 }  // namespace ledger::testing
