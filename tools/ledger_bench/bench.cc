@@ -142,6 +142,21 @@ void Bench::StopEmbedded() {
   embedded_ = false;
 }
 
+bool Bench::StopForOffline(const char* scenario, uint64_t& events) {
+  if (!embedded_) {
+    std::printf("scenario=%s status=skipped reason=needs_embedded_ledger\n", scenario);
+    return false;
+  }
+  events = ledger_->Head().sequence;
+  StopEmbedded();
+  return true;
+}
+
+void Bench::Reopen(const char* after) {
+  if (!OpenEmbedded()) Die(StrCat("reopen after ", after));
+  channel_ = Connect();
+}
+
 std::shared_ptr<grpc::Channel> Bench::Connect(std::string_view role) const {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);

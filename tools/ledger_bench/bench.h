@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -88,6 +89,11 @@ class Bench {
   int Tls() const { return config_.tls_dir.empty() ? 0 : 1; }
   bool OpenEmbedded();
   void StopEmbedded();
+  // An offline scenario's start: stops the embedded ledger, noting its last sequence in
+  // `events`; without one, prints the scenario as skipped and returns false.
+  bool StopForOffline(const char* scenario, uint64_t& events);
+  // An offline scenario's end: the embedded ledger and server again (ends the process if not).
+  void Reopen(const char* after);
   // One channel per call site: in embedded plain-text mode every caller has every role; with
   // TLS, `role` picks the certificate.
   std::shared_ptr<grpc::Channel> Connect(std::string_view role = "tax-bureau") const;

@@ -185,12 +185,8 @@ void Bench::Read() {
 
 // Bytes on disk per event once everything is flushed and fully compacted (embedded only).
 void Bench::Disk() {
-  if (!embedded_) {
-    std::printf("scenario=disk status=skipped reason=needs_embedded_ledger\n");
-    return;
-  }
-  const uint64_t events = ledger_->Head().sequence;
-  StopEmbedded();
+  uint64_t events = 0;
+  if (!StopForOffline("disk", events)) return;
   if (auto st = ledger::testing::CompactStore(config_.data_dir); !st.ok()) {
     Die(std::string(st.message()));
   }
@@ -201,18 +197,13 @@ void Bench::Disk() {
   std::printf("scenario=disk events=%llu bytes=%llu disk_bytes_per_event=%.0f\n",
               static_cast<unsigned long long>(events), static_cast<unsigned long long>(bytes),
               static_cast<double>(bytes) / std::max<uint64_t>(1, events));
-  if (!OpenEmbedded()) Die("reopen after compaction");
-  channel_ = Connect();
+  Reopen("compaction");
 }
 
 // Rebuilds every projection from the log of the embedded ledger (stopped first).
 void Bench::Replay() {
-  if (!embedded_) {
-    std::printf("scenario=replay status=skipped reason=needs_embedded_ledger\n");
-    return;
-  }
-  const uint64_t events = ledger_->Head().sequence;
-  StopEmbedded();
+  uint64_t events = 0;
+  if (!StopForOffline("replay", events)) return;
   const auto start = Clock::now();
   if (auto st = ledger::Ledger::RebuildProjections(config_.data_dir); !st.ok()) {
     Die(StrCat("replay: ", std::string(st.message())));
@@ -220,8 +211,7 @@ void Bench::Replay() {
   const double s = Seconds(start);
   std::printf("scenario=replay events=%llu seconds=%.3f events_per_s=%.0f\n",
               static_cast<unsigned long long>(events), s, events / s);
-  if (!OpenEmbedded()) Die("reopen after replay");
-  channel_ = Connect();
+  Reopen("replay");
 }
 
 // The physical limit: the same keys and bytes per record the ledger writes for an accepted
