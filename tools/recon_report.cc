@@ -125,10 +125,10 @@ std::string Num(double d) {
 // The chart's title, gridlines at lo, 0 (if inside) and hi, and month labels (at most ~12).
 std::string ChartFrame(std::string_view title, const std::vector<std::string>& labels,
                        const ChartScale& c) {
-  std::string svg = StrCat("<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"",
-                           kChartWidth, "\" height=\"", kChartHeight, "\" viewBox=\"0 0 ",
-                           kChartWidth, " ", kChartHeight, "\"><title>", HtmlEscape(title),
-                           "</title>");
+  std::string svg =
+      StrCat("<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"", kChartWidth,
+             "\" height=\"", kChartHeight, "\" viewBox=\"0 0 ", kChartWidth, " ", kChartHeight,
+             "\"><title>", HtmlEscape(title), "</title>");
   svg += StrCat("<text x=\"", kLeft, "\" y=\"18\" class=\"ct\">", HtmlEscape(title), "</text>");
   std::vector<int64_t> ticks = {c.lo(), c.hi()};
   if (c.lo() < 0 && c.hi() > 0) ticks.push_back(0);
@@ -241,7 +241,8 @@ std::string HtmlSummary(const v1::Reconciliation& r) {
   h += Card("tax days matched", StrCat(s.tax_days_matched(), " / ", s.tax_days()), false);
   h += Card("tax days in break", StrCat(s.tax_days_in_break()), s.tax_days_in_break() > 0);
   h += Card("tax days awaiting report", StrCat(s.tax_days_awaiting_report()), false);
-  h += Card("tax difference (yuan)", FormatFen(s.tax_difference_fen()), s.tax_difference_fen() != 0);
+  h +=
+      Card("tax difference (yuan)", FormatFen(s.tax_difference_fen()), s.tax_difference_fen() != 0);
   h += Card("fiscal funds in break", StrCat(s.fiscal_funds_in_break(), " / ", s.fiscal_funds()),
             s.fiscal_funds_in_break() > 0);
   h += Card("bank statements in break",
@@ -299,12 +300,13 @@ std::string HtmlTaxDays(const v1::Reconciliation& r) {
         detail += StrCat(" ", m.receipt_number(), " (", FormatFen(m.amount_fen()), ")");
       }
     }
-    h += StrCat(RowClass(d.status()), Td(d.collection_date()), Td(d.region_code()), Td(d.tax_office()),
-                StatusTd(d.status()), Td(d.reported() ? StrCat(d.reported_count()) : "—", true),
+    h += StrCat(RowClass(d.status()), Td(d.collection_date()), Td(d.region_code()),
+                Td(d.tax_office()), StatusTd(d.status()),
+                Td(d.reported() ? StrCat(d.reported_count()) : "—", true),
                 Td(d.reported() ? FormatFen(d.reported_total_fen()) : "—", true),
                 Td(StrCat(d.ledger_count()), true), Td(FormatFen(d.ledger_total_fen()), true),
-                Td(d.reported() ? FormatFen(d.difference_fen()) : "—", true), "<td class=\"detail\">",
-                HtmlEscape(detail), "</td></tr>\n");
+                Td(d.reported() ? FormatFen(d.difference_fen()) : "—", true),
+                "<td class=\"detail\">", HtmlEscape(detail), "</td></tr>\n");
   }
   h += "</table>\n";
   return h;
@@ -432,9 +434,10 @@ std::string ReconText(const v1::Reconciliation& r) {
 }
 
 std::string ReconHtml(const v1::Reconciliation& r, std::string_view generated) {
-  std::string h = StrCat("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-                         "<title>基金对账 Reconciliation report</title><style>",
-                         kStyle, "</style></head><body>\n");
+  std::string h = StrCat(
+      "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+      "<title>基金对账 Reconciliation report</title><style>",
+      kStyle, "</style></head><body>\n");
   h += StrCat("<h1>基金对账 Fund reconciliation</h1><div class=\"meta\">As of sequence ",
               r.as_of_sequence(), " · ", HtmlEscape(Scope(r.request())), " · generated ",
               HtmlEscape(generated), "</div>\n");

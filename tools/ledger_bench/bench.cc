@@ -85,8 +85,8 @@ void Die(const std::string& why) {
 }
 
 bool Bench::Start() {
-  run_ = StrCat("B", std::chrono::system_clock::now().time_since_epoch().count() % 1'000'000'000,
-                "-");
+  run_ =
+      StrCat("B", std::chrono::system_clock::now().time_since_epoch().count() % 1'000'000'000, "-");
   if (config_.server.empty()) {
     if (config_.data_dir.empty()) {
       config_.data_dir =
@@ -106,8 +106,7 @@ Bench::~Bench() {
 }
 
 bool Bench::OpenEmbedded() {
-  auto ledger = ledger::Ledger::Open({.data_dir = config_.data_dir,
-                                      .verify_chain_on_open = false});
+  auto ledger = ledger::Ledger::Open({.data_dir = config_.data_dir, .verify_chain_on_open = false});
   if (!ledger.ok()) {
     std::cerr << "ledger-bench: " << ledger.status() << "\n";
     return false;
@@ -195,10 +194,11 @@ void Bench::WriterReport(const char* after) {
   const ledger::WriterStats w = ledger_->Stats();
   const auto d = [&](uint64_t now, uint64_t before) { return static_cast<double>(now - before); };
   const double commits = std::max(1.0, d(w.commits, last_.commits));
-  std::printf("writer after=%s commits=%.0f commands_per_commit=%.1f events_per_commit=%.1f "
-              "commit_ms_avg=%.2f\n",
-              after, d(w.commits, last_.commits), d(w.commands, last_.commands) / commits,
-              d(w.events, last_.events) / commits, d(w.commit_us, last_.commit_us) / commits / 1e3);
+  std::printf(
+      "writer after=%s commits=%.0f commands_per_commit=%.1f events_per_commit=%.1f "
+      "commit_ms_avg=%.2f\n",
+      after, d(w.commits, last_.commits), d(w.commands, last_.commands) / commits,
+      d(w.events, last_.events) / commits, d(w.commit_us, last_.commit_us) / commits / 1e3);
   last_ = w;
 }
 
@@ -237,7 +237,8 @@ double Bench::EnrolAll(size_t n) {
   const auto start = Clock::now();
   if (n > enrolled_) {
     const size_t from = enrolled_;
-    Enrol(n - from, [from](size_t i) { return CitizenId(from + i); }, "enrol");
+    Enrol(
+        n - from, [from](size_t i) { return CitizenId(from + i); }, "enrol");
     enrolled_ = n;
   }
   return std::max(Seconds(start), 1e-9);
@@ -283,10 +284,10 @@ std::vector<double> Bench::Concurrently(int threads, size_t calls,
 
 void Bench::Summary() {
   if (ingest_records_per_s_ > 0 && limit_records_per_s_ > 0) {
-    std::printf("scenario=summary ingest_records_per_s=%.0f limit_records_per_s=%.0f "
-                "ingest_fraction_of_limit=%.3f\n",
-                ingest_records_per_s_, limit_records_per_s_,
-                ingest_records_per_s_ / limit_records_per_s_);
+    std::printf(
+        "scenario=summary ingest_records_per_s=%.0f limit_records_per_s=%.0f "
+        "ingest_fraction_of_limit=%.3f\n",
+        ingest_records_per_s_, limit_records_per_s_, ingest_records_per_s_ / limit_records_per_s_);
   }
 }
 

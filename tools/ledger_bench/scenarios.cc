@@ -43,9 +43,10 @@ void Bench::Ingest() {
   ingest_records_per_s_ = n / s;
   ingested_ = n;
   WriterReport("ingest");
-  std::printf("scenario=ingest records=%zu batch_size=%zu accepted=%zu not_accepted=%zu "
-              "seconds=%.3f ingest_records_per_s=%.0f enrol_per_s=%.0f tls=%d\n",
-              n, config_.batch_size, accepted, other, s, n / s, n / enrol_s, Tls());
+  std::printf(
+      "scenario=ingest records=%zu batch_size=%zu accepted=%zu not_accepted=%zu "
+      "seconds=%.3f ingest_records_per_s=%.0f enrol_per_s=%.0f tls=%d\n",
+      n, config_.batch_size, accepted, other, s, n / s, n / enrol_s, Tls());
 }
 
 // One 10 s interval of the sustained run: the streams that ended in it.
@@ -119,10 +120,11 @@ void Bench::Sustained() {
     absl::MutexLock lock(&in.mu);
     std::sort(in.stream_ms.begin(), in.stream_ms.end());
     p99[i] = Percentile(in.stream_ms, 0.99);
-    std::printf("sustained interval=%d records_per_s=%.0f streams=%zu errors=%zu p50_ms=%.1f "
-                "p99_ms=%.1f rss_mib=%.0f\n",
-                i + 1, in.records / kIntervalSeconds, in.stream_ms.size(), in.errors,
-                Percentile(in.stream_ms, 0.5), p99[i], rss[i]);
+    std::printf(
+        "sustained interval=%d records_per_s=%.0f streams=%zu errors=%zu p50_ms=%.1f "
+        "p99_ms=%.1f rss_mib=%.0f\n",
+        i + 1, in.records / kIntervalSeconds, in.stream_ms.size(), in.errors,
+        Percentile(in.stream_ms, 0.5), p99[i], rss[i]);
     std::fflush(stdout);
   };
   for (int i = 0; i < count; ++i) {
@@ -138,23 +140,25 @@ void Bench::Sustained() {
     records += in->records;
     errors += in->errors;
   }
-  std::printf("scenario=sustained seconds=%.0f streams=%d batch_size=%zu records=%zu errors=%zu "
-              "records_per_s=%.0f rss_first_mib=%.0f rss_last_mib=%.0f rss_max_mib=%.0f "
-              "p99_first_ms=%.1f p99_last_ms=%.1f tls=%d\n",
-              Seconds(start), config_.concurrency, config_.batch_size, records, errors,
-              records / Seconds(start), rss.front(), rss.back(),
-              *std::max_element(rss.begin(), rss.end()), p99.front(), p99.back(), Tls());
+  std::printf(
+      "scenario=sustained seconds=%.0f streams=%d batch_size=%zu records=%zu errors=%zu "
+      "records_per_s=%.0f rss_first_mib=%.0f rss_last_mib=%.0f rss_max_mib=%.0f "
+      "p99_first_ms=%.1f p99_last_ms=%.1f tls=%d\n",
+      Seconds(start), config_.concurrency, config_.batch_size, records, errors,
+      records / Seconds(start), rss.front(), rss.back(), *std::max_element(rss.begin(), rss.end()),
+      p99.front(), p99.back(), Tls());
 }
 
 void Bench::Latency() {
   for (int concurrency : {1, config_.concurrency}) {
-    std::vector<double> us = Concurrently(concurrency, config_.latency_calls,
-                                          [&](size_t i) { return OnePush(i); });
+    std::vector<double> us =
+        Concurrently(concurrency, config_.latency_calls, [&](size_t i) { return OnePush(i); });
     std::sort(us.begin(), us.end());
-    std::printf("scenario=latency concurrency=%d calls=%zu p50_us=%.0f p99_us=%.0f "
-                "max_us=%.0f tls=%d\n",
-                concurrency, us.size(), Percentile(us, 0.50), Percentile(us, 0.99),
-                us.empty() ? 0 : us.back(), Tls());
+    std::printf(
+        "scenario=latency concurrency=%d calls=%zu p50_us=%.0f p99_us=%.0f "
+        "max_us=%.0f tls=%d\n",
+        concurrency, us.size(), Percentile(us, 0.50), Percentile(us, 0.99),
+        us.empty() ? 0 : us.back(), Tls());
     WriterReport("latency");
   }
 }
@@ -177,10 +181,11 @@ void Bench::Read() {
   });
   const double s = Seconds(start);
   std::sort(us.begin(), us.end());
-  std::printf("scenario=read concurrency=%d reads=%zu accounts=%zu seconds=%.3f "
-              "reads_per_s=%.0f p50_us=%.0f p99_us=%.0f tls=%d\n",
-              config_.concurrency, us.size(), accounts, s, us.size() / s,
-              Percentile(us, 0.50), Percentile(us, 0.99), Tls());
+  std::printf(
+      "scenario=read concurrency=%d reads=%zu accounts=%zu seconds=%.3f "
+      "reads_per_s=%.0f p50_us=%.0f p99_us=%.0f tls=%d\n",
+      config_.concurrency, us.size(), accounts, s, us.size() / s, Percentile(us, 0.50),
+      Percentile(us, 0.99), Tls());
 }
 
 // Bytes on disk per event once everything is flushed and fully compacted (embedded only).
@@ -218,8 +223,8 @@ void Bench::Replay() {
 // collection, the same column families and options, the same batch size and sync = true; no
 // gRPC, no validation, no reads (tests/support/bulk_log.h).
 void Bench::StorageLimit() {
-  const std::string dir = StrCat(config_.data_dir.empty() ? "/tmp/ledger-bench" : config_.data_dir,
-                                 "-storage-limit");
+  const std::string dir =
+      StrCat(config_.data_dir.empty() ? "/tmp/ledger-bench" : config_.data_dir, "-storage-limit");
   std::filesystem::remove_all(dir);
   auto writer = ledger::testing::BulkLogWriter::Open(dir, kRegion);
   if (!writer.ok()) Die(std::string(writer.status().message()));
@@ -239,9 +244,10 @@ void Bench::StorageLimit() {
   limit_records_per_s_ = n / s;
   writer->reset();
   std::filesystem::remove_all(dir);
-  std::printf("scenario=storage-limit records=%zu batch_size=%zu seconds=%.3f "
-              "limit_records_per_s=%.0f\n",
-              n, config_.batch_size, s, n / s);
+  std::printf(
+      "scenario=storage-limit records=%zu batch_size=%zu seconds=%.3f "
+      "limit_records_per_s=%.0f\n",
+      n, config_.batch_size, s, n / s);
 }
 
 // The annual interest job for 2025 over every account the ingest scenario filled (it runs
@@ -253,12 +259,13 @@ void Bench::Interest() {
   request.set_region_code(kRegion);
   request.set_period(2025);
   const JobTiming t = RunJob(request);
-  std::printf("scenario=interest accounts=%llu accounts_credited=%llu events=%llu seconds=%.3f "
-              "accounts_per_s=%.0f\n",
-              static_cast<unsigned long long>(t.progress.accounts_scanned()),
-              static_cast<unsigned long long>(t.progress.accounts_credited()),
-              static_cast<unsigned long long>(t.progress.events()), t.seconds,
-              t.progress.accounts_scanned() / t.seconds);
+  std::printf(
+      "scenario=interest accounts=%llu accounts_credited=%llu events=%llu seconds=%.3f "
+      "accounts_per_s=%.0f\n",
+      static_cast<unsigned long long>(t.progress.accounts_scanned()),
+      static_cast<unsigned long long>(t.progress.accounts_credited()),
+      static_cast<unsigned long long>(t.progress.events()), t.seconds,
+      t.progress.accounts_scanned() / t.seconds);
 }
 
 double Bench::PreparePensioners(size_t n) {
@@ -321,11 +328,12 @@ void Bench::Benefits() {
   request.set_period(202601);
   request.set_date("2026-01-10");
   const JobTiming t = RunJob(request);
-  std::printf("scenario=benefits pensioners=%zu accounts=%llu paid=%llu seconds=%.3f "
-              "accounts_per_s=%.0f determinations_per_s=%.0f\n",
-              n, static_cast<unsigned long long>(t.progress.accounts_scanned()),
-              static_cast<unsigned long long>(t.progress.accounts_credited()), t.seconds,
-              t.progress.accounts_scanned() / t.seconds, n / determine_s);
+  std::printf(
+      "scenario=benefits pensioners=%zu accounts=%llu paid=%llu seconds=%.3f "
+      "accounts_per_s=%.0f determinations_per_s=%.0f\n",
+      n, static_cast<unsigned long long>(t.progress.accounts_scanned()),
+      static_cast<unsigned long long>(t.progress.accounts_credited()), t.seconds,
+      t.progress.accounts_scanned() / t.seconds, n / determine_s);
 }
 
 }  // namespace bench

@@ -57,7 +57,8 @@ int Restore(const std::string& from, const std::string& data_dir) {
   fs::copy(from, data_dir, fs::copy_options::recursive, error);
   if (error) return Fail(StrCat("copying ", from, " to ", data_dir, ": ", error.message()));
   auto ledger = ledger::Ledger::Open({.data_dir = data_dir, .verify_chain_on_open = true});
-  if (!ledger.ok()) return Fail(StrCat("the restored copy does not open: ", ledger.status().ToString()));
+  if (!ledger.ok())
+    return Fail(StrCat("the restored copy does not open: ", ledger.status().ToString()));
   const ledger::ChainHead head = (*ledger)->Head();
   std::printf("restored %s into %s: last_sequence=%llu chain_head=%s; chain verified\n",
               from.c_str(), data_dir.c_str(), static_cast<unsigned long long>(head.sequence),
@@ -90,7 +91,9 @@ void RegisterAdminCommands(CLI::App& app, Commands& commands) {
 
   auto* backup = app.add_subcommand(
       "backup", "online backup: the server writes a consistent copy to a new directory");
-  backup->add_option("--to", o->backup_dir, "absolute path on the SERVER's filesystem (must not exist)")
+  backup
+      ->add_option("--to", o->backup_dir,
+                   "absolute path on the SERVER's filesystem (must not exist)")
       ->required();
   commands.On(backup, [&g, o] { return Backup(g, o->backup_dir); });
 

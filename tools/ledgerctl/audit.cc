@@ -1,12 +1,12 @@
 // `ledgerctl audit verify-chain|replay|balance|events`: the auditor's reads (AuditService,
 // auditor certificate). A verification that finds damage or a difference exits 2.
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "ledger/account.h"
 #include "ledger/apply.h"
@@ -43,13 +43,13 @@ int PrintChain(const v1::VerifyChainResponse& response) {
 }
 
 int PrintReplay(const v1::ReplayCompareResponse& response) {
-  std::printf("replay equal=%s sequence=%llu events=%llu rows=%llu seconds=%.2f "
-              "events_per_s=%.0f\n",
-              response.equal() ? "true" : "false",
-              static_cast<unsigned long long>(response.sequence()),
-              static_cast<unsigned long long>(response.events_replayed()),
-              static_cast<unsigned long long>(response.rows_compared()), response.seconds(),
-              response.events_replayed() / std::max(response.seconds(), 1e-9));
+  std::printf(
+      "replay equal=%s sequence=%llu events=%llu rows=%llu seconds=%.2f "
+      "events_per_s=%.0f\n",
+      response.equal() ? "true" : "false", static_cast<unsigned long long>(response.sequence()),
+      static_cast<unsigned long long>(response.events_replayed()),
+      static_cast<unsigned long long>(response.rows_compared()), response.seconds(),
+      response.events_replayed() / std::max(response.seconds(), 1e-9));
   if (!response.equal()) {
     std::fprintf(stderr, "replay FAILED: first difference: %s\n",
                  response.first_difference().c_str());
@@ -137,8 +137,9 @@ void AddChainAndReplay(CLI::App* audit, Commands& commands, std::shared_ptr<Opti
                      ledger::kClientStreamDeadlineSeconds);  // re-hashes the whole range
   });
   auto* replay = audit->add_subcommand(
-      "replay", "rebuild every projection from the log and compare with the live ones (exit 2: "
-                "they differ)");
+      "replay",
+      "rebuild every projection from the log and compare with the live ones (exit 2: "
+      "they differ)");
   commands.On(replay, [&g] {
     return CallUnary(g, &Stub::ReplayCompare, v1::ReplayCompareRequest(), PrintReplay,
                      ledger::kClientStreamDeadlineSeconds);  // rebuilds every projection
@@ -148,12 +149,14 @@ void AddChainAndReplay(CLI::App* audit, Commands& commands, std::shared_ptr<Opti
 void AddBalanceAndEvents(CLI::App* audit, Commands& commands, std::shared_ptr<Options> o) {
   const Globals& g = commands.globals();
   auto* balance = audit->add_subcommand(
-      "balance", "a participant's or ledger account's balance recomputed from the log, as of a "
-                 "sequence or an effective date");
+      "balance",
+      "a participant's or ledger account's balance recomputed from the log, as of a "
+      "sequence or an effective date");
   auto* whose = balance->add_option_group("whose", "one of --id and --account");
   whose->add_option("--id", o->id, "18-character citizen ID");
-  whose->add_option("--account", o->account, "ledger account REGION/ACCOUNT, e.g. "
-                                              "222401/fund.special");
+  whose->add_option("--account", o->account,
+                    "ledger account REGION/ACCOUNT, e.g. "
+                    "222401/fund.special");
   whose->require_option(1);
   balance->add_option("--as-of-sequence", o->sequence, "last sequence to include");
   balance->add_option("--as-of-date", o->date, "last effective date to include, YYYY-MM-DD");

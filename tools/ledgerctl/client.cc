@@ -1,13 +1,13 @@
 #include "tools/ledgerctl/client.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <utility>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "ledger/strings.h"
 

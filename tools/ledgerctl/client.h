@@ -7,12 +7,12 @@
 #ifndef TOOLS_LEDGERCTL_CLIENT_H_
 #define TOOLS_LEDGERCTL_CLIENT_H_
 
+#include <google/protobuf/message.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <google/protobuf/message.h>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"

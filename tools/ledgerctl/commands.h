@@ -36,8 +36,8 @@ class Commands {
 // The command families, in the order main registers them (the order `--help` lists them in).
 void RegisterPolicyCommands(CLI::App& app, Commands& commands);       // policy adopt|show
 void RegisterParticipantCommands(CLI::App& app, Commands& commands);  // enrol, import, account
-void RegisterAdminCommands(CLI::App& app, Commands& commands);   // rebuild, backup, health, restore
-void RegisterFundCommands(CLI::App& app, Commands& commands);    // funds …, tax, recon
+void RegisterAdminCommands(CLI::App& app, Commands& commands);  // rebuild, backup, health, restore
+void RegisterFundCommands(CLI::App& app, Commands& commands);   // funds …, tax, recon
 void RegisterLifecycleCommands(CLI::App& app, Commands& commands);  // subsidy … transfer
 void RegisterJobCommands(CLI::App& app, Commands& commands);        // job run
 void RegisterStatementCommand(CLI::App& app, Commands& commands);   // statement

@@ -119,12 +119,12 @@ int Export(const Globals& globals, const Options& o) {
   checkpoints_request.set_from_sequence(o.from);
   checkpoints_request.set_to_sequence(o.to);
   v1::Checkpoints checkpoints;
-  if (int rc = CallUnary(rpc.channel(), &v1::AuditService::Stub::GetCheckpoints,
-                         checkpoints_request,
-                         [&](const v1::Checkpoints& c) {
-                           checkpoints = c;
-                           return 0;
-                         });
+  if (int rc =
+          CallUnary(rpc.channel(), &v1::AuditService::Stub::GetCheckpoints, checkpoints_request,
+                    [&](const v1::Checkpoints& c) {
+                      checkpoints = c;
+                      return 0;
+                    });
       rc != 0) {
     return abandon(rc);
   }
@@ -180,7 +180,8 @@ int VerifyExportFile(const std::string& file, const std::string& pubkey_file) {
 void RegisterExportCommands(CLI::App& app, Commands& commands) {
   auto o = std::make_shared<Options>();
   auto* export_log = app.add_subcommand(
-      "export", "write the event log and its signed checkpoints to a file for offline verification");
+      "export",
+      "write the event log and its signed checkpoints to a file for offline verification");
   export_log->add_option("file", o->file, "export file to write (replaced if it exists)")
       ->required();
   AddSequenceRange(export_log, o->from, o->to, "to export");
@@ -189,9 +190,11 @@ void RegisterExportCommands(CLI::App& app, Commands& commands) {
   commands.On(export_log, [&g = commands.globals(), o] { return Export(g, *o); });
 
   auto* verify = app.add_subcommand(
-      "verify", "offline: verify an export's hash chain and checkpoint signatures (exit 2: damaged)");
+      "verify",
+      "offline: verify an export's hash chain and checkpoint signatures (exit 2: damaged)");
   verify->add_option("file", o->file, "export file")->required();
-  verify->add_option("--pubkey", o->pubkey, "the deployment's published checkpoint public key (PEM)")
+  verify
+      ->add_option("--pubkey", o->pubkey, "the deployment's published checkpoint public key (PEM)")
       ->required();
   commands.On(verify, [o] { return VerifyExportFile(o->file, o->pubkey); });
 }

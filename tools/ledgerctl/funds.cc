@@ -33,10 +33,10 @@ const std::map<std::string, v1::FiscalPurpose>& FiscalPurposes() {
 }
 
 const std::map<std::string, v1::BankAccount>& BankAccounts() {
-  static const auto* kMap = new std::map<std::string, v1::BankAccount>{
-      {"income", v1::BANK_ACCOUNT_INCOME},
-      {"special", v1::BANK_ACCOUNT_SPECIAL},
-      {"payment", v1::BANK_ACCOUNT_PAYMENT}};
+  static const auto* kMap =
+      new std::map<std::string, v1::BankAccount>{{"income", v1::BANK_ACCOUNT_INCOME},
+                                                 {"special", v1::BANK_ACCOUNT_SPECIAL},
+                                                 {"payment", v1::BANK_ACCOUNT_PAYMENT}};
   return *kMap;
 }
 
@@ -60,17 +60,17 @@ int PrintFundBalance(const v1::FundBalance& response) {
 
 int PrintDailyTotals(const v1::ReportDailyTotalsResponse& response) {
   const auto& d = response.reconciliation();
-  std::printf("daily totals reported: sequence=%llu%s status=%s ledger=%llu/%s reported=%llu/%s "
-              "difference=%s missing_in_ledger=%d not_reported=%d\n",
-              static_cast<unsigned long long>(response.result().first_sequence()),
-              response.result().duplicate() ? " duplicate=true" : "",
-              v1::ReconStatus_Name(d.status()).c_str(),
-              static_cast<unsigned long long>(d.ledger_count()),
-              ledger::FormatFen(d.ledger_total_fen()).c_str(),
-              static_cast<unsigned long long>(d.reported_count()),
-              ledger::FormatFen(d.reported_total_fen()).c_str(),
-              ledger::FormatFen(d.difference_fen()).c_str(), d.missing_in_ledger_size(),
-              d.not_reported_size());
+  std::printf(
+      "daily totals reported: sequence=%llu%s status=%s ledger=%llu/%s reported=%llu/%s "
+      "difference=%s missing_in_ledger=%d not_reported=%d\n",
+      static_cast<unsigned long long>(response.result().first_sequence()),
+      response.result().duplicate() ? " duplicate=true" : "",
+      v1::ReconStatus_Name(d.status()).c_str(), static_cast<unsigned long long>(d.ledger_count()),
+      ledger::FormatFen(d.ledger_total_fen()).c_str(),
+      static_cast<unsigned long long>(d.reported_count()),
+      ledger::FormatFen(d.reported_total_fen()).c_str(),
+      ledger::FormatFen(d.difference_fen()).c_str(), d.missing_in_ledger_size(),
+      d.not_reported_size());
   return 0;
 }
 
@@ -92,8 +92,8 @@ int PrintReconciliation(const v1::Reconciliation& response, const std::string& h
     return 0;
   }
   std::ofstream out(html_file, std::ios::binary | std::ios::trunc);
-  const std::string generated = absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::Now(),
-                                                 absl::LocalTimeZone());
+  const std::string generated =
+      absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::Now(), absl::LocalTimeZone());
   out << tools::ReconHtml(response, generated);
   out.close();
   if (!out) return Fail(StrCat("cannot write ", html_file));
@@ -108,7 +108,7 @@ template <typename Request, typename Fill>
 int PostFunds(const Globals& g, const Options& o, const absl::StatusOr<int64_t>& fen,
               std::string_view what,
               grpc::Status (v1::FundService::Stub::*method)(grpc::ClientContext*, const Request&,
-                                                           v1::CommandResponse*),
+                                                            v1::CommandResponse*),
               Fill fill) {
   if (!fen.ok()) return Fail(std::string(fen.status().message()));
   Request r;
@@ -127,7 +127,8 @@ void AddAccount(CLI::App* command, Options& o, const std::string& description,
 
 void AddReceiveAndBalances(CLI::App* funds, Commands& commands, std::shared_ptr<Options> o) {
   const Globals& g = commands.globals();
-  auto* receive = funds->add_subcommand("receive", "record fiscal funds received from the treasury");
+  auto* receive =
+      funds->add_subcommand("receive", "record fiscal funds received from the treasury");
   receive->add_option("--region", o->region, "6-digit region code")->required();
   receive->add_option("--purpose", o->purpose, "what the funds are for")
       ->required()
@@ -136,14 +137,13 @@ void AddReceiveAndBalances(CLI::App* funds, Commands& commands, std::shared_ptr<
   receive->add_option("--amount", o->amount, "yuan, e.g. 120000.00")->required();
   AddDateRef(receive, o->date, o->ref);
   commands.On(receive, [&g, o] {
-    return PostFunds(
-        g, *o, YuanOption("--amount", o->amount), "funds received",
-        &v1::FundService::Stub::ReceiveFiscalFunds,
-        [&](int64_t fen, v1::ReceiveFiscalFundsRequest& r) {
-          r.set_purpose(FiscalPurposes().at(o->purpose));
-          r.set_year(o->year);
-          r.set_amount_fen(fen);
-        });
+    return PostFunds(g, *o, YuanOption("--amount", o->amount), "funds received",
+                     &v1::FundService::Stub::ReceiveFiscalFunds,
+                     [&](int64_t fen, v1::ReceiveFiscalFundsRequest& r) {
+                       r.set_purpose(FiscalPurposes().at(o->purpose));
+                       r.set_year(o->year);
+                       r.set_amount_fen(fen);
+                     });
   });
   auto* balances = funds->add_subcommand(
       "balances", "double-entry account balances of a region (debits minus credits, yuan)");
@@ -165,17 +165,17 @@ void AddRemitAndSweep(CLI::App* funds, Commands& commands, std::shared_ptr<Optio
   remit->add_option("--office", o->office, "remitting tax office (optional)");
   AddDateRef(remit, o->date, o->ref);
   commands.On(remit, [&g, o] {
-    return PostFunds(
-        g, *o, YuanOption("--amount", o->amount), "remittance received",
-        &v1::FundService::Stub::ReceiveTaxRemittance,
-        [&](int64_t fen, v1::ReceiveTaxRemittanceRequest& r) {
-          r.set_bank_account(BankAccounts().at(o->account));
-          r.set_amount_fen(fen);
-          r.set_tax_office(o->office);
-        });
+    return PostFunds(g, *o, YuanOption("--amount", o->amount), "remittance received",
+                     &v1::FundService::Stub::ReceiveTaxRemittance,
+                     [&](int64_t fen, v1::ReceiveTaxRemittanceRequest& r) {
+                       r.set_bank_account(BankAccounts().at(o->account));
+                       r.set_amount_fen(fen);
+                       r.set_tax_office(o->office);
+                     });
   });
   auto* sweep = funds->add_subcommand(
-      "sweep", "move money between fund accounts: income→special, special→payment, payment→special");
+      "sweep",
+      "move money between fund accounts: income→special, special→payment, payment→special");
   sweep->add_option("--region", o->region, "6-digit region code")->required();
   sweep->add_option("--from", o->from, "source account")
       ->required()
@@ -186,14 +186,13 @@ void AddRemitAndSweep(CLI::App* funds, Commands& commands, std::shared_ptr<Optio
   sweep->add_option("--amount", o->amount, "yuan")->required();
   AddDateRef(sweep, o->date, o->ref);
   commands.On(sweep, [&g, o] {
-    return PostFunds(
-        g, *o, YuanOption("--amount", o->amount), "swept",
-        &v1::FundService::Stub::TransferBetweenFundAccounts,
-        [&](int64_t fen, v1::TransferBetweenFundAccountsRequest& r) {
-          r.set_from_account(BankAccounts().at(o->from));
-          r.set_to_account(BankAccounts().at(o->to));
-          r.set_amount_fen(fen);
-        });
+    return PostFunds(g, *o, YuanOption("--amount", o->amount), "swept",
+                     &v1::FundService::Stub::TransferBetweenFundAccounts,
+                     [&](int64_t fen, v1::TransferBetweenFundAccountsRequest& r) {
+                       r.set_from_account(BankAccounts().at(o->from));
+                       r.set_to_account(BankAccounts().at(o->to));
+                       r.set_amount_fen(fen);
+                     });
   });
 }
 
@@ -205,13 +204,12 @@ void AddBankCommands(CLI::App* funds, Commands& commands, std::shared_ptr<Option
   interest->add_option("--amount", o->amount, "yuan")->required();
   AddDateRef(interest, o->date, o->ref);
   commands.On(interest, [&g, o] {
-    return PostFunds(
-        g, *o, YuanOption("--amount", o->amount), "bank interest received",
-        &v1::FundService::Stub::ReceiveBankInterest,
-        [&](int64_t fen, v1::ReceiveBankInterestRequest& r) {
-          r.set_bank_account(BankAccounts().at(o->account));
-          r.set_amount_fen(fen);
-        });
+    return PostFunds(g, *o, YuanOption("--amount", o->amount), "bank interest received",
+                     &v1::FundService::Stub::ReceiveBankInterest,
+                     [&](int64_t fen, v1::ReceiveBankInterestRequest& r) {
+                       r.set_bank_account(BankAccounts().at(o->account));
+                       r.set_amount_fen(fen);
+                     });
   });
   auto* statement = funds->add_subcommand(
       "bank-balance", "record a bank statement's closing balance (reconciled, not posted)");
@@ -220,16 +218,15 @@ void AddBankCommands(CLI::App* funds, Commands& commands, std::shared_ptr<Option
   statement->add_option("--balance", o->balance, "yuan, may be negative")->required();
   AddDateRef(statement, o->date, o->ref);
   commands.On(statement, [&g, o] {
-    return PostFunds(
-        g, *o, SignedYuanOption("--balance", o->balance), "bank balance reported",
-        &v1::FundService::Stub::ReportBankBalance,
-        [&](int64_t fen, v1::ReportBankBalanceRequest& r) {
-          r.set_bank_account(BankAccounts().at(o->account));
-          r.set_balance_fen(fen);
-        });
+    return PostFunds(g, *o, SignedYuanOption("--balance", o->balance), "bank balance reported",
+                     &v1::FundService::Stub::ReportBankBalance,
+                     [&](int64_t fen, v1::ReportBankBalanceRequest& r) {
+                       r.set_bank_account(BankAccounts().at(o->account));
+                       r.set_balance_fen(fen);
+                     });
   });
-  auto* balance = funds->add_subcommand(
-      "balance", "a fund bank account's ledger balance at the end of a date");
+  auto* balance =
+      funds->add_subcommand("balance", "a fund bank account's ledger balance at the end of a date");
   balance->add_option("--region", o->region, "6-digit region code")->required();
   AddAccount(balance, *o, "bank account", Names(BankAccounts()));
   balance->add_option("--as-of", o->as_of, "YYYY-MM-DD (default: every movement so far)");
@@ -252,8 +249,7 @@ void AddTax(CLI::App& app, Commands& commands, std::shared_ptr<Options> o) {
   totals->add_option("--office", o->office, "tax office code")->required();
   totals->add_option("--count", o->count, "receipts sent for the day")->required();
   totals->add_option("--total", o->amount, "their total, yuan")->required();
-  totals->add_option("--receipts", o->receipts, "their receipt numbers (optional)")
-      ->delimiter(',');
+  totals->add_option("--receipts", o->receipts, "their receipt numbers (optional)")->delimiter(',');
   totals->add_option("--ref", o->ref, "report number (1-64 printable ASCII)")->required();
   commands.On(totals, [&g = commands.globals(), o] {
     auto fen = YuanOption("--total", o->amount);
@@ -272,7 +268,8 @@ void AddTax(CLI::App& app, Commands& commands, std::shared_ptr<Options> o) {
 
 void AddRecon(CLI::App& app, Commands& commands, std::shared_ptr<Options> o) {
   auto* recon = app.add_subcommand(
-      "recon", "reconciliation: tax daily totals, fiscal funds, bank balances, accounts vs control");
+      "recon",
+      "reconciliation: tax daily totals, fiscal funds, bank balances, accounts vs control");
   recon->add_option("--region", o->region, "6-digit region code (default: all the caller may see)");
   recon->add_option("--from", o->from, "first collection/statement date YYYY-MM-DD");
   recon->add_option("--to", o->to, "last collection/statement date YYYY-MM-DD");

@@ -78,8 +78,7 @@ class Progress {
   // `sent_in_stream` rows of the current stream are sent.
   void Report(size_t sent_in_stream) {
     const size_t sent = sent_before_ + sent_in_stream;
-    const size_t percent =
-        std::min<size_t>(100, sent * 100 / std::max<size_t>(1, total_estimate_));
+    const size_t percent = std::min<size_t>(100, sent * 100 / std::max<size_t>(1, total_estimate_));
     if (tty_) {
       std::fprintf(stderr, "\rsent %zu/%zu rows (%zu%%) %.0f rows/s   ", sent, total_estimate_,
                    percent, sent / std::max(seconds(), 1e-9));
@@ -133,10 +132,9 @@ absl::Status Tally(const v1::PushCollectionsResponse& response, const std::vecto
   // not read ends a gRPC stream like a clean end) must not pass for success.
   const size_t answered = static_cast<size_t>(response.outcomes_size());
   if (answered != lines.size()) {
-    return absl::DataLossError(StrCat("the server answered ", answered, " of ", lines.size(),
-                                      " rows; rows from line ",
-                                      lines[std::min(answered, lines.size() - 1)],
-                                      " were not processed"));
+    return absl::DataLossError(
+        StrCat("the server answered ", answered, " of ", lines.size(), " rows; rows from line ",
+               lines[std::min(answered, lines.size() - 1)], " were not processed"));
   }
   return absl::OkStatus();
 }

@@ -1,12 +1,12 @@
 // `ledgerctl job run`: a region's batch job (government subsidy, interest, benefits), run to
 // completion through AccountService's RunJob stream (fund-agency certificate).
+#include <google/protobuf/util/message_differencer.h>
+
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
-
-#include <google/protobuf/util/message_differencer.h>
 
 #include "ledger/money.h"
 #include "tools/ledgerctl/client.h"
@@ -47,16 +47,18 @@ int RunJob(const Globals& globals, const std::string& kind_name, const v1::JobRe
   }
   if (grpc::Status st = reader->Finish(); !st.ok()) return rpc.Failed(st);
   if (!any || !last.completed()) {
-    return Fail("the server ended the job stream without reporting completion; re-run the job "
-                "(it resumes where it stopped)");
+    return Fail(
+        "the server ended the job stream without reporting completion; re-run the job "
+        "(it resumes where it stopped)");
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("job=%s region=%s period=%d completed=true accounts_credited=%llu total=%s "
-              "seconds=%.2f\n",
-              kind_name.c_str(), request.region_code().c_str(), request.period(),
-              static_cast<unsigned long long>(last.accounts_credited()),
-              ledger::FormatFen(last.total_fen()).c_str(), seconds);
+  std::printf(
+      "job=%s region=%s period=%d completed=true accounts_credited=%llu total=%s "
+      "seconds=%.2f\n",
+      kind_name.c_str(), request.region_code().c_str(), request.period(),
+      static_cast<unsigned long long>(last.accounts_credited()),
+      ledger::FormatFen(last.total_fen()).c_str(), seconds);
   return 0;
 }
 

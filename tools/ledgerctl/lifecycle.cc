@@ -34,12 +34,12 @@ const std::map<std::string, v1::RefundReason>& RefundReasons() {
 }
 
 const std::map<std::string, v1::FundingSource>& FundingSources() {
-  static const auto* kMap = new std::map<std::string, v1::FundingSource>{
-      {"personal", v1::FUNDING_SOURCE_PERSONAL},
-      {"government", v1::FUNDING_SOURCE_GOVERNMENT},
-      {"collective", v1::FUNDING_SOURCE_COLLECTIVE},
-      {"sponsorship", v1::FUNDING_SOURCE_SPONSORSHIP},
-      {"transfer_in", v1::FUNDING_SOURCE_TRANSFER_IN}};
+  static const auto* kMap =
+      new std::map<std::string, v1::FundingSource>{{"personal", v1::FUNDING_SOURCE_PERSONAL},
+                                                   {"government", v1::FUNDING_SOURCE_GOVERNMENT},
+                                                   {"collective", v1::FUNDING_SOURCE_COLLECTIVE},
+                                                   {"sponsorship", v1::FUNDING_SOURCE_SPONSORSHIP},
+                                                   {"transfer_in", v1::FUNDING_SOURCE_TRANSFER_IN}};
   return *kMap;
 }
 
@@ -139,17 +139,18 @@ void AddSubsidyAndRefund(CLI::App& app, Family& f) {
                 });
   });
 
-  auto* refund = app.add_subcommand("refund", "refund a collected contribution (the whole receipt)");
+  auto* refund =
+      app.add_subcommand("refund", "refund a collected contribution (the whole receipt)");
   refund->add_option("receipt_number", f.o().id, "e-tax receipt number")->required();
   refund->add_option("--reason", f.o().refund_reason, "why the contribution is refunded")
       ->required()
       ->check(CLI::IsMember(Names(RefundReasons())));
   f.AddDateRef(refund);
   f.OnSend(refund, "refunded", &Stub::RefundContribution,
-       [](const Options& o, v1::RefundContributionRequest& r) {
-         r.set_receipt_number(o.id);
-         r.set_reason(RefundReasons().at(o.refund_reason));
-       });
+           [](const Options& o, v1::RefundContributionRequest& r) {
+             r.set_receipt_number(o.id);
+             r.set_reason(RefundReasons().at(o.refund_reason));
+           });
 }
 
 void AddBenefitAndDeath(CLI::App& app, Family& f) {
@@ -159,27 +160,27 @@ void AddBenefitAndDeath(CLI::App& app, Family& f) {
   f.AddId(determine);
   f.AddDateRef(determine);
   f.OnSend(determine, "benefit determined", &Stub::DetermineBenefit,
-       [](const Options& o, v1::DetermineBenefitRequest& r) { r.set_citizen_id(o.id); });
+           [](const Options& o, v1::DetermineBenefitRequest& r) { r.set_citizen_id(o.id); });
   auto* suspend = benefit->add_subcommand("suspend", "suspend payment from a month");
   f.AddId(suspend);
   suspend->add_option("--from-month", f.o().month, "first month not paid, YYYYMM")->required();
   suspend->add_option("--reason", f.o().reason_text, "why (free text)")->required();
   f.AddDateRef(suspend);
   f.OnSend(suspend, "benefit suspended", &Stub::SuspendBenefit,
-       [](const Options& o, v1::SuspendBenefitRequest& r) {
-         r.set_citizen_id(o.id);
-         r.set_from_month(o.month);
-         r.set_reason(o.reason_text);
-       });
+           [](const Options& o, v1::SuspendBenefitRequest& r) {
+             r.set_citizen_id(o.id);
+             r.set_from_month(o.month);
+             r.set_reason(o.reason_text);
+           });
   auto* resume = benefit->add_subcommand("resume", "resume a suspended pension");
   f.AddId(resume);
   resume->add_option("--month", f.o().month, "first month paid again, YYYYMM")->required();
   f.AddDateRef(resume);
   f.OnSend(resume, "benefit resumed", &Stub::ResumeBenefit,
-       [](const Options& o, v1::ResumeBenefitRequest& r) {
-         r.set_citizen_id(o.id);
-         r.set_month(o.month);
-       });
+           [](const Options& o, v1::ResumeBenefitRequest& r) {
+             r.set_citizen_id(o.id);
+             r.set_month(o.month);
+           });
 
   auto* death = app.add_subcommand(
       "death", "record a death: overpayment, funeral subsidy and inheritance settle the account");
@@ -187,10 +188,10 @@ void AddBenefitAndDeath(CLI::App& app, Family& f) {
   death->add_option("--date-of-death", f.o().date_of_death, "YYYY-MM-DD")->required();
   f.AddDateRef(death);
   f.OnSend(death, "death recorded", &Stub::RecordDeath,
-       [](const Options& o, v1::RecordDeathRequest& r) {
-         r.set_citizen_id(o.id);
-         r.set_date_of_death(o.date_of_death);
-       });
+           [](const Options& o, v1::RecordDeathRequest& r) {
+             r.set_citizen_id(o.id);
+             r.set_date_of_death(o.date_of_death);
+           });
 }
 
 void AddTransfer(CLI::App& app, Family& f) {
@@ -201,13 +202,14 @@ void AddTransfer(CLI::App& app, Family& f) {
   out->add_option("--to-region", f.o().to_region, "6-digit region code")->required();
   f.AddDateRef(out);
   f.OnSend(out, "transferred out", &Stub::TransferOut,
-       [](const Options& o, v1::TransferOutRequest& r) {
-         r.set_citizen_id(o.id);
-         r.set_to_region(o.to_region);
-       });
+           [](const Options& o, v1::TransferOutRequest& r) {
+             r.set_citizen_id(o.id);
+             r.set_to_region(o.to_region);
+           });
   auto* in = transfer->add_subcommand(
-      "in", "transfer an account in (same ledger: after transfer out; else enrol first and give "
-            "--part/--years from the transfer document)");
+      "in",
+      "transfer an account in (same ledger: after transfer out; else enrol first and give "
+      "--part/--years from the transfer document)");
   f.AddId(in);
   in->add_option("--from-region", f.o().from_region, "6-digit region code")->required();
   in->add_option("--to-region", f.o().to_region, "6-digit region code")->required();

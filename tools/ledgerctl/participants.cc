@@ -62,8 +62,10 @@ void PrintAccount(const v1::Account& a) {
               v1::ParticipantStatus_Name(a.status()).substr(19).c_str());
   std::printf("enrolled            %s (sequence %llu)\n", a.enrolment_date().c_str(),
               static_cast<unsigned long long>(a.enrolled_sequence()));
-  if (!a.date_of_death().empty()) std::printf("date of death       %s\n", a.date_of_death().c_str());
-  if (!a.transferred_to().empty()) std::printf("transferred to      %s\n", a.transferred_to().c_str());
+  if (!a.date_of_death().empty())
+    std::printf("date of death       %s\n", a.date_of_death().c_str());
+  if (!a.transferred_to().empty())
+    std::printf("transferred to      %s\n", a.transferred_to().c_str());
   if (a.has_benefit()) PrintBenefit(a.benefit());
   std::printf("%-20s%14s %14s\n", "balance by source", "principal", "interest");
   for (const auto& b : a.balances()) {
@@ -104,8 +106,9 @@ void AddEnrol(CLI::App& app, Commands& commands) {
   enrol->add_option("--ethnicity", o->ethnicity, "ethnicity");
   enrol->add_option("--address", o->address, "address");
   enrol->add_option("--phone", o->phone, "phone");
-  enrol->add_option("--special-group", o->group,
-                    "none|severely-disabled|minimum-living|extreme-hardship")
+  enrol
+      ->add_option("--special-group", o->group,
+                   "none|severely-disabled|minimum-living|extreme-hardship")
       ->check(CLI::IsMember({"none", "severely-disabled", "minimum-living", "extreme-hardship"}))
       ->capture_default_str();
   commands.On(enrol, [&g = commands.globals(), o] { return Enrol(g, *o); });

@@ -1,9 +1,10 @@
 // `ledgerctl policy adopt|show`: a region's policy document (PolicyService).
+#include "ledger/policy.h"
+
 #include <iostream>
 #include <memory>
 #include <string>
 
-#include "ledger/policy.h"
 #include "ledger/strings.h"
 #include "tools/ledgerctl/client.h"
 #include "tools/ledgerctl/commands.h"

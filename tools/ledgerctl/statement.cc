@@ -59,8 +59,9 @@ void PrintStatementCsv(const v1::Statement& s) {
   static constexpr v1::FundingSource kColumns[] = {
       v1::FUNDING_SOURCE_PERSONAL, v1::FUNDING_SOURCE_GOVERNMENT, v1::FUNDING_SOURCE_COLLECTIVE,
       v1::FUNDING_SOURCE_SPONSORSHIP, v1::FUNDING_SOURCE_TRANSFER_IN};
-  std::printf("date,sequence,kind,reference,personal,government,collective,sponsorship,"
-              "transfer_in,total\n");
+  std::printf(
+      "date,sequence,kind,reference,personal,government,collective,sponsorship,"
+      "transfer_in,total\n");
   auto row = [&](const std::string& date, const std::string& sequence, const std::string& kind,
                  const std::string& reference, const Amounts& parts, int64_t total) {
     std::string out = StrCat(date, ",", sequence, ",", CsvField(kind), ",", CsvField(reference));
@@ -100,13 +101,12 @@ void PrintMovements(const v1::Statement& s, const std::vector<v1::FundingSource>
     reference_width = std::max(reference_width, line.reference().size());
   }
   std::printf("movements (%d)\n", s.lines_size());
-  std::string header = StrCat("  ", "date      ", "  ", "kind",
-                              std::string(kind_width - 4, ' '), "  ", "reference",
-                              std::string(reference_width - 9, ' '));
+  std::string header = StrCat("  ", "date      ", "  ", "kind", std::string(kind_width - 4, ' '),
+                              "  ", "reference", std::string(reference_width - 9, ' '));
   for (v1::FundingSource source : sources) {
     const std::string name(ledger::SourceName(source));
-    header += StrCat(" ", std::string(kAmountWidth - std::min<size_t>(kAmountWidth, name.size()), ' '),
-                     name);
+    header += StrCat(
+        " ", std::string(kAmountWidth - std::min<size_t>(kAmountWidth, name.size()), ' '), name);
   }
   header += StrCat(" ", std::string(kAmountWidth - 5, ' '), "total");
   std::printf("%s\n", header.c_str());
