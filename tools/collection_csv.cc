@@ -25,31 +25,53 @@ CsvReader::CsvReader(std::string_view text) : text_(text) {
   if (text_.starts_with("\xEF\xBB\xBF")) pos_ = 3;
 }
 
+CsvReader::CsvReader(std::istream& in) : in_(&in) {
+  while (text_.size() < 3 && ReadChunk()) {
+  }
+  if (text_.starts_with("\xEF\xBB\xBF")) pos_ = 3;
+}
+
+bool CsvReader::ReadChunk() {
+  // Large enough that refilling costs nothing next to parsing; a row may span chunks.
+  constexpr size_t kChunkBytes = 64 * 1024;
+  if (in_ == nullptr || !*in_) return false;
+  chunk_.erase(0, pos_);
+  pos_ = 0;
+  const size_t kept = chunk_.size();
+  chunk_.resize(kept + kChunkBytes);
+  in_->read(chunk_.data() + kept, kChunkBytes);
+  chunk_.resize(kept + static_cast<size_t>(in_->gcount()));
+  text_ = chunk_;
+  return chunk_.size() > kept;
+}
+
+bool CsvReader::More() { return pos_ < text_.size() || ReadChunk(); }
+
 absl::StatusOr<std::optional<std::vector<std::string>>> CsvReader::Next() {
   // Skip blank lines.
-  while (pos_ < text_.size() && (text_[pos_] == '\n' || text_[pos_] == '\r')) {
+  while (More() && (text_[pos_] == '\n' || text_[pos_] == '\r')) {
     if (text_[pos_] == '\n') ++current_line_;
     ++pos_;
   }
-  if (pos_ >= text_.size()) return std::nullopt;
+  if (!More()) return std::nullopt;
   row_line_ = current_line_;
   std::vector<std::string> fields;
   std::string field;
   auto skip_rest_of_row = [&] {
-    while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+    while (More() && text_[pos_] != '\n') ++pos_;
   };
   for (;;) {
     field.clear();
-    if (pos_ < text_.size() && text_[pos_] == '"') {
+    if (More() && text_[pos_] == '"') {
       ++pos_;
       for (;;) {
-        if (pos_ >= text_.size()) {
+        if (!More()) {
           return absl::InvalidArgumentError(
               StrCat("line ", row_line_, ": unterminated quoted field"));
         }
         const char c = text_[pos_++];
         if (c == '"') {
-          if (pos_ < text_.size() && text_[pos_] == '"') {
+          if (More() && text_[pos_] == '"') {
             field.push_back('"');
             ++pos_;
           } else {
@@ -60,26 +82,24 @@ absl::StatusOr<std::optional<std::vector<std::string>>> CsvReader::Next() {
           field.push_back(c);
         }
       }
-      if (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '\n' &&
-          text_[pos_] != '\r') {
+      if (More() && text_[pos_] != ',' && text_[pos_] != '\n' && text_[pos_] != '\r') {
         skip_rest_of_row();
         return absl::InvalidArgumentError(
             StrCat("line ", row_line_, ": text after a closing quote"));
       }
     } else {
-      while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '\n' &&
-             text_[pos_] != '\r') {
+      while (More() && text_[pos_] != ',' && text_[pos_] != '\n' && text_[pos_] != '\r') {
         field.push_back(text_[pos_++]);
       }
     }
     fields.push_back(field);
-    if (pos_ < text_.size() && text_[pos_] == ',') {
+    if (More() && text_[pos_] == ',') {
       ++pos_;
       continue;
     }
     // End of row: CRLF, LF or end of text.
-    if (pos_ < text_.size() && text_[pos_] == '\r') ++pos_;
-    if (pos_ < text_.size() && text_[pos_] == '\n') {
+    if (More() && text_[pos_] == '\r') ++pos_;
+    if (More() && text_[pos_] == '\n') {
       ++pos_;
       ++current_line_;
     }

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstddef>
+#include <istream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,10 +22,15 @@
 
 namespace tools {
 
-// Splits CSV text into rows of fields, tracking 1-based line numbers.
+// Splits CSV text into rows of fields, tracking 1-based line numbers. It reads a text held in
+// memory or a stream; both give the same rows, errors and line numbers.
 class CsvReader {
  public:
+  // `text` must outlive the reader.
   explicit CsvReader(std::string_view text);
+  // Reads `in` (which must outlive the reader) a chunk at a time: memory stays bounded by the
+  // chunk and the longest row, whatever the stream's length.
+  explicit CsvReader(std::istream& in);
   // Next non-blank row; nullopt at the end. A malformed row (unterminated quote, text after a
   // closing quote) is an INVALID_ARGUMENT error naming its line; reading can continue after it.
   absl::StatusOr<std::optional<std::vector<std::string>>> Next();
@@ -32,6 +38,13 @@ class CsvReader {
   size_t line() const { return row_line_; }
 
  private:
+  // True when text_[pos_] is a character, reading the stream's next chunk first if needed.
+  bool More();
+  // Stream only: drops the characters before pos_ and appends the next chunk; false at the end.
+  bool ReadChunk();
+
+  std::istream* in_ = nullptr;  // null: the whole text is text_
+  std::string chunk_;           // stream only: what text_ views
   std::string_view text_;
   size_t pos_ = 0;
   size_t current_line_ = 1;

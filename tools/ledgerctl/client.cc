@@ -1,0 +1,93 @@
+#include "tools/ledgerctl/client.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <utility>
+
+#include "ledger/strings.h"
+
+namespace ledgerctl {
+namespace {
+
+using ledger::StrCat;
+
+std::string ReadOrDie(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (!in || out.str().empty()) {
+    std::cerr << "error: cannot read " << path << "\n";
+    std::exit(1);
+  }
+  return out.str();
+}
+
+}  // namespace
+
+int Fail(const std::string& what) {
+  std::cerr << "error: " << what << "\n";
+  return kExitError;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(StrCat("cannot open ", path));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return std::move(out).str();
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+std::shared_ptr<grpc::Channel> Connect(const Globals& globals) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);  // a full stream's outcomes
+  const Globals& c = globals;
+  if (c.ca_file.empty() && c.cert_file.empty() && c.key_file.empty()) {
+    return grpc::CreateCustomChannel(c.server, grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadOrDie(c.ca_file);
+  ssl.pem_cert_chain = ReadOrDie(c.cert_file);
+  ssl.pem_private_key = ReadOrDie(c.key_file);
+  return grpc::CreateCustomChannel(c.server, grpc::SslCredentials(ssl), args);
+}
+
+Rpc::Rpc(const Globals& globals, int deadline_seconds) : Rpc(Connect(globals), deadline_seconds) {}
+
+Rpc::Rpc(std::shared_ptr<grpc::Channel> channel, int deadline_seconds)
+    : channel_(std::move(channel)) {
+  context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(deadline_seconds));
+}
+
+int Rpc::Failed(const grpc::Status& status) const {
+  std::string reason;
+  const auto& trailers = context_.GetServerTrailingMetadata();
+  if (auto it = trailers.find("ledger-reason"); it != trailers.end()) {
+    reason = StrCat(" [reason=", std::string(it->second.data(), it->second.size()), "]");
+  }
+  return Fail(StrCat("rpc failed: code ", static_cast<int>(status.error_code()), ": ",
+                     status.error_message(), reason));
+}
+
+int PrintCommandResult(std::string_view what, const ledger::v1::CommandResponse& response) {
+  std::printf("%.*s: sequence=%llu..%llu%s\n", static_cast<int>(what.size()), what.data(),
+              static_cast<unsigned long long>(response.first_sequence()),
+              static_cast<unsigned long long>(response.last_sequence()),
+              response.duplicate() ? " duplicate=true" : "");
+  return 0;
+}
+
+}  // namespace ledgerctl
