@@ -177,7 +177,7 @@ absl::Status PgEventLog::BeginTerm() {
       conn_->Exec("UPDATE ledger_log.chain_head SET epoch = epoch + 1, writer = $2 "
                   "WHERE ledger = $1 RETURNING seq, hash, epoch",
                   {pg::Text(ledger_id_), pg::Text(options_.writer_name)}, deadline));
-  LEDGER_CHECK(PQntuples(term.get()) == 1, "the ledger's chain_head row exists");
+  if (PQntuples(term.get()) != 1) return absl::DataLossError("the ledger's chain_head row is gone");
   ChainHead head{static_cast<uint64_t>(pg::DecodeInt8(pg::Cell(term.get(), 0, 0))),
                  std::string(pg::Cell(term.get(), 0, 1))};
   const auto epoch = static_cast<uint64_t>(pg::DecodeInt8(pg::Cell(term.get(), 0, 2)));
@@ -246,45 +246,51 @@ absl::Status PgEventLog::WriteGroup(
     return absl::InternalError(StrCat("COPY stored ", copied, " of ", envelopes.size(), " events"));
   }
 
-  if (!refs.empty()) {
-    // A key written twice in one group keeps its last value (ON CONFLICT cannot update one row
-    // twice in a statement, so the group is deduplicated here).
-    absl::flat_hash_map<std::string_view, size_t> slot;
-    std::vector<std::string> keys, values;
-    for (const auto& [key, value] : refs) {
-      auto [it, inserted] = slot.try_emplace(key, keys.size());
-      if (inserted) {
-        keys.push_back(key);
-        values.push_back(value);
-      } else {
-        values[it->second] = value;
-      }
+  LEDGER_RETURN_IF_ERROR(UpsertRefs(refs, new_seq, deadline));
+  return InsertCheckpoints(checkpoints, deadline);
+}
+
+absl::Status PgEventLog::UpsertRefs(const std::vector<std::pair<std::string, std::string>>& refs,
+                                    uint64_t new_seq, absl::Time deadline) {
+  if (refs.empty()) return absl::OkStatus();
+  // A key written twice in one group keeps its last value (ON CONFLICT cannot update one row
+  // twice in a statement, so the group is deduplicated here).
+  absl::flat_hash_map<std::string_view, size_t> slot;
+  std::vector<std::string> keys, values;
+  for (const auto& [key, value] : refs) {
+    auto [it, inserted] = slot.try_emplace(key, keys.size());
+    if (inserted) {
+      keys.push_back(key);
+      values.push_back(value);
+    } else {
+      values[it->second] = value;
     }
-    LEDGER_RETURN_IF_ERROR(
-        conn_->Exec("INSERT INTO ledger_log.refs (ledger, ref_key, value, seq) "
-                    "SELECT $1, k, v, $4 FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v) "
-                    "ON CONFLICT (ledger, ref_key) DO UPDATE "
-                    "SET value = EXCLUDED.value, seq = EXCLUDED.seq",
-                    {pg::Text(ledger_id_), pg::ByteaArray(keys), pg::ByteaArray(values),
-                     pg::Int8(static_cast<int64_t>(new_seq))},
-                    deadline)
-            .status());
   }
-  if (!checkpoints.empty()) {
-    std::vector<int64_t> seqs;
-    std::vector<std::string> bytes;
-    for (const auto& [seq, checkpoint] : checkpoints) {
-      seqs.push_back(static_cast<int64_t>(seq));
-      bytes.push_back(checkpoint);
-    }
-    LEDGER_RETURN_IF_ERROR(
-        conn_->Exec("INSERT INTO ledger_log.checkpoints (ledger, seq, checkpoint) "
-                    "SELECT $1, s, c FROM unnest($2::bigint[], $3::bytea[]) AS u(s, c)",
-                    {pg::Text(ledger_id_), pg::Int8Array(seqs), pg::ByteaArray(bytes)},
-                    deadline)
-            .status());
+  return conn_
+      ->Exec("INSERT INTO ledger_log.refs (ledger, ref_key, value, seq) "
+             "SELECT $1, k, v, $4 FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v) "
+             "ON CONFLICT (ledger, ref_key) DO UPDATE "
+             "SET value = EXCLUDED.value, seq = EXCLUDED.seq",
+             {pg::Text(ledger_id_), pg::ByteaArray(keys), pg::ByteaArray(values),
+              pg::Int8(static_cast<int64_t>(new_seq))},
+             deadline)
+      .status();
+}
+
+absl::Status PgEventLog::InsertCheckpoints(
+    const std::vector<std::pair<uint64_t, std::string>>& checkpoints, absl::Time deadline) {
+  if (checkpoints.empty()) return absl::OkStatus();
+  std::vector<int64_t> seqs;
+  std::vector<std::string> bytes;
+  for (const auto& [seq, checkpoint] : checkpoints) {
+    seqs.push_back(static_cast<int64_t>(seq));
+    bytes.push_back(checkpoint);
   }
-  return absl::OkStatus();
+  return conn_
+      ->Exec("INSERT INTO ledger_log.checkpoints (ledger, seq, checkpoint) "
+             "SELECT $1, s, c FROM unnest($2::bigint[], $3::bytea[]) AS u(s, c)",
+             {pg::Text(ledger_id_), pg::Int8Array(seqs), pg::ByteaArray(bytes)}, deadline)
+      .status();
 }
 
 absl::StatusOr<ChainHead> PgEventLog::Append(

@@ -147,6 +147,10 @@ class PgEventLog {
                           const std::vector<std::pair<std::string, std::string>>& refs,
                           const std::vector<std::pair<uint64_t, std::string>>& checkpoints,
                           uint64_t new_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status UpsertRefs(const std::vector<std::pair<std::string, std::string>>& refs,
+                          uint64_t new_seq, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertCheckpoints(const std::vector<std::pair<uint64_t, std::string>>& checkpoints,
+                                 absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Closes the connection (no cancel) and ends the term; `status` passes through.
   absl::Status EndTerm(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Fence(absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
