@@ -176,8 +176,8 @@ absl::Status Conn::Wait(bool for_write, absl::Time deadline) {
     if (left <= absl::ZeroDuration()) return absl::UnavailableError("deadline passed");
     pollfd fd{PQsocket(conn_), static_cast<short>(for_write ? POLLOUT | POLLIN : POLLIN), 0};
     if (fd.fd < 0) return ConnectionError("no socket");
-    const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(
-        std::min(left, absl::Seconds(1)), absl::Milliseconds(1))));
+    const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(
+        absl::Ceil(std::min(left, absl::Seconds(1)), absl::Milliseconds(1))));
     const int n = poll(&fd, 1, timeout_ms);
     if (n > 0) return absl::OkStatus();
     if (n < 0 && errno != EINTR) {

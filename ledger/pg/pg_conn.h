@@ -1,9 +1,11 @@
 // One libpq connection driven with client-side deadlines, and the binary encodings the event log
 // sends (parameters, arrays, COPY rows). Nothing here ever cancels a statement: PQcancel on a
-// COMMIT waiting for the synchronous standby makes the server report success for a commit that
-// exists only locally (see /work/shared/ha-prototype/RESULTS.md, "Fence probe"). A statement
-// that misses its deadline leaves the connection unusable; the owner closes it (PQfinish sends
-// Terminate, which the backend reads only after the statement finishes) and opens a new one.
+// COMMIT waiting for the synchronous standby makes the server report success ("canceling wait
+// for synchronous replication", a WARNING) for a commit that exists only locally; on a deposed
+// primary such a row is discarded by pg_rewind after failover (the HA prototype's fence probe
+// showed exactly that). A statement that misses its deadline leaves the connection unusable;
+// the owner closes it (PQfinish sends Terminate, which the backend reads only after the
+// statement finishes) and opens a new one.
 #ifndef LEDGER_PG_PG_CONN_H_
 #define LEDGER_PG_PG_CONN_H_
 

@@ -166,9 +166,10 @@ absl::Status PgEventLog::BeginTerm() {
   const absl::Time deadline = StatementDeadline();
   LEDGER_RETURN_IF_ERROR(conn_->Exec("BEGIN", {}, deadline).status());
   LEDGER_RETURN_IF_ERROR(
-      conn_->Exec("INSERT INTO ledger_log.chain_head (ledger, seq, hash, epoch, writer) "
-                  "VALUES ($1, 0, $2, 0, '') ON CONFLICT (ledger) DO NOTHING",
-                  {pg::Text(ledger_id_), pg::Bytea(GenesisHash())}, deadline)
+      conn_
+          ->Exec("INSERT INTO ledger_log.chain_head (ledger, seq, hash, epoch, writer) "
+                 "VALUES ($1, 0, $2, 0, '') ON CONFLICT (ledger) DO NOTHING",
+                 {pg::Text(ledger_id_), pg::Bytea(GenesisHash())}, deadline)
           .status());
   // Waits for the row lock of any transaction still moving the head (an in-doubt COMMIT of an
   // earlier term that is waiting for the standby), then reads the head it left.
@@ -191,8 +192,8 @@ absl::Status PgEventLog::BeginTerm() {
     head_event_hash = PQntuples(last.get()) == 1 ? std::string(pg::Cell(last.get(), 0, 0)) : "";
   }
   if (head_event_hash != head.hash) {
-    return absl::DataLossError(StrCat("chain_head ", HeadText(head),
-                                      " is not the hash of the event at its sequence"));
+    return absl::DataLossError(
+        StrCat("chain_head ", HeadText(head), " is not the hash of the event at its sequence"));
   }
   LEDGER_RETURN_IF_ERROR(
       conn_->Commit(absl::Now() + absl::Milliseconds(options_.commit_deadline_ms)));
@@ -267,13 +268,14 @@ absl::Status PgEventLog::UpsertRefs(const std::vector<std::pair<std::string, std
     }
   }
   return conn_
-      ->Exec("INSERT INTO ledger_log.refs (ledger, ref_key, value, seq) "
-             "SELECT $1, k, v, $4 FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v) "
-             "ON CONFLICT (ledger, ref_key) DO UPDATE "
-             "SET value = EXCLUDED.value, seq = EXCLUDED.seq",
-             {pg::Text(ledger_id_), pg::ByteaArray(keys), pg::ByteaArray(values),
-              pg::Int8(static_cast<int64_t>(new_seq))},
-             deadline)
+      ->Exec(
+          "INSERT INTO ledger_log.refs (ledger, ref_key, value, seq) "
+          "SELECT $1, k, v, $4 FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v) "
+          "ON CONFLICT (ledger, ref_key) DO UPDATE "
+          "SET value = EXCLUDED.value, seq = EXCLUDED.seq",
+          {pg::Text(ledger_id_), pg::ByteaArray(keys), pg::ByteaArray(values),
+           pg::Int8(static_cast<int64_t>(new_seq))},
+          deadline)
       .status();
 }
 
@@ -287,9 +289,10 @@ absl::Status PgEventLog::InsertCheckpoints(
     bytes.push_back(checkpoint);
   }
   return conn_
-      ->Exec("INSERT INTO ledger_log.checkpoints (ledger, seq, checkpoint) "
-             "SELECT $1, s, c FROM unnest($2::bigint[], $3::bytea[]) AS u(s, c)",
-             {pg::Text(ledger_id_), pg::Int8Array(seqs), pg::ByteaArray(bytes)}, deadline)
+      ->Exec(
+          "INSERT INTO ledger_log.checkpoints (ledger, seq, checkpoint) "
+          "SELECT $1, s, c FROM unnest($2::bigint[], $3::bytea[]) AS u(s, c)",
+          {pg::Text(ledger_id_), pg::Int8Array(seqs), pg::ByteaArray(bytes)}, deadline)
       .status();
 }
 
@@ -321,10 +324,10 @@ absl::StatusOr<absl::flat_hash_map<std::string, std::string>> PgEventLog::Resolv
   LEDGER_RETURN_IF_ERROR(EnsureTerm());
   absl::flat_hash_map<std::string, std::string> found;
   if (keys.empty()) return found;
-  absl::StatusOr<pg::ResultPtr> r =
-      conn_->Exec("SELECT ref_key, value FROM ledger_log.refs "
-                  "WHERE ledger = $1 AND ref_key = ANY($2::bytea[])",
-                  {pg::Text(ledger_id_), pg::ByteaArray(keys)}, StatementDeadline());
+  absl::StatusOr<pg::ResultPtr> r = conn_->Exec(
+      "SELECT ref_key, value FROM ledger_log.refs "
+      "WHERE ledger = $1 AND ref_key = ANY($2::bytea[])",
+      {pg::Text(ledger_id_), pg::ByteaArray(keys)}, StatementDeadline());
   if (!r.ok()) return EndTerm(r.status());
   for (int row = 0; row < PQntuples(r->get()); ++row) {
     found.emplace(pg::Cell(r->get(), row, 0), pg::Cell(r->get(), row, 1));

@@ -9,7 +9,8 @@
 //               (deterministic serialization, `hash` empty); hash = SHA-256(envelope);
 //               prev_hash = the previous event's hash (genesis: 32 zero bytes), equal to the
 //               envelope's own prev_hash.
-//   refs        (ledger text, ref_key bytea, value bytea, seq bigint, PRIMARY KEY (ledger, ref_key))
+//   refs        (ledger text, ref_key bytea, value bytea, seq bigint,
+//                PRIMARY KEY (ledger, ref_key))
 //               the RocksDB `idempotency` rows, key → value unchanged (a document's value holds
 //               the command digest); seq: the last sequence of the group that last wrote it.
 //   chain_head  (ledger text PRIMARY KEY, seq bigint, hash bytea, epoch bigint, writer text)
@@ -97,10 +98,10 @@ class PgEventLog {
   //                              Resolve a resend with ResolveRefs.
   //   UNAVAILABLE (other)        the group was not committed (connection, server, deadline
   //                              before COMMIT); the next call begins a new term.
-  absl::StatusOr<ChainHead> Append(const ChainHead& expected,
-                                   const std::vector<std::string>& envelopes,
-                                   const std::vector<std::pair<std::string, std::string>>& refs,
-                                   const std::vector<std::pair<uint64_t, std::string>>& checkpoints);
+  absl::StatusOr<ChainHead> Append(
+      const ChainHead& expected, const std::vector<std::string>& envelopes,
+      const std::vector<std::pair<std::string, std::string>>& refs,
+      const std::vector<std::pair<uint64_t, std::string>>& checkpoints);
 
   // The values of those `keys` that are in refs (absent keys are missing from the map). Found
   // values are returned only after a synchronous commit of this term that is later than the

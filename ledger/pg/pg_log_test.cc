@@ -81,8 +81,8 @@ class PgEventLogTest : public ::testing::Test {
   void SetUp() override { ASSERT_NE(server_, nullptr) << "the PostgreSQL server did not start"; }
   // A test that stopped half way must not leave commits waiting for the absent standby.
   void TearDown() override {
-    if (server_ != nullptr && server_->Query("SHOW synchronous_standby_names").value() !=
-                                  std::vector<std::string>{""}) {
+    if (server_ != nullptr &&
+        server_->Query("SHOW synchronous_standby_names").value() != std::vector<std::string>{""}) {
       EXPECT_TRUE(server_->SetSynchronousStandbyNames("").ok());
     }
   }
@@ -192,9 +192,11 @@ TEST_F(PgEventLogTest, ReadRangeReportsATamperedEventAsDataLoss) {
   ASSERT_TRUE(log->Append(Genesis(), g.envelopes, {}, {}).ok());
   ASSERT_TRUE(server_
                   ->Query(absl::StrCat("UPDATE ledger_log.events SET envelope = envelope || '\\x00'"
-                                       " WHERE ledger = '", LedgerId(), "' AND seq = 2"))
+                                       " WHERE ledger = '",
+                                       LedgerId(), "' AND seq = 2"))
                   .ok());
-  absl::Status s = log->ReadRange(1, 3, [](uint64_t, std::string_view) { return absl::OkStatus(); });
+  absl::Status s =
+      log->ReadRange(1, 3, [](uint64_t, std::string_view) { return absl::OkStatus(); });
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_THAT(Message(s), HasSubstr("event 2"));
 }
@@ -261,10 +263,9 @@ TEST_F(PgEventLogTest, CompetingWritersExactlyOneWinsAndTheLoserNeverAcks) {
   ASSERT_TRUE(SameHead(again->DurableHead().value(), from_b.head));
   Group next = MakeGroup(from_b.head, 1, "next");
   ASSERT_TRUE(again->Append(from_b.head, next.envelopes, {}, {}).ok());
-  EXPECT_EQ(second->Append(from_b.head, MakeGroup(from_b.head, 1, "x").envelopes, {}, {})
-                .status()
-                .code(),
-            absl::StatusCode::kAborted);
+  EXPECT_EQ(
+      second->Append(from_b.head, MakeGroup(from_b.head, 1, "x").envelopes, {}, {}).status().code(),
+      absl::StatusCode::kAborted);
   EXPECT_EQ(ReadAll(*again, 1, 7).size(), 7u);
 }
 
@@ -276,7 +277,8 @@ TEST_F(PgEventLogTest, AHeadMovedBehindTheWriterFencesItBeforeAnyRowIsWritten) {
   // Same epoch, different hash: the (seq, hash) half of the CAS.
   ASSERT_TRUE(server_
                   ->Query(absl::StrCat("UPDATE ledger_log.chain_head SET hash = sha256(hash) "
-                                       "WHERE ledger = '", LedgerId(), "'"))
+                                       "WHERE ledger = '",
+                                       LedgerId(), "'"))
                   .ok());
   Group g2 = MakeGroup(g1.head, 2, "two");
   absl::StatusOr<ChainHead> r = log->Append(g1.head, g2.envelopes, {{"k", "v"}}, {});
@@ -290,7 +292,8 @@ TEST_F(PgEventLogTest, AStaleExpectedHeadIsRefusedWithoutWriting) {
   ASSERT_NE(log, nullptr);
   Group g1 = MakeGroup(Genesis(), 1, "one");
   ASSERT_TRUE(log->Append(Genesis(), g1.envelopes, {}, {}).ok());
-  absl::StatusOr<ChainHead> r = log->Append(Genesis(), MakeGroup(Genesis(), 1, "x").envelopes, {}, {});
+  absl::StatusOr<ChainHead> r =
+      log->Append(Genesis(), MakeGroup(Genesis(), 1, "x").envelopes, {}, {});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted);
   EXPECT_THAT(Message(r.status()), StartsWith("head_moved:"));
   EXPECT_FALSE(log->fenced());
@@ -307,17 +310,16 @@ TEST_F(PgEventLogTest, EpochRuleANewTermFencesTheOldWriterAndItsDuplicateAnswers
   auto new_writer = OpenLog("epoch-new");
   ASSERT_NE(new_writer, nullptr);
   EXPECT_EQ(new_writer->Epoch(), old_epoch + 1);
-  EXPECT_EQ(server_->Query(absl::StrCat("SELECT epoch FROM ledger_log.chain_head WHERE ledger = '",
-                                        LedgerId(), "'"))
+  EXPECT_EQ(server_
+                ->Query(absl::StrCat("SELECT epoch FROM ledger_log.chain_head WHERE ledger = '",
+                                     LedgerId(), "'"))
                 .value(),
             std::vector<std::string>{absl::StrCat(old_epoch + 1)});
   // The deposed writer may not answer a duplicate, though the row is there: the barrier fails.
   absl::StatusOr<absl::flat_hash_map<std::string, std::string>> dup =
       old_writer->ResolveRefs({"key"});
   EXPECT_EQ(dup.status().code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(old_writer->Append(g.head, MakeGroup(g.head, 1, "x").envelopes, {}, {})
-                .status()
-                .code(),
+  EXPECT_EQ(old_writer->Append(g.head, MakeGroup(g.head, 1, "x").envelopes, {}, {}).status().code(),
             absl::StatusCode::kAborted);
   EXPECT_THAT(new_writer->ResolveRefs({"key"}).value(), ElementsAre(Pair("key", "value")));
 }
@@ -389,8 +391,9 @@ TEST_F(PgEventLogTest, ACommitReturningWithTheSyncRepCancelWarningIsInDoubt) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     cancelled = server_
-                    ->Query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE "
-                            "application_name = 'cancelled-wait' AND wait_event = 'SyncRep'")
+                    ->Query(
+                        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE "
+                        "application_name = 'cancelled-wait' AND wait_event = 'SyncRep'")
                     .ok();
   });
   Group g = MakeGroup(Genesis(), 1, "g");

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -131,10 +132,11 @@ absl::Status PgServer::InitDb() {
   // initdb takes seconds on a busy machine and every test process needs a cluster: it runs
   // once per machine, into a template directory (named after the binaries and the arguments,
   // renamed into place only when complete), which each server then copies.
-  const std::vector<std::string> initdb = {"initdb", "-U", "postgres", "-A", "trust", "-E",
-                                           "UTF8", "--locale=C", "--no-sync", "--no-instructions"};
+  const std::vector<std::string> initdb = absl::StrSplit(
+      "initdb -U postgres -A trust -E UTF8 --locale=C --no-sync --no-instructions", ' ');
   uint64_t fnv = 14695981039346656037ull;
-  for (const std::string& part : std::vector<std::string>{options_.bin_dir, absl::StrJoin(initdb, " ")}) {
+  for (const std::string& part :
+       std::vector<std::string>{options_.bin_dir, absl::StrJoin(initdb, " ")}) {
     for (unsigned char c : part) fnv = (fnv ^ c) * 1099511628211ull;
   }
   const std::string template_dir = StrCat("/tmp/ledger-pg-template-", absl::Hex(fnv));
@@ -150,8 +152,7 @@ absl::Status PgServer::InitDb() {
       std::filesystem::remove_all(fresh, ignored);  // another test process made it first
     }
   }
-  if (absl::Status s = RunProgram({"/bin/cp", "-a", template_dir + "/data", data_dir()});
-      !s.ok()) {
+  if (absl::Status s = RunProgram({"/bin/cp", "-a", template_dir + "/data", data_dir()}); !s.ok()) {
     return s;
   }
   // Appended to the file initdb wrote (owned by `postgres`; appending keeps the owner).
