@@ -9,6 +9,8 @@ packages=(
   librocksdb-dev libabsl-dev libssl-dev libcli11-dev libspdlog-dev prometheus-cpp-dev
   libtomlplusplus-dev libjemalloc-dev
   libgtest-dev libgmock-dev
+  # the replicated log (log.backend = postgres): libpq; its tests start a private PostgreSQL 15
+  libpq-dev postgresql-15
   # reliability and reports: libFuzzer targets (clang), the HTML report's headless screenshot
   clang libclang-rt-14-dev chromium fonts-wqy-microhei
 )
