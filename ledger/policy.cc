@@ -123,7 +123,7 @@ const v1::Tier* FindTier(const v1::YearRules& year, int64_t amount_fen) {
 
 void PolicyBook::Add(const v1::Policy& policy) {
   auto& versions = regions_[policy.region_code()];
-  versions.push_back(Version{*ParseDate(policy.effective_from()), policy});
+  versions.push_back(Version{StoredDate(policy.effective_from()), policy});
 }
 
 bool PolicyBook::HasRegion(std::string_view region_code) const {

@@ -25,8 +25,9 @@ std::string SerializeDeterministic(const google::protobuf::Message& message) {
   return out;
 }
 
-WorkingState::WorkingState(const Store& store, const CommittedState& committed)
-    : store_(store), committed_(committed), head_(committed.head) {}
+WorkingState::WorkingState(const Store& store, const EventLog& log,
+                           const CommittedState& committed)
+    : store_(store), log_(log), committed_(committed), head_(committed.head) {}
 
 absl::StatusOr<uint64_t> WorkingState::Append(v1::EventEnvelope event) {
   event.set_sequence(head_.sequence + 1);
@@ -211,7 +212,7 @@ absl::StatusOr<v1::EventEnvelope> WorkingState::Event(uint64_t sequence) {
   if (sequence >= first_new && sequence <= head_.sequence) {
     return appended_events_[sequence - first_new];
   }
-  LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kEvents, keys::Event(sequence)));
+  LEDGER_ASSIGN_OR_RETURN(auto bytes, log_.Read(sequence));
   if (!bytes) return absl::NotFoundError(StrCat("no event ", sequence));
   v1::EventEnvelope event;
   if (!event.ParseFromString(*bytes)) {
@@ -248,26 +249,30 @@ void WorkingState::Post(std::string_view region, std::string_view account, int64
   totals_delta_[keys::LedgerAccount(region, account)] += delta_fen;
 }
 
-rocksdb::WriteBatch WorkingState::Batch(bool include_events) const {
+rocksdb::WriteBatch WorkingState::ReserveBatch(bool with_events) const {
   // Reserved up front from a generous estimate per row: growing the batch by doubling copied it
   // over and over (a tenth of a rebuild's time).
   size_t estimate = 4096 + 48 * (dirty_receipts_.size() + participant_index_rows_.size()) +
                     320 * dirty_accounts_.size() + 64 * totals_delta_.size();
-  if (include_events) {
+  if (with_events) {
     for (const std::string& e : stored_events_) estimate += e.size() + 24;
   }
-  rocksdb::WriteBatch batch(estimate);
+  return rocksdb::WriteBatch(estimate);
+}
+
+EventGroup WorkingState::Events() const {
+  return EventGroup{.first_sequence = committed_.head.sequence + 1,
+                    .stored = stored_events_,
+                    .parsed = appended_events_,
+                    .head = head_};
+}
+
+void WorkingState::AddProjections(rocksdb::WriteBatch& batch) const {
   auto put = [&](Cf cf, std::string_view key, std::string_view value) {
     auto s = batch.Put(store_.handle(cf), rocksdb::Slice(key.data(), key.size()),
                        rocksdb::Slice(value.data(), value.size()));
     LEDGER_CHECK(s.ok(), s.ToString());
   };
-  if (include_events) {
-    const uint64_t first_new = committed_.head.sequence + 1;
-    for (size_t i = 0; i < stored_events_.size(); ++i) {
-      put(Cf::kEvents, keys::Event(first_new + i), stored_events_[i]);
-    }
-  }
   // Keys go into the batch in key order: RocksDB's memtable skip list inserts ascending keys far
   // faster than random ones (measured: the larger part of a rebuild's CPU time).
   auto sorted = [](const StringKeySet& keys) {
@@ -336,7 +341,6 @@ rocksdb::WriteBatch WorkingState::Batch(bool include_events) const {
   for (const auto& [k, v] : new_adoption_rows_) put(Cf::kIdempotency, k, v);
   put(Cf::kMeta, keys::kLastSequence, keys::EncodeU64(head_.sequence));
   put(Cf::kMeta, keys::kChainHead, head_.hash);
-  return batch;
 }
 
 void WorkingState::Publish(CommittedState& committed) {
