@@ -25,6 +25,17 @@ std::string SerializeDeterministic(const google::protobuf::Message& message) {
   return out;
 }
 
+namespace {
+
+void PutRow(const Store& store, rocksdb::WriteBatch& batch, Cf cf, std::string_view key,
+            std::string_view value) {
+  auto s = batch.Put(store.handle(cf), rocksdb::Slice(key.data(), key.size()),
+                     rocksdb::Slice(value.data(), value.size()));
+  LEDGER_CHECK(s.ok(), s.ToString());
+}
+
+}  // namespace
+
 WorkingState::WorkingState(const Store& store, const EventLog& log,
                            const CommittedState& committed)
     : store_(store), log_(log), committed_(committed), head_(committed.head) {}
@@ -267,11 +278,37 @@ EventGroup WorkingState::Events() const {
                     .head = head_};
 }
 
+void WorkingState::AddLedgerTotals(rocksdb::WriteBatch& batch) const {
+  // Double entry: the committed totals sum to zero (checked at every earlier commit), so the
+  // group's deltas must too.
+  int64_t sum = 0;
+  for (const auto& [key, delta] : totals_delta_) {
+    sum += delta;
+    auto it = committed_.ledger_totals.find(key);
+    const int64_t before = it == committed_.ledger_totals.end() ? 0 : it->second;
+    int64_t after = 0;
+    LEDGER_CHECK(!__builtin_add_overflow(before, delta, &after),
+                 "a ledger account balance overflowed int64");
+    // Fiscal funds are credited when received and debited when used: never below zero.
+    LEDGER_CHECK(key.find("/fiscal_funds/") == std::string::npos || after <= 0,
+                 "a fiscal fund went below zero");
+    PutRow(store_, batch, Cf::kLedgerAccounts, key, keys::EncodeI64(after));
+  }
+  LEDGER_CHECK(sum == 0, "double entry broken: the group's postings do not balance");
+  // And within each region (every event posts in one region, or moves money between regions
+  // through transfers_in_transit on both sides).
+  std::map<std::string_view, int64_t> by_region;
+  for (const auto& [key, delta] : totals_delta_) {
+    by_region[std::string_view(key).substr(0, key.find('/'))] += delta;
+  }
+  for (const auto& [region, region_sum] : by_region) {
+    LEDGER_CHECK(region_sum == 0, StrCat("double entry broken in region ", region));
+  }
+}
+
 void WorkingState::AddProjections(rocksdb::WriteBatch& batch) const {
   auto put = [&](Cf cf, std::string_view key, std::string_view value) {
-    auto s = batch.Put(store_.handle(cf), rocksdb::Slice(key.data(), key.size()),
-                       rocksdb::Slice(value.data(), value.size()));
-    LEDGER_CHECK(s.ok(), s.ToString());
+    PutRow(store_, batch, cf, key, value);
   };
   // Keys go into the batch in key order: RocksDB's memtable skip list inserts ascending keys far
   // faster than random ones (measured: the larger part of a rebuild's CPU time).
@@ -290,31 +327,7 @@ void WorkingState::AddProjections(rocksdb::WriteBatch& batch) const {
   for (const std::string* id : sorted(dirty_accounts_)) {
     put(Cf::kAccounts, *id, accounts_.at(*id)->SerializeAsString());
   }
-  // Double entry: the committed totals sum to zero (checked at every earlier commit), so the
-  // group's deltas must too.
-  int64_t sum = 0;
-  for (const auto& [key, delta] : totals_delta_) {
-    sum += delta;
-    auto it = committed_.ledger_totals.find(key);
-    const int64_t before = it == committed_.ledger_totals.end() ? 0 : it->second;
-    int64_t after = 0;
-    LEDGER_CHECK(!__builtin_add_overflow(before, delta, &after),
-                 "a ledger account balance overflowed int64");
-    // Fiscal funds are credited when received and debited when used: never below zero.
-    LEDGER_CHECK(key.find("/fiscal_funds/") == std::string::npos || after <= 0,
-                 "a fiscal fund went below zero");
-    put(Cf::kLedgerAccounts, key, keys::EncodeI64(after));
-  }
-  LEDGER_CHECK(sum == 0, "double entry broken: the group's postings do not balance");
-  // And within each region (every event posts in one region, or moves money between regions
-  // through transfers_in_transit on both sides).
-  std::map<std::string_view, int64_t> by_region;
-  for (const auto& [key, delta] : totals_delta_) {
-    by_region[std::string_view(key).substr(0, key.find('/'))] += delta;
-  }
-  for (const auto& [region, region_sum] : by_region) {
-    LEDGER_CHECK(region_sum == 0, StrCat("double entry broken in region ", region));
-  }
+  AddLedgerTotals(batch);
   for (const std::string& document : dirty_documents_) {
     const DocumentEntry& e = *documents_.at(document);
     put(Cf::kIdempotency, keys::Document(document),

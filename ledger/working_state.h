@@ -133,6 +133,9 @@ class WorkingState {
   void Publish(CommittedState& committed);
 
  private:
+  // The changed ledger-account balances; checks double entry overall and per region.
+  void AddLedgerTotals(rocksdb::WriteBatch& batch) const;
+
   const Store& store_;
   const EventLog& log_;
   const CommittedState& committed_;
