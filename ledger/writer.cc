@@ -150,19 +150,21 @@ Writer::Writer(Store& store, EventLog& log, CommittedState committed, WriterOpti
 
 Writer::~Writer() {
   {
-    absl::MutexLock lock(&queue_mu_);
+    std::lock_guard lock(queue_mu_);
     stopping_ = true;
-    queue_cv_.SignalAll();
   }
+  queue_cv_.notify_all();
   writer_.join();
 }
 
 std::future<void> Writer::Enqueue(Command& c) {
   std::future<void> done = c.done.get_future();
-  absl::MutexLock lock(&queue_mu_);
-  while (queue_.size() >= kWriterQueueCommandsMax) space_cv_.Wait(&queue_mu_);
-  queue_.push_back(&c);
-  queue_cv_.Signal();
+  {
+    std::unique_lock lock(queue_mu_);
+    space_cv_.wait(lock, [&] { return queue_.size() < kWriterQueueCommandsMax; });
+    queue_.push_back(&c);
+  }
+  queue_cv_.notify_one();
   return done;
 }
 
@@ -202,16 +204,18 @@ void Writer::WriterLoop() {
 
 std::vector<Command*> Writer::TakeGroup() {
   std::vector<Command*> group;
-  absl::MutexLock lock(&queue_mu_);
-  while (!stopping_ && queue_.empty()) queue_cv_.Wait(&queue_mu_);
-  size_t weight = 0;
-  while (!queue_.empty() &&
-         (group.empty() || weight + queue_.front()->weight() <= kCommitRecordsMax)) {
-    weight += queue_.front()->weight();
-    group.push_back(queue_.front());
-    queue_.pop_front();
+  {
+    std::unique_lock lock(queue_mu_);
+    queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    size_t weight = 0;
+    while (!queue_.empty() &&
+           (group.empty() || weight + queue_.front()->weight() <= kCommitRecordsMax)) {
+      weight += queue_.front()->weight();
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
   }
-  if (!group.empty()) space_cv_.SignalAll();
+  if (!group.empty()) space_cv_.notify_all();
   return group;
 }
 
