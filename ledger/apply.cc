@@ -131,55 +131,86 @@ std::string EventTypeName(const v1::EventEnvelope& e) {
   return field ? field->name() : "none";
 }
 
-std::vector<v1::Posting> PostingsFor(const v1::EventEnvelope& event) {
-  std::vector<v1::Posting> out;
-  const std::string id(ParticipantOf(event));
+namespace {
+
+// Postings of money arriving: collections and their reversals, fiscal funds and subsidies,
+// and the fund's bank movements. False when `event` is not one of them.
+bool AddInflowPostings(const v1::EventEnvelope& event, const std::string& id,
+                       std::vector<v1::Posting>& out) {
   switch (event.event_case()) {
     case v1::EventEnvelope::kContributionCollected: {
       const auto& c = event.contribution_collected();
       Add(out, std::string(accounts::kTaxReceivable), CollectionHome(id, c.suspense_reason()),
           c.amount_fen());
-      break;
+      return true;
     }
     case v1::EventEnvelope::kContributionCancelled: {
       const auto& c = event.contribution_cancelled();
       Add(out, CollectionHome(id, c.original_suspense_reason()),
           std::string(accounts::kTaxReceivable), c.amount_fen());
-      break;
+      return true;
     }
     case v1::EventEnvelope::kFiscalFundsReceived: {
       const auto& f = event.fiscal_funds_received();
       Add(out, std::string(accounts::kFundSpecial), accounts::FiscalFund(f.purpose(), f.year()),
           f.amount_fen());
-      break;
+      return true;
     }
     case v1::EventEnvelope::kGovernmentSubsidyCredited: {
       const auto& g = event.government_subsidy_credited();
       Add(out, accounts::FiscalFund(g.purpose(), g.contribution_year()),
           Person(id, v1::FUNDING_SOURCE_GOVERNMENT), g.amount_fen());
-      break;
+      return true;
     }
     case v1::EventEnvelope::kCollectiveSubsidyCredited: {
       const auto& c = event.collective_subsidy_credited();
       Add(out, std::string(accounts::kFundSpecial), Person(id, c.source()), c.amount_fen());
-      break;
+      return true;
     }
     case v1::EventEnvelope::kContributionRefunded: {
       const auto& r = event.contribution_refunded();
       Add(out, CollectionHome(id, r.original_suspense_reason()),
           std::string(accounts::kRefundsPayable), r.amount_fen());
-      break;
+      return true;
     }
+    case v1::EventEnvelope::kTaxRemittanceReceived: {
+      const auto& t = event.tax_remittance_received();
+      Add(out, std::string(accounts::BankLedgerAccount(t.bank_account())),
+          std::string(accounts::kTaxReceivable), t.amount_fen());
+      return true;
+    }
+    case v1::EventEnvelope::kFundTransferred: {
+      const auto& t = event.fund_transferred();
+      Add(out, std::string(accounts::BankLedgerAccount(t.to_account())),
+          std::string(accounts::BankLedgerAccount(t.from_account())), t.amount_fen());
+      return true;
+    }
+    case v1::EventEnvelope::kBankInterestReceived: {
+      const auto& b = event.bank_interest_received();
+      Add(out, std::string(accounts::BankLedgerAccount(b.bank_account())),
+          std::string(accounts::kBankInterestIncome), b.amount_fen());
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+// Postings of interest and of money leaving the accounts: benefits, overpayments, death and
+// transfers. False when `event` is not one of them.
+bool AddOutflowPostings(const v1::EventEnvelope& event, const std::string& id,
+                        std::vector<v1::Posting>& out) {
+  switch (event.event_case()) {
     case v1::EventEnvelope::kInterestPosted:
       for (const auto& p : event.interest_posted().parts()) {
         Add(out, std::string(accounts::kInterestExpense), Person(id, p.source()), p.amount_fen());
       }
-      break;
+      return true;
     case v1::EventEnvelope::kInterestAdjusted:
       for (const auto& p : event.interest_adjusted().parts()) {
         Add(out, std::string(accounts::kInterestExpense), Person(id, p.source()), p.amount_fen());
       }
-      break;
+      return true;
     case v1::EventEnvelope::kBenefitPaid: {
       const auto& b = event.benefit_paid();
       Add(out, accounts::FiscalFund(v1::FISCAL_PURPOSE_BASIC_PENSION, YearOfMonth(b.month())),
@@ -188,7 +219,7 @@ std::vector<v1::Posting> PostingsFor(const v1::EventEnvelope& event) {
         Add(out, Person(id, p.source()), std::string(accounts::kFundPayment), p.amount_fen());
       }
       Add(out, b.pooled_payer(), std::string(accounts::kFundPayment), b.pooled_fen());
-      break;
+      return true;
     }
     case v1::EventEnvelope::kBenefitOverpaymentRecognized: {
       const auto& o = event.benefit_overpayment_recognized();
@@ -198,12 +229,12 @@ std::vector<v1::Posting> PostingsFor(const v1::EventEnvelope& event) {
       }
       Add(out, std::string(accounts::kOverpaymentReceivable),
           std::string(accounts::kOverpaidBenefits), o.basic_fen() + o.pooled_fen());
-      break;
+      return true;
     }
     case v1::EventEnvelope::kFuneralSubsidyPaid:
       Add(out, std::string(accounts::kFuneralSubsidyPaid), std::string(accounts::kHeirsPayable),
           event.funeral_subsidy_paid().amount_fen());
-      break;
+      return true;
     case v1::EventEnvelope::kInheritancePaid: {
       const auto& i = event.inheritance_paid();
       int64_t to_pool = i.to_pool_fen();
@@ -217,45 +248,38 @@ std::vector<v1::Posting> PostingsFor(const v1::EventEnvelope& event) {
       }
       Add(out, std::string(accounts::kHeirsPayable),
           std::string(accounts::kOverpaymentReceivable), i.overpayment_offset_fen());
-      break;
+      return true;
     }
     case v1::EventEnvelope::kParticipantTransferredOut:
       for (const auto& p : event.participant_transferred_out().parts()) {
         Add(out, Person(id, p.source()), std::string(accounts::kTransfersInTransit),
             p.amount_fen());
       }
-      break;
+      return true;
     case v1::EventEnvelope::kParticipantTransferredIn:
       for (const auto& p : event.participant_transferred_in().parts()) {
         Add(out, std::string(accounts::kTransfersInTransit), Person(id, p.source()),
             p.amount_fen());
       }
-      break;
-    case v1::EventEnvelope::kTaxRemittanceReceived: {
-      const auto& t = event.tax_remittance_received();
-      Add(out, std::string(accounts::BankLedgerAccount(t.bank_account())),
-          std::string(accounts::kTaxReceivable), t.amount_fen());
-      break;
-    }
-    case v1::EventEnvelope::kFundTransferred: {
-      const auto& t = event.fund_transferred();
-      Add(out, std::string(accounts::BankLedgerAccount(t.to_account())),
-          std::string(accounts::BankLedgerAccount(t.from_account())), t.amount_fen());
-      break;
-    }
-    case v1::EventEnvelope::kBankInterestReceived: {
-      const auto& b = event.bank_interest_received();
-      Add(out, std::string(accounts::BankLedgerAccount(b.bank_account())),
-          std::string(accounts::kBankInterestIncome), b.amount_fen());
-      break;
-    }
+      return true;
     default:
-      break;
+      return false;
   }
+}
+
+}  // namespace
+
+std::vector<v1::Posting> PostingsFor(const v1::EventEnvelope& event) {
+  std::vector<v1::Posting> out;
+  const std::string id(ParticipantOf(event));
+  if (!AddInflowPostings(event, id, out)) AddOutflowPostings(event, id, out);
   return out;
 }
 
-absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
+namespace {
+
+// The legs of the event's postings, and the idempotency index of lifecycle commands.
+absl::Status ApplyPostings(const v1::EventEnvelope& event, WorkingState& state) {
   if (event.has_participant_transferred_in()) {
     // The money arrives in the new region: its person legs roll up into that region's controls.
     LEDGER_ASSIGN_OR_RETURN(v1::Account * a, MustFindAccount(state, ParticipantOf(event)));
@@ -279,6 +303,160 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
     }
     state.PutDocument(event.external_ref(), *document);
   }
+  return absl::OkStatus();
+}
+
+void Enrol(const v1::ParticipantEnrolled& e, uint64_t sequence, WorkingState& state) {
+  v1::Account& a = state.NewAccount(e.citizen_id());
+  a.set_citizen_id(e.citizen_id());
+  a.set_name(e.name());
+  a.set_region_code(e.region_code());
+  a.set_enrolment_date(e.enrolment_date());
+  a.set_special_group(e.special_group());
+  a.set_status(v1::PARTICIPANT_STATUS_CONTRIBUTING);
+  a.set_enrolled_sequence(sequence);
+  a.set_last_sequence(sequence);
+}
+
+void AddContribution(const v1::ContributionCollected& c, v1::Account& a) {
+  auto* year = a.add_contributions();
+  year->set_year(c.contribution_year());
+  year->set_amount_fen(c.amount_fen());
+  year->set_receipt_number(c.receipt_number());
+  year->set_collection_date(c.collection_date());
+  auto date = ParseDate(c.collection_date());
+  year->set_back_payment(date.ok() && date->year() > c.contribution_year());
+  Recount(a);
+}
+
+void RemoveContribution(const std::string& receipt, v1::Account& a) {
+  auto* list = a.mutable_contributions();
+  auto it = std::find_if(list->begin(), list->end(), [&](const v1::YearContribution& y) {
+    return y.receipt_number() == receipt;
+  });
+  LEDGER_CHECK(it != list->end(), "reversing a contribution the account does not hold");
+  list->erase(it);
+  Recount(a);
+}
+
+// What a cancelled or refunded contribution reverses.
+struct Reversal {
+  const std::string& receipt;
+  uint64_t original_sequence;
+  bool in_account;  // the money had reached the account (not suspense)
+};
+
+Reversal ReversalOf(const v1::EventEnvelope& event) {
+  if (event.has_contribution_cancelled()) {
+    const auto& c = event.contribution_cancelled();
+    return Reversal{c.receipt_number(), c.original_sequence(),
+                    c.original_suspense_reason() == v1::SUSPENSE_REASON_UNSPECIFIED};
+  }
+  const auto& r = event.contribution_refunded();
+  return Reversal{r.receipt_number(), r.original_sequence(),
+                  r.original_suspense_reason() == v1::SUSPENSE_REASON_UNSPECIFIED};
+}
+
+void CreditSubsidy(const v1::GovernmentSubsidyCredited& g, v1::Account& a) {
+  v1::AccountYear& y = YearOf(a, g.contribution_year());
+  if (g.purpose() == v1::FISCAL_PURPOSE_PAID_ON_BEHALF) {
+    y.set_paid_on_behalf_fen(y.paid_on_behalf_fen() + g.amount_fen());
+  } else {
+    y.set_government_subsidy_fen(y.government_subsidy_fen() + g.amount_fen());
+  }
+  Recount(a);
+}
+
+void StartBenefit(const v1::BenefitStarted& b, v1::Account& a) {
+  a.set_status(v1::PARTICIPANT_STATUS_DRAWING_PENSION);
+  v1::Benefit* benefit = a.mutable_benefit();
+  benefit->set_start_month(b.start_month());
+  benefit->set_next_month(b.start_month());
+  benefit->set_account_pension_monthly_fen(b.account_pension_monthly_fen());
+  benefit->set_balance_at_start_fen(b.balance_fen());
+  benefit->set_contribution_years(b.contribution_years());
+}
+
+void PayBenefit(const v1::BenefitPaid& b, v1::Account& a) {
+  v1::Benefit* benefit = a.mutable_benefit();
+  benefit->set_next_month(NextMonth(b.month()));
+  benefit->set_paid_basic_fen(benefit->paid_basic_fen() + b.basic_fen());
+  int64_t drawn = 0;
+  for (const auto& p : b.account_parts()) drawn += p.amount_fen();
+  benefit->set_paid_account_fen(benefit->paid_account_fen() + drawn);
+  benefit->set_paid_pooled_fen(benefit->paid_pooled_fen() + b.pooled_fen());
+}
+
+void ResumeBenefit(const v1::ParticipantResumed& r, v1::Account& a) {
+  a.set_status(v1::PARTICIPANT_STATUS_DRAWING_PENSION);
+  v1::Benefit* benefit = a.mutable_benefit();
+  benefit->set_suspended_from(0);
+  if (!r.back_pay()) benefit->set_next_month(std::max(benefit->next_month(), r.month()));
+}
+
+void TransferIn(const v1::ParticipantTransferredIn& t, v1::Account& a) {
+  a.set_status(v1::PARTICIPANT_STATUS_CONTRIBUTING);
+  a.clear_transferred_to();
+  for (int32_t year : t.contribution_years()) {
+    const bool held = std::any_of(a.contributions().begin(), a.contributions().end(),
+                                  [&](const auto& c) { return c.year() == year; });
+    if (held) continue;
+    auto* c = a.add_contributions();
+    c->set_year(year);
+    c->set_transferred_from(t.from_region());
+  }
+  Recount(a);
+}
+
+// The participant's account after an event that changes more than its balances (Apply routes
+// only those here).
+void ChangeAccount(const v1::EventEnvelope& event, v1::Account& a) {
+  switch (event.event_case()) {
+    case v1::EventEnvelope::kGovernmentSubsidyCredited:
+      CreditSubsidy(event.government_subsidy_credited(), a);
+      break;
+    case v1::EventEnvelope::kCollectiveSubsidyCredited: {
+      const auto& c = event.collective_subsidy_credited();
+      v1::AccountYear& y = YearOf(a, c.contribution_year());
+      y.set_collective_sponsorship_fen(y.collective_sponsorship_fen() + c.amount_fen());
+      break;
+    }
+    case v1::EventEnvelope::kInterestPosted:
+      YearOf(a, event.interest_posted().year()).set_interest_posted(true);
+      break;
+    case v1::EventEnvelope::kBenefitStarted:
+      StartBenefit(event.benefit_started(), a);
+      break;
+    case v1::EventEnvelope::kBenefitPaid:
+      PayBenefit(event.benefit_paid(), a);
+      break;
+    case v1::EventEnvelope::kParticipantSuspended:
+      a.set_status(v1::PARTICIPANT_STATUS_SUSPENDED);
+      a.mutable_benefit()->set_suspended_from(event.participant_suspended().from_month());
+      break;
+    case v1::EventEnvelope::kParticipantResumed:
+      ResumeBenefit(event.participant_resumed(), a);
+      break;
+    case v1::EventEnvelope::kParticipantDied:
+      a.set_status(v1::PARTICIPANT_STATUS_DECEASED);
+      a.set_date_of_death(event.participant_died().date_of_death());
+      break;
+    case v1::EventEnvelope::kParticipantTransferredOut:
+      a.set_status(v1::PARTICIPANT_STATUS_TRANSFERRED_OUT);
+      a.set_transferred_to(event.participant_transferred_out().to_region());
+      break;
+    case v1::EventEnvelope::kParticipantTransferredIn:
+      TransferIn(event.participant_transferred_in(), a);
+      break;
+    default:
+      LEDGER_CHECK(false, StrCat("not an account change: ", EventTypeName(event)));
+  }
+}
+
+}  // namespace
+
+absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
+  LEDGER_RETURN_IF_ERROR(ApplyPostings(event, state));
   const std::string_view id = ParticipantOf(event);
   // The participant's account, for the events that change more than balances.
   auto account = [&]() -> absl::StatusOr<v1::Account*> {
@@ -291,151 +469,44 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
     case v1::EventEnvelope::kPolicyAdopted:
       state.PutPolicy(event.policy_adopted().policy(), event.sequence());
       break;
-    case v1::EventEnvelope::kParticipantEnrolled: {
-      const auto& e = event.participant_enrolled();
-      v1::Account& a = state.NewAccount(e.citizen_id());
-      a.set_citizen_id(e.citizen_id());
-      a.set_name(e.name());
-      a.set_region_code(e.region_code());
-      a.set_enrolment_date(e.enrolment_date());
-      a.set_special_group(e.special_group());
-      a.set_status(v1::PARTICIPANT_STATUS_CONTRIBUTING);
-      a.set_enrolled_sequence(event.sequence());
-      a.set_last_sequence(event.sequence());
+    case v1::EventEnvelope::kParticipantEnrolled:
+      Enrol(event.participant_enrolled(), event.sequence(), state);
       break;
-    }
     case v1::EventEnvelope::kContributionCollected: {
       const auto& c = event.contribution_collected();
       state.PutReceipt(c.receipt_number(), ReceiptEntry{event.sequence(), 0});
       if (c.suspense_reason() == v1::SUSPENSE_REASON_UNSPECIFIED) {
         LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-        auto* year = a->add_contributions();
-        year->set_year(c.contribution_year());
-        year->set_amount_fen(c.amount_fen());
-        year->set_receipt_number(c.receipt_number());
-        year->set_collection_date(c.collection_date());
-        auto date = ParseDate(c.collection_date());
-        year->set_back_payment(date.ok() && date->year() > c.contribution_year());
-        Recount(*a);
+        AddContribution(c, *a);
       }
       break;
     }
     case v1::EventEnvelope::kContributionCancelled:
     case v1::EventEnvelope::kContributionRefunded: {
-      const bool cancel = event.has_contribution_cancelled();
-      const std::string& receipt = cancel ? event.contribution_cancelled().receipt_number()
-                                          : event.contribution_refunded().receipt_number();
-      const uint64_t original = cancel ? event.contribution_cancelled().original_sequence()
-                                       : event.contribution_refunded().original_sequence();
-      const v1::SuspenseReason where =
-          cancel ? event.contribution_cancelled().original_suspense_reason()
-                 : event.contribution_refunded().original_suspense_reason();
-      state.PutReceipt(receipt, ReceiptEntry{original, event.sequence()});
-      if (where == v1::SUSPENSE_REASON_UNSPECIFIED) {
+      const Reversal r = ReversalOf(event);
+      state.PutReceipt(r.receipt, ReceiptEntry{r.original_sequence, event.sequence()});
+      if (r.in_account) {
         LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-        auto* list = a->mutable_contributions();
-        auto it = std::find_if(list->begin(), list->end(), [&](const v1::YearContribution& y) {
-          return y.receipt_number() == receipt;
-        });
-        LEDGER_CHECK(it != list->end(), "reversing a contribution the account does not hold");
-        list->erase(it);
-        Recount(*a);
+        RemoveContribution(r.receipt, *a);
       }
-      break;
-    }
-    case v1::EventEnvelope::kGovernmentSubsidyCredited: {
-      const auto& g = event.government_subsidy_credited();
-      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-      v1::AccountYear& y = YearOf(*a, g.contribution_year());
-      if (g.purpose() == v1::FISCAL_PURPOSE_PAID_ON_BEHALF) {
-        y.set_paid_on_behalf_fen(y.paid_on_behalf_fen() + g.amount_fen());
-      } else {
-        y.set_government_subsidy_fen(y.government_subsidy_fen() + g.amount_fen());
-      }
-      Recount(*a);
-      break;
-    }
-    case v1::EventEnvelope::kCollectiveSubsidyCredited: {
-      const auto& c = event.collective_subsidy_credited();
-      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-      v1::AccountYear& y = YearOf(*a, c.contribution_year());
-      y.set_collective_sponsorship_fen(y.collective_sponsorship_fen() + c.amount_fen());
-      break;
-    }
-    case v1::EventEnvelope::kInterestPosted: {
-      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-      YearOf(*a, event.interest_posted().year()).set_interest_posted(true);
       break;
     }
     case v1::EventEnvelope::kJobCompleted:
       state.PutJobMark(event.region_code(), event.job_completed().kind(),
                        event.job_completed().period());
       break;
-    case v1::EventEnvelope::kBenefitStarted: {
-      const auto& b = event.benefit_started();
-      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-      a->set_status(v1::PARTICIPANT_STATUS_DRAWING_PENSION);
-      v1::Benefit* benefit = a->mutable_benefit();
-      benefit->set_start_month(b.start_month());
-      benefit->set_next_month(b.start_month());
-      benefit->set_account_pension_monthly_fen(b.account_pension_monthly_fen());
-      benefit->set_balance_at_start_fen(b.balance_fen());
-      benefit->set_contribution_years(b.contribution_years());
-      break;
-    }
-    case v1::EventEnvelope::kBenefitPaid: {
-      const auto& b = event.benefit_paid();
-      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-      v1::Benefit* benefit = a->mutable_benefit();
-      benefit->set_next_month(NextMonth(b.month()));
-      benefit->set_paid_basic_fen(benefit->paid_basic_fen() + b.basic_fen());
-      int64_t drawn = 0;
-      for (const auto& p : b.account_parts()) drawn += p.amount_fen();
-      benefit->set_paid_account_fen(benefit->paid_account_fen() + drawn);
-      benefit->set_paid_pooled_fen(benefit->paid_pooled_fen() + b.pooled_fen());
-      break;
-    }
-    case v1::EventEnvelope::kParticipantSuspended: {
-      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-      a->set_status(v1::PARTICIPANT_STATUS_SUSPENDED);
-      a->mutable_benefit()->set_suspended_from(event.participant_suspended().from_month());
-      break;
-    }
-    case v1::EventEnvelope::kParticipantResumed: {
-      const auto& r = event.participant_resumed();
-      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-      a->set_status(v1::PARTICIPANT_STATUS_DRAWING_PENSION);
-      v1::Benefit* benefit = a->mutable_benefit();
-      benefit->set_suspended_from(0);
-      if (!r.back_pay()) benefit->set_next_month(std::max(benefit->next_month(), r.month()));
-      break;
-    }
-    case v1::EventEnvelope::kParticipantDied: {
-      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-      a->set_status(v1::PARTICIPANT_STATUS_DECEASED);
-      a->set_date_of_death(event.participant_died().date_of_death());
-      break;
-    }
-    case v1::EventEnvelope::kParticipantTransferredOut: {
-      LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-      a->set_status(v1::PARTICIPANT_STATUS_TRANSFERRED_OUT);
-      a->set_transferred_to(event.participant_transferred_out().to_region());
-      break;
-    }
+    case v1::EventEnvelope::kGovernmentSubsidyCredited:
+    case v1::EventEnvelope::kCollectiveSubsidyCredited:
+    case v1::EventEnvelope::kInterestPosted:
+    case v1::EventEnvelope::kBenefitStarted:
+    case v1::EventEnvelope::kBenefitPaid:
+    case v1::EventEnvelope::kParticipantSuspended:
+    case v1::EventEnvelope::kParticipantResumed:
+    case v1::EventEnvelope::kParticipantDied:
+    case v1::EventEnvelope::kParticipantTransferredOut:
     case v1::EventEnvelope::kParticipantTransferredIn: {
-      const auto& t = event.participant_transferred_in();
       LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
-      a->set_status(v1::PARTICIPANT_STATUS_CONTRIBUTING);
-      a->clear_transferred_to();
-      for (int32_t year : t.contribution_years()) {
-        const bool held = std::any_of(a->contributions().begin(), a->contributions().end(),
-                                      [&](const auto& c) { return c.year() == year; });
-        if (held) continue;
-        auto* c = a->add_contributions();
-        c->set_year(year);
-        c->set_transferred_from(t.from_region());
-      }
-      Recount(*a);
+      ChangeAccount(event, *a);
       break;
     }
     case v1::EventEnvelope::kFiscalFundsReceived:

@@ -3,6 +3,9 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <optional>
+#include <utility>
+
 #include "ledger/hash.h"
 #include "ledger/store.h"
 #include "ledger/strings.h"
@@ -127,6 +130,72 @@ absl::Status ExportWriter::Finish() {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Why an export does not verify: the sequence to blame (0: none in particular) and the reason.
+struct Failure {
+  Failure(uint64_t sequence, std::string reason) : sequence(sequence), reason(std::move(reason)) {}
+  uint64_t sequence;
+  std::string reason;
+};
+
+// An event record: decodes, continues the sequence, links to `previous_hash`. Counts it in `v`.
+std::optional<Failure> ReadEventRecord(const std::string& payload, ExportVerification& v,
+                                       std::string& previous_hash) {
+  const uint64_t after = v.last_sequence;
+  v1::EventEnvelope e;
+  if (!e.ParseFromString(payload)) {
+    return Failure(after + 1, StrCat("event after sequence ", after, " does not decode"));
+  }
+  const uint64_t expected = v.events == 0 ? e.sequence() : after + 1;
+  if (v.events == 0 && e.sequence() == 0) return Failure(0, "the first event has sequence 0");
+  if (e.sequence() != expected) {
+    return Failure(expected, StrCat("expected sequence ", expected, ", found ", e.sequence(),
+                                    " (events missing or out of order)"));
+  }
+  if (v.events == 0 && e.sequence() == 1 && e.prev_hash() != std::string(32, '\0')) {
+    return Failure(1, "event 1 does not start from the genesis hash");
+  }
+  if (v.events > 0 && e.prev_hash() != previous_hash) {
+    return Failure(e.sequence(), StrCat("event ", e.sequence(),
+                                        " does not link to the hash of event ", e.sequence() - 1,
+                                        " (altered, or a neighbour was)"));
+  }
+  previous_hash = Sha256(payload);
+  if (v.events == 0) v.first_sequence = e.sequence();
+  ++v.events;
+  v.last_sequence = e.sequence();
+  return std::nullopt;
+}
+
+// A checkpoint record: right after the event it signs, over that event's hash, signed by the key.
+std::optional<Failure> ReadCheckpointRecord(const std::string& payload, ExportVerification& v,
+                                            const std::string& previous_hash,
+                                            std::string_view public_key_pem) {
+  const uint64_t after = v.last_sequence;
+  v1::Checkpoint c;
+  if (!c.ParseFromString(payload)) {
+    return Failure(0, StrCat("checkpoint after sequence ", after, " does not decode"));
+  }
+  if (c.sequence() != v.last_sequence || v.events == 0) {
+    return Failure(c.sequence(),
+                   StrCat("checkpoint for sequence ", c.sequence(),
+                          " is not right after its event (last event read: ", after, ")"));
+  }
+  if (c.chain_hash() != previous_hash) {
+    return Failure(c.sequence(), StrCat("event ", c.sequence(),
+                                        " does not hash to the signed checkpoint's chain hash"));
+  }
+  if (auto st = VerifyCheckpointSignature(c, public_key_pem); !st.ok()) {
+    return Failure(c.sequence(), std::string(st.message()));
+  }
+  ++v.checkpoints;
+  v.last_signed_sequence = c.sequence();
+  return std::nullopt;
+}
+
+}  // namespace
+
 ExportVerification VerifyExport(std::istream& in, std::string_view public_key_pem) {
   ExportVerification v;
   auto fail = [&](uint64_t sequence, std::string reason) {
@@ -159,49 +228,15 @@ ExportVerification VerifyExport(std::istream& in, std::string_view public_key_pe
     if (static_cast<uint32_t>(in.gcount()) != length) {
       return fail(after + 1, StrCat("truncated: the record after sequence ", after, " is cut off"));
     }
+    std::optional<Failure> failure;
     if (header[0] == 'E') {
-      v1::EventEnvelope e;
-      if (!e.ParseFromString(payload)) {
-        return fail(after + 1, StrCat("event after sequence ", after, " does not decode"));
-      }
-      const uint64_t expected = v.events == 0 ? e.sequence() : after + 1;
-      if (v.events == 0 && e.sequence() == 0) return fail(0, "the first event has sequence 0");
-      if (e.sequence() != expected) {
-        return fail(expected, StrCat("expected sequence ", expected, ", found ", e.sequence(),
-                                     " (events missing or out of order)"));
-      }
-      if (v.events == 0 && e.sequence() == 1 && e.prev_hash() != std::string(32, '\0')) {
-        return fail(1, "event 1 does not start from the genesis hash");
-      }
-      if (v.events > 0 && e.prev_hash() != previous_hash) {
-        return fail(e.sequence(), StrCat("event ", e.sequence(), " does not link to the hash of event ",
-                                         e.sequence() - 1, " (altered, or a neighbour was)"));
-      }
-      previous_hash = Sha256(payload);
-      if (v.events == 0) v.first_sequence = e.sequence();
-      ++v.events;
-      v.last_sequence = e.sequence();
+      failure = ReadEventRecord(payload, v, previous_hash);
     } else if (header[0] == 'C') {
-      v1::Checkpoint c;
-      if (!c.ParseFromString(payload)) {
-        return fail(0, StrCat("checkpoint after sequence ", after, " does not decode"));
-      }
-      if (c.sequence() != v.last_sequence || v.events == 0) {
-        return fail(c.sequence(), StrCat("checkpoint for sequence ", c.sequence(),
-                                         " is not right after its event (last event read: ", after, ")"));
-      }
-      if (c.chain_hash() != previous_hash) {
-        return fail(c.sequence(), StrCat("event ", c.sequence(),
-                                         " does not hash to the signed checkpoint's chain hash"));
-      }
-      if (auto st = VerifyCheckpointSignature(c, public_key_pem); !st.ok()) {
-        return fail(c.sequence(), std::string(st.message()));
-      }
-      ++v.checkpoints;
-      v.last_signed_sequence = c.sequence();
+      failure = ReadCheckpointRecord(payload, v, previous_hash, public_key_pem);
     } else {
-      return fail(after + 1, StrCat("unknown record type after sequence ", after));
+      failure = Failure(after + 1, StrCat("unknown record type after sequence ", after));
     }
+    if (failure) return fail(failure->sequence, std::move(failure->reason));
   }
   if (v.events == 0) return fail(0, "the export holds no events");
   if (v.checkpoints == 0) return fail(0, "the export holds no signed checkpoint: nothing ties it to the server's key");

@@ -9,6 +9,7 @@
 #include "ledger/dates.h"
 #include "ledger/limits.h"
 #include "ledger/rules.h"
+#include "ledger/status_macros.h"
 
 namespace ledger {
 namespace {
@@ -23,6 +24,41 @@ bool IsRegionCode(std::string_view code) {
     if (c < '0' || c > '9') return false;
   }
   return true;
+}
+
+// One year's rules; `previous_year`: the year before it in the policy (0 for the first).
+absl::Status ValidateYear(const v1::YearRules& y, int previous_year) {
+  const std::string at = StrCat("years[", y.year(), "]: ");
+  if (y.year() < kFirstContributionYear || y.year() > 2999) {
+    return Invalid(StrCat(at, "year out of range"));
+  }
+  if (y.year() <= previous_year) return Invalid(StrCat(at, "years must ascend"));
+  if (y.tiers().empty() || y.tiers_size() > static_cast<int>(kPolicyTiersMax)) {
+    return Invalid(StrCat(at, "needs 1..", kPolicyTiersMax, " tiers"));
+  }
+  int64_t previous_tier = 0;
+  for (const v1::Tier& t : y.tiers()) {
+    if (t.amount_fen() <= previous_tier || t.amount_fen() > kAmountFenMax) {
+      return Invalid(StrCat(at, "tiers must be positive and strictly ascending"));
+    }
+    previous_tier = t.amount_fen();
+    if (t.government_subsidy_fen() < 0 || t.government_subsidy_fen() > kAmountFenMax) {
+      return Invalid(StrCat(at, "government_subsidy_fen out of range"));
+    }
+  }
+  if (y.highest_tier_fen() < previous_tier || y.highest_tier_fen() > kAmountFenMax) {
+    return Invalid(StrCat(at, "highest_tier_fen must be at least the largest tier"));
+  }
+  if (y.interest_rate_bp() > kInterestRateBpMax) {
+    return Invalid(StrCat(at, "interest_rate_bp above ", kInterestRateBpMax));
+  }
+  for (const v1::PaidOnBehalf& b : y.paid_on_behalf()) {
+    if (b.group() == v1::SPECIAL_GROUP_UNSPECIFIED || !v1::SpecialGroup_IsValid(b.group()) ||
+        b.amount_fen() <= 0 || b.amount_fen() > kAmountFenMax) {
+      return Invalid(StrCat(at, "paid_on_behalf needs a group and a positive amount"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -45,37 +81,8 @@ absl::Status ValidatePolicy(const v1::Policy& p) {
   if (p.years_size() > static_cast<int>(kPolicyYearsMax)) return Invalid("too many years");
   int previous_year = 0;
   for (const v1::YearRules& y : p.years()) {
-    const std::string at = StrCat("years[", y.year(), "]: ");
-    if (y.year() < kFirstContributionYear || y.year() > 2999) {
-      return Invalid(StrCat(at, "year out of range"));
-    }
-    if (y.year() <= previous_year) return Invalid(StrCat(at, "years must ascend"));
+    LEDGER_RETURN_IF_ERROR(ValidateYear(y, previous_year));
     previous_year = y.year();
-    if (y.tiers().empty() || y.tiers_size() > static_cast<int>(kPolicyTiersMax)) {
-      return Invalid(StrCat(at, "needs 1..", kPolicyTiersMax, " tiers"));
-    }
-    int64_t previous_tier = 0;
-    for (const v1::Tier& t : y.tiers()) {
-      if (t.amount_fen() <= previous_tier || t.amount_fen() > kAmountFenMax) {
-        return Invalid(StrCat(at, "tiers must be positive and strictly ascending"));
-      }
-      previous_tier = t.amount_fen();
-      if (t.government_subsidy_fen() < 0 || t.government_subsidy_fen() > kAmountFenMax) {
-        return Invalid(StrCat(at, "government_subsidy_fen out of range"));
-      }
-    }
-    if (y.highest_tier_fen() < previous_tier || y.highest_tier_fen() > kAmountFenMax) {
-      return Invalid(StrCat(at, "highest_tier_fen must be at least the largest tier"));
-    }
-    if (y.interest_rate_bp() > kInterestRateBpMax) {
-      return Invalid(StrCat(at, "interest_rate_bp above ", kInterestRateBpMax));
-    }
-    for (const v1::PaidOnBehalf& b : y.paid_on_behalf()) {
-      if (b.group() == v1::SPECIAL_GROUP_UNSPECIFIED || !v1::SpecialGroup_IsValid(b.group()) ||
-          b.amount_fen() <= 0 || b.amount_fen() > kAmountFenMax) {
-        return Invalid(StrCat(at, "paid_on_behalf needs a group and a positive amount"));
-      }
-    }
   }
   absl::CivilDay previous_day(1900, 1, 1);
   for (int i = 0; i < p.basic_pension_size(); ++i) {
@@ -123,7 +130,7 @@ const v1::Tier* FindTier(const v1::YearRules& year, int64_t amount_fen) {
 
 void PolicyBook::Add(const v1::Policy& policy) {
   auto& versions = regions_[policy.region_code()];
-  versions.push_back(Version{*ParseDate(policy.effective_from()), policy});
+  versions.push_back(Version{StoredDate(policy.effective_from()), policy});
 }
 
 bool PolicyBook::HasRegion(std::string_view region_code) const {

@@ -25,8 +25,20 @@ std::string SerializeDeterministic(const google::protobuf::Message& message) {
   return out;
 }
 
-WorkingState::WorkingState(const Store& store, const CommittedState& committed)
-    : store_(store), committed_(committed), head_(committed.head) {}
+namespace {
+
+void PutRow(const Store& store, rocksdb::WriteBatch& batch, Cf cf, std::string_view key,
+            std::string_view value) {
+  auto s = batch.Put(store.handle(cf), rocksdb::Slice(key.data(), key.size()),
+                     rocksdb::Slice(value.data(), value.size()));
+  LEDGER_CHECK(s.ok(), s.ToString());
+}
+
+}  // namespace
+
+WorkingState::WorkingState(const Store& store, const EventLog& log,
+                           const CommittedState& committed)
+    : store_(store), log_(log), committed_(committed), head_(committed.head) {}
 
 absl::StatusOr<uint64_t> WorkingState::Append(v1::EventEnvelope event) {
   event.set_sequence(head_.sequence + 1);
@@ -211,7 +223,7 @@ absl::StatusOr<v1::EventEnvelope> WorkingState::Event(uint64_t sequence) {
   if (sequence >= first_new && sequence <= head_.sequence) {
     return appended_events_[sequence - first_new];
   }
-  LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kEvents, keys::Event(sequence)));
+  LEDGER_ASSIGN_OR_RETURN(auto bytes, log_.Read(sequence));
   if (!bytes) return absl::NotFoundError(StrCat("no event ", sequence));
   v1::EventEnvelope event;
   if (!event.ParseFromString(*bytes)) {
@@ -248,26 +260,56 @@ void WorkingState::Post(std::string_view region, std::string_view account, int64
   totals_delta_[keys::LedgerAccount(region, account)] += delta_fen;
 }
 
-rocksdb::WriteBatch WorkingState::Batch(bool include_events) const {
+rocksdb::WriteBatch WorkingState::ReserveBatch(bool with_events) const {
   // Reserved up front from a generous estimate per row: growing the batch by doubling copied it
   // over and over (a tenth of a rebuild's time).
   size_t estimate = 4096 + 48 * (dirty_receipts_.size() + participant_index_rows_.size()) +
                     320 * dirty_accounts_.size() + 64 * totals_delta_.size();
-  if (include_events) {
+  if (with_events) {
     for (const std::string& e : stored_events_) estimate += e.size() + 24;
   }
-  rocksdb::WriteBatch batch(estimate);
-  auto put = [&](Cf cf, std::string_view key, std::string_view value) {
-    auto s = batch.Put(store_.handle(cf), rocksdb::Slice(key.data(), key.size()),
-                       rocksdb::Slice(value.data(), value.size()));
-    LEDGER_CHECK(s.ok(), s.ToString());
-  };
-  if (include_events) {
-    const uint64_t first_new = committed_.head.sequence + 1;
-    for (size_t i = 0; i < stored_events_.size(); ++i) {
-      put(Cf::kEvents, keys::Event(first_new + i), stored_events_[i]);
-    }
+  return rocksdb::WriteBatch(estimate);
+}
+
+EventGroup WorkingState::Events() const {
+  return EventGroup{.first_sequence = committed_.head.sequence + 1,
+                    .stored = stored_events_,
+                    .parsed = appended_events_,
+                    .head = head_};
+}
+
+void WorkingState::AddLedgerTotals(rocksdb::WriteBatch& batch) const {
+  // Double entry: the committed totals sum to zero (checked at every earlier commit), so the
+  // group's deltas must too.
+  int64_t sum = 0;
+  for (const auto& [key, delta] : totals_delta_) {
+    sum += delta;
+    auto it = committed_.ledger_totals.find(key);
+    const int64_t before = it == committed_.ledger_totals.end() ? 0 : it->second;
+    int64_t after = 0;
+    LEDGER_CHECK(!__builtin_add_overflow(before, delta, &after),
+                 "a ledger account balance overflowed int64");
+    // Fiscal funds are credited when received and debited when used: never below zero.
+    LEDGER_CHECK(key.find("/fiscal_funds/") == std::string::npos || after <= 0,
+                 "a fiscal fund went below zero");
+    PutRow(store_, batch, Cf::kLedgerAccounts, key, keys::EncodeI64(after));
   }
+  LEDGER_CHECK(sum == 0, "double entry broken: the group's postings do not balance");
+  // And within each region (every event posts in one region, or moves money between regions
+  // through transfers_in_transit on both sides).
+  std::map<std::string_view, int64_t> by_region;
+  for (const auto& [key, delta] : totals_delta_) {
+    by_region[std::string_view(key).substr(0, key.find('/'))] += delta;
+  }
+  for (const auto& [region, region_sum] : by_region) {
+    LEDGER_CHECK(region_sum == 0, StrCat("double entry broken in region ", region));
+  }
+}
+
+void WorkingState::AddProjections(rocksdb::WriteBatch& batch) const {
+  auto put = [&](Cf cf, std::string_view key, std::string_view value) {
+    PutRow(store_, batch, cf, key, value);
+  };
   // Keys go into the batch in key order: RocksDB's memtable skip list inserts ascending keys far
   // faster than random ones (measured: the larger part of a rebuild's CPU time).
   auto sorted = [](const StringKeySet& keys) {
@@ -285,31 +327,7 @@ rocksdb::WriteBatch WorkingState::Batch(bool include_events) const {
   for (const std::string* id : sorted(dirty_accounts_)) {
     put(Cf::kAccounts, *id, accounts_.at(*id)->SerializeAsString());
   }
-  // Double entry: the committed totals sum to zero (checked at every earlier commit), so the
-  // group's deltas must too.
-  int64_t sum = 0;
-  for (const auto& [key, delta] : totals_delta_) {
-    sum += delta;
-    auto it = committed_.ledger_totals.find(key);
-    const int64_t before = it == committed_.ledger_totals.end() ? 0 : it->second;
-    int64_t after = 0;
-    LEDGER_CHECK(!__builtin_add_overflow(before, delta, &after),
-                 "a ledger account balance overflowed int64");
-    // Fiscal funds are credited when received and debited when used: never below zero.
-    LEDGER_CHECK(key.find("/fiscal_funds/") == std::string::npos || after <= 0,
-                 "a fiscal fund went below zero");
-    put(Cf::kLedgerAccounts, key, keys::EncodeI64(after));
-  }
-  LEDGER_CHECK(sum == 0, "double entry broken: the group's postings do not balance");
-  // And within each region (every event posts in one region, or moves money between regions
-  // through transfers_in_transit on both sides).
-  std::map<std::string_view, int64_t> by_region;
-  for (const auto& [key, delta] : totals_delta_) {
-    by_region[std::string_view(key).substr(0, key.find('/'))] += delta;
-  }
-  for (const auto& [region, region_sum] : by_region) {
-    LEDGER_CHECK(region_sum == 0, StrCat("double entry broken in region ", region));
-  }
+  AddLedgerTotals(batch);
   for (const std::string& document : dirty_documents_) {
     const DocumentEntry& e = *documents_.at(document);
     put(Cf::kIdempotency, keys::Document(document),
@@ -336,7 +354,6 @@ rocksdb::WriteBatch WorkingState::Batch(bool include_events) const {
   for (const auto& [k, v] : new_adoption_rows_) put(Cf::kIdempotency, k, v);
   put(Cf::kMeta, keys::kLastSequence, keys::EncodeU64(head_.sequence));
   put(Cf::kMeta, keys::kChainHead, head_.hash);
-  return batch;
 }
 
 void WorkingState::Publish(CommittedState& committed) {

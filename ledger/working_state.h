@@ -1,6 +1,7 @@
 // The state one group commit (or one replay batch) works on: the committed state read through
 // from RocksDB and memory, overlaid with the effects of the events appended so far in the group.
-// Rules read it to decide; Apply() mutates it; Batch() turns it into one WriteBatch.
+// Rules read it to decide; Apply() mutates it; Events() and AddProjections() turn it into the
+// writes of one commit.
 // Used by the single writer thread only.
 #ifndef LEDGER_WORKING_STATE_H_
 #define LEDGER_WORKING_STATE_H_
@@ -19,8 +20,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
 #include "google/protobuf/arena.h"
-#include "ledger/types.h"
+#include "ledger/event_log.h"
 #include "ledger/policy.h"
+#include "ledger/types.h"
 #include "ledger/store.h"
 #include "rocksdb/write_batch.h"
 
@@ -66,7 +68,8 @@ struct CommittedState {
 
 class WorkingState {
  public:
-  WorkingState(const Store& store, const CommittedState& committed);
+  // Projections are read from `store`, committed events from `log`; both must outlive the state.
+  WorkingState(const Store& store, const EventLog& log, const CommittedState& committed);
 
   // Write path: assigns the next sequence and the predecessor hash, serializes deterministically,
   // hashes, applies. Returns the sequence. Non-OK only for a storage read failure.
@@ -116,16 +119,25 @@ class WorkingState {
   bool empty() const { return head_.sequence == committed_.head.sequence; }
   size_t appended() const { return head_.sequence - committed_.head.sequence; }
   const std::vector<v1::EventEnvelope>& appended_events() const { return appended_events_; }
-  // Everything changed, plus the new meta (last sequence, chain head), as one batch.
-  // Checks the double-entry invariant: all ledger accounts sum to zero.
-  rocksdb::WriteBatch Batch(bool include_events) const;
+  // An empty batch with room reserved for this group's rows, and for its events' bytes when the
+  // log's append rides in the same batch.
+  rocksdb::WriteBatch ReserveBatch(bool with_events) const;
+  // The events appended in this group, for EventLog::Append. Valid while the state lives.
+  EventGroup Events() const;
+  // Adds every changed projection row, then the projections' head (meta: last sequence, chain
+  // head), to `batch`. Checks the double-entry invariant: all ledger accounts sum to zero.
+  void AddProjections(rocksdb::WriteBatch& batch) const;
   // Applies this group's effects to `committed` (the state it was built on) in place, once
-  // Batch() is durable: the new head, the changed ledger-account totals and, only if a
+  // its writes are durable: the new head, the changed ledger-account totals and, only if a
   // policy was adopted, the new policy book. The working state is spent afterwards.
   void Publish(CommittedState& committed);
 
  private:
+  // The changed ledger-account balances; checks double entry overall and per region.
+  void AddLedgerTotals(rocksdb::WriteBatch& batch) const;
+
   const Store& store_;
+  const EventLog& log_;
   const CommittedState& committed_;
   ChainHead head_;
   std::optional<PolicyBook> policies_;  // copy-on-write when a policy is adopted

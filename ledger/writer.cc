@@ -1,0 +1,361 @@
+#include "ledger/writer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include <pthread.h>
+
+#include "ledger/apply.h"
+#include "ledger/dates.h"
+#include "ledger/limits.h"
+#include "ledger/rules.h"
+#include "ledger/status_macros.h"
+#include "ledger/strings.h"
+
+namespace ledger {
+
+namespace {
+
+// What deciding one command needs besides its request.
+struct Step {
+  WorkingState& state;
+  const Store& store;
+  const Appender& append;  // stamps actor and recorded time, then appends to `state`
+  absl::CivilDay today;
+  CommandResult& result;
+};
+
+v1::RecordOutcome OutcomeFor(uint32_t index, const Decision& d) {
+  v1::RecordOutcome o;
+  o.set_index(index);
+  if (d.rejection) {
+    o.set_outcome(v1::OUTCOME_REJECTED);
+    o.set_reason(d.rejection->reason);
+    o.set_detail(d.rejection->detail);
+  } else if (d.duplicate_of != 0) {
+    o.set_outcome(v1::OUTCOME_DUPLICATE);
+    o.set_sequence(d.duplicate_of);
+  }
+  return o;
+}
+
+// Appends a collection record's event (collected or cancelled) and, when money reached or left
+// the account, the interest adjustments that follow from it.
+absl::Status AppendCollection(const v1::CollectionRecord& record, Decision& d,
+                              v1::RecordOutcome& o, const Step& s) {
+  const v1::SuspenseReason suspense = d.event->contribution_collected().suspense_reason();
+  o.set_outcome(suspense == v1::SUSPENSE_REASON_UNSPECIFIED ? v1::OUTCOME_ACCEPTED
+                                                           : v1::OUTCOME_SUSPENSE);
+  o.set_suspense_reason(suspense);
+  const bool in_account = d.event->has_contribution_collected()
+                              ? suspense == v1::SUSPENSE_REASON_UNSPECIFIED
+                              : d.event->contribution_cancelled().original_suspense_reason() ==
+                                    v1::SUSPENSE_REASON_UNSPECIFIED;
+  const int year = static_cast<int>(StoredDate(d.event->effective_date()).year());
+  LEDGER_ASSIGN_OR_RETURN(uint64_t seq, s.append(std::move(*d.event)));
+  o.set_sequence(seq);
+  if (!in_account) return absl::OkStatus();
+  return AppendInterestAdjustments(s.state, record.citizen_id(), year, seq,
+                                   record.receipt_number(), s.append);
+}
+
+absl::Status Decide(CollectionsRequest& r, const Step& s) {
+  r.outcomes.reserve(r.records->size());
+  for (int i = 0; i < r.records->size(); ++i) {
+    const v1::CollectionRecord& record = r.records->Get(i);
+    LEDGER_ASSIGN_OR_RETURN(Decision d, DecideCollection(record, s.state, s.today));
+    v1::RecordOutcome o = OutcomeFor(static_cast<uint32_t>(i), d);
+    if (d.event) LEDGER_RETURN_IF_ERROR(AppendCollection(record, d, o, s));
+    r.outcomes.push_back(std::move(o));
+  }
+  return absl::OkStatus();
+}
+
+// Enrolment and policy adoption: a rejection, a duplicate, or one event.
+absl::Status Record(absl::StatusOr<Decision> decided, const Step& s) {
+  if (!decided.ok()) return decided.status();
+  Decision& d = *decided;
+  s.result.rejection = d.rejection;
+  s.result.duplicate = d.duplicate_of != 0;
+  s.result.sequence = d.duplicate_of;
+  if (d.event) {
+    LEDGER_ASSIGN_OR_RETURN(s.result.sequence, s.append(std::move(*d.event)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Decide(EnrolRequest& r, const Step& s) {
+  return Record(DecideEnrolment(*r.enrolment, s.state, s.today), s);
+}
+
+absl::Status Decide(PolicyRequest& r, const Step& s) {
+  return Record(DecidePolicy(*r.policy, s.state), s);
+}
+
+absl::Status Decide(AccountRequest& r, const Step& s) {
+  LEDGER_ASSIGN_OR_RETURN(s.result, ExecuteAccountCommand(*r.command, s.state, s.today, s.append));
+  return absl::OkStatus();
+}
+
+absl::Status Decide(BackupRequest&, const Step&) {
+  return absl::OkStatus();  // runs after the group's commit (Writer::Answer)
+}
+
+// A job step's answer: a rejection, or the cursor to continue from.
+absl::Status RecordJob(absl::StatusOr<std::variant<Rejection, JobCursor>> r, JobCursor& cursor,
+                       const Step& s) {
+  if (!r.ok()) return r.status();
+  if (auto* rejection = std::get_if<Rejection>(&*r)) {
+    s.result.rejection = *rejection;
+  } else {
+    cursor = std::get<JobCursor>(std::move(*r));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Decide(JobStartRequest& r, const Step& s) {
+  return RecordJob(StartJob(*r.job, s.state, s.store, s.today), r.cursor, s);
+}
+
+absl::Status Decide(JobChunkRequest& r, const Step& s) {
+  return RecordJob(RunJobChunk(*r.job, r.cursor, kJobChunkAccountsMax, s.state, s.store, s.today,
+                               s.append),
+                   r.cursor, s);
+}
+
+}  // namespace
+
+size_t Command::weight() const {
+  if (std::holds_alternative<JobChunkRequest>(request)) return kJobChunkAccountsMax;
+  if (const auto* r = std::get_if<CollectionsRequest>(&request)) {
+    return std::max<size_t>(1, r->records->size());
+  }
+  return 1;
+}
+
+Writer::Writer(Store& store, EventLog& log, CommittedState committed, WriterOptions options)
+    : store_(store),
+      log_(log),
+      clock_(std::move(options.clock_us)),
+      on_commit_(std::move(options.on_commit)),
+      signer_(std::move(options.signer)),
+      checkpoint_interval_(std::max<uint64_t>(1, options.checkpoint_interval_events)),
+      committed_(std::move(committed)) {
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ledger-writer");  // visible in top, perf, gdb
+    WriterLoop();
+  });
+}
+
+Writer::~Writer() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  writer_.join();
+}
+
+std::future<void> Writer::Enqueue(Command& c) {
+  std::future<void> done = c.done.get_future();
+  {
+    std::unique_lock lock(queue_mu_);
+    space_cv_.wait(lock, [&] { return queue_.size() < kWriterQueueCommandsMax; });
+    queue_.push_back(&c);
+  }
+  queue_cv_.notify_one();
+  return done;
+}
+
+ChainHead Writer::Head() const {
+  absl::MutexLock lock(&published_mu_);
+  return committed_.head;
+}
+
+std::optional<v1::Policy> Writer::LatestPolicy(std::string_view region) const {
+  absl::MutexLock lock(&published_mu_);
+  const v1::Policy* p = committed_.policies.Latest(region);
+  return p ? std::optional<v1::Policy>(*p) : std::nullopt;
+}
+
+std::map<std::string, int64_t> Writer::Totals() const {
+  absl::MutexLock lock(&published_mu_);
+  return committed_.ledger_totals;
+}
+
+WriterStats Writer::Stats() const {
+  absl::MutexLock lock(&published_mu_);
+  return stats_;
+}
+
+absl::Status Writer::WriteState() const {
+  absl::MutexLock lock(&published_mu_);
+  return published_write_error_;
+}
+
+void Writer::WriterLoop() {
+  for (;;) {
+    const std::vector<Command*> group = TakeGroup();
+    if (group.empty()) return;  // stopping, and everything queued has been answered
+    CommitGroup(group);
+  }
+}
+
+std::vector<Command*> Writer::TakeGroup() {
+  std::vector<Command*> group;
+  {
+    std::unique_lock lock(queue_mu_);
+    queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    size_t weight = 0;
+    while (!queue_.empty() &&
+           (group.empty() || weight + queue_.front()->weight() <= kCommitRecordsMax)) {
+      weight += queue_.front()->weight();
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+  }
+  if (!group.empty()) space_cv_.notify_all();
+  return group;
+}
+
+// Validates every command of the group in order, commits all resulting events in one synced
+// WriteBatch, publishes the new committed state, then answers. On a storage error nothing of
+// the group is applied (in memory or on disk) and every command gets the error.
+void Writer::CommitGroup(const std::vector<Command*>& group) {
+  const int64_t now_us = clock_();
+  const absl::CivilDay today = BeijingDay(now_us);
+  WorkingState state(store_, log_, WriterView());
+  absl::Status status;
+  for (Command* c : group) {
+    status = Execute(*c, state, now_us, today);
+    if (!status.ok()) break;
+  }
+  uint64_t commit_us = 0;
+  const size_t appended = state.appended();
+  if (status.ok() && !state.empty()) status = Commit(state, group.size(), now_us, commit_us);
+  RecordStats(group, appended, status, commit_us);
+  Answer(group, status);
+}
+
+absl::Status Writer::Execute(Command& c, WorkingState& state, int64_t now_us,
+                             absl::CivilDay today) {
+  const Appender appender = [&](v1::EventEnvelope e) -> absl::StatusOr<uint64_t> {
+    e.set_actor(std::string(c.actor));
+    e.set_recorded_time_us(now_us);
+    return state.Append(std::move(e));
+  };
+  const Step step{state, store_, appender, today, c.result};
+  return std::visit([&](auto& request) { return Decide(request, step); }, c.request);
+}
+
+absl::Status Writer::Commit(WorkingState& state, size_t commands, int64_t now_us,
+                            uint64_t& commit_us) {
+  const size_t appended = state.appended();
+  // One batch, in this order: the log's events, the projections with their head, the
+  // checkpoint. It is the group's only write.
+  rocksdb::WriteBatch batch = state.ReserveBatch(/*with_events=*/true);
+  LEDGER_RETURN_IF_ERROR(log_.Append(WriterView().head, state.Events(), batch));
+  state.AddProjections(batch);
+  AddCheckpoint(state, now_us, batch);
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status status = ResumeAfterWriteError();
+  if (status.ok()) status = store_.WriteSynced(batch);
+  if (!status.ok() && write_error_.ok()) SetWriteError(status);
+  commit_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  if (!status.ok()) return status;
+  {
+    absl::MutexLock lock(&published_mu_);
+    state.Publish(committed_);
+  }
+  if (on_commit_) {
+    CommitInfo info{.commands = commands, .events = appended, .commit_us = commit_us};
+    for (const v1::EventEnvelope& e : state.appended_events()) {
+      ++info.events_by_type[EventTypeName(e)];
+    }
+    on_commit_(info);
+  }
+  return absl::OkStatus();
+}
+
+void Writer::RecordStats(const std::vector<Command*>& group, size_t appended,
+                         const absl::Status& status, uint64_t commit_us) {
+  absl::MutexLock lock(&published_mu_);
+  if (commit_us > 0) ++stats_.commits;
+  stats_.commands += group.size();
+  for (const Command* c : group) {
+    if (const auto* r = std::get_if<CollectionsRequest>(&c->request)) {
+      stats_.records += r->records->size();
+    }
+  }
+  if (status.ok()) stats_.events += appended;
+  stats_.commit_us += commit_us;
+}
+
+void Writer::Answer(const std::vector<Command*>& group, const absl::Status& status) {
+  for (Command* c : group) {
+    if (!status.ok()) {
+      c->status = status;
+    } else if (const auto* backup = std::get_if<BackupRequest>(&c->request)) {
+      // After this group's commit and before the next: the copy holds exactly `head`.
+      c->status = store_.Checkpoint(*backup->directory);
+      c->result.sequence = WriterView().head.sequence;
+    }
+    // `c` may be freed as soon as `done` is set: take the notification out first.
+    std::function<void()> on_ready = std::move(c->on_ready);
+    c->done.set_value();
+    if (on_ready) on_ready();
+  }
+}
+
+// After a failed write RocksDB refuses further writes until resumed. The next commit tries
+// DB::Resume() (which flushes the memtables to new files, so the failed batch is never
+// replayed). RocksDB can resume from ENOSPC while syncing the WAL once space is freed; after a
+// failed WAL append or an EIO it cannot (a "fatal" background error): the ledger then stays
+// read-only until restarted. Either way reads keep working and every write gets the failed
+// write's retryable code (RESOURCE_EXHAUSTED for ENOSPC, else UNAVAILABLE) saying why.
+absl::Status Writer::ResumeAfterWriteError() {
+  if (write_error_.ok()) return absl::OkStatus();
+  const absl::Status resumed = store_.Resume();
+  if (resumed.ok()) {
+    SetWriteError(absl::OkStatus());
+    return resumed;
+  }
+  // The failed write's own code while it is retryable (ENOSPC: RESOURCE_EXHAUSTED, EIO:
+  // UNAVAILABLE); anything else (a corrupted WAL, an unrecoverable error): UNAVAILABLE.
+  const absl::StatusCode code = write_error_.code() == absl::StatusCode::kResourceExhausted
+                                    ? write_error_.code()
+                                    : absl::StatusCode::kUnavailable;
+  return absl::Status(
+      code, StrCat("storage is read-only since a failed write (", write_error_.message(),
+                   "); RocksDB cannot resume (", resumed.message(),
+                   "): fix the cause (disk space, device) and restart ledgerd, then resend: "
+                   "a resent batch is applied once"));
+}
+
+void Writer::SetWriteError(absl::Status status) {
+  write_error_ = status;
+  absl::MutexLock lock(&published_mu_);
+  published_write_error_ = std::move(status);
+}
+
+// Signs the group's last event, in the group's own batch, when the group reaches a multiple of
+// the checkpoint interval: the checkpoint is durable exactly when the events it signs are.
+void Writer::AddCheckpoint(const WorkingState& state, int64_t now_us, rocksdb::WriteBatch& batch) {
+  if (!signer_) return;
+  const ChainHead& before = WriterView().head;
+  const ChainHead& after = state.head();
+  if (after.sequence / checkpoint_interval_ == before.sequence / checkpoint_interval_) return;
+  v1::Checkpoint c;
+  c.set_sequence(after.sequence);
+  c.set_chain_hash(after.hash);
+  c.set_signature(signer_->Sign(CheckpointMessage(after.sequence, after.hash)));
+  c.set_signed_time_us(now_us);
+  const auto s = batch.Put(store_.handle(Cf::kCheckpoints), keys::EncodeU64(after.sequence),
+                           c.SerializeAsString());
+  LEDGER_CHECK(s.ok(), s.ToString());
+}
+
+}  // namespace ledger

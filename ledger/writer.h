@@ -1,0 +1,161 @@
+// The single writer: the bounded command queue, group commit, checkpoint signing, recovery from
+// a failed write, and the committed state readers see (published after every commit).
+//
+// What must stay true: commands are decided in queue order, each against the committed state
+// plus the commands before it in its group; a group's events, projections and checkpoint are
+// one synced write; a command is answered only after that write returns, and a failed write
+// applies nothing of the group (on disk or in memory) and fails every command in it.
+#ifndef LEDGER_WRITER_H_
+#define LEDGER_WRITER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/civil_time.h"
+#include "ledger/audit.h"
+#include "ledger/event_log.h"
+#include "ledger/ledger.h"
+#include "ledger/lifecycle.h"
+#include "ledger/store.h"
+#include "ledger/working_state.h"
+
+namespace ledger {
+
+// One request per command kind. Pointers are the caller's and stay valid until it is answered.
+struct CollectionsRequest {
+  const Ledger::Records* records = nullptr;
+  std::vector<v1::RecordOutcome> outcomes;  // out: one per record, in order
+};
+struct EnrolRequest {
+  const v1::ParticipantEnrolled* enrolment = nullptr;
+};
+struct PolicyRequest {
+  const v1::Policy* policy = nullptr;
+};
+struct AccountRequest {
+  const v1::AccountCommand* command = nullptr;
+};
+// Runs after its group's commit and before the next: the copy holds exactly that head.
+struct BackupRequest {
+  const std::string* directory = nullptr;
+};
+struct JobStartRequest {
+  const v1::JobRequest* job = nullptr;
+  JobCursor cursor;  // out
+};
+struct JobChunkRequest {
+  const v1::JobRequest* job = nullptr;
+  JobCursor cursor;  // in and out
+};
+using Request = std::variant<CollectionsRequest, EnrolRequest, PolicyRequest, AccountRequest,
+                             BackupRequest, JobStartRequest, JobChunkRequest>;
+
+// A queued command and the slot for its answer.
+struct Command {
+  Request request;
+  std::string_view actor;
+  CommandResult result;  // enrol, policy, account; jobs: a rejection; backup: the sequence
+  absl::Status status;   // non-OK: the commit failed, nothing of the command applied
+  std::promise<void> done;
+  std::function<void()> on_ready;  // called after `done` is set (the command may be gone by then)
+
+  // Its share of a group's kCommitRecordsMax.
+  size_t weight() const;
+};
+
+struct WriterOptions {
+  std::function<int64_t()> clock_us;                  // required
+  std::function<void(const CommitInfo&)> on_commit;   // may be empty
+  std::unique_ptr<CheckpointSigner> signer;           // null: no checkpoints
+  uint64_t checkpoint_interval_events = 10'000;
+};
+
+class Writer {
+ public:
+  // Starts the writer thread. `store` and `log` must outlive the writer.
+  Writer(Store& store, EventLog& log, CommittedState committed, WriterOptions options);
+  // Answers everything queued, then stops the thread.
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Queues `c` (blocking while the queue is full) and returns the future the writer fulfils once
+  // it has answered `c`. `c` must stay alive until then.
+  std::future<void> Enqueue(Command& c) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  // Enqueue and wait.
+  void Run(Command& c) { Enqueue(c).wait(); }
+
+  const CheckpointSigner* signer() const { return signer_.get(); }
+
+  // Consistent copies of what readers may see.
+  ChainHead Head() const ABSL_LOCKS_EXCLUDED(published_mu_);
+  std::optional<v1::Policy> LatestPolicy(std::string_view region) const
+      ABSL_LOCKS_EXCLUDED(published_mu_);
+  std::map<std::string, int64_t> Totals() const ABSL_LOCKS_EXCLUDED(published_mu_);
+  WriterStats Stats() const ABSL_LOCKS_EXCLUDED(published_mu_);
+  absl::Status WriteState() const ABSL_LOCKS_EXCLUDED(published_mu_);
+
+ private:
+  void WriterLoop();
+  // The next group: queued commands in order up to kCommitRecordsMax; empty once stopping and
+  // drained.
+  std::vector<Command*> TakeGroup() ABSL_LOCKS_EXCLUDED(queue_mu_);
+  void CommitGroup(const std::vector<Command*>& group);
+  absl::Status Execute(Command& c, WorkingState& state, int64_t now_us, absl::CivilDay today);
+  // Appends the group's events, commits them with the projections, publishes, calls on_commit.
+  absl::Status Commit(WorkingState& state, size_t commands, int64_t now_us, uint64_t& commit_us);
+  void RecordStats(const std::vector<Command*>& group, size_t appended,
+                   const absl::Status& status, uint64_t commit_us)
+      ABSL_LOCKS_EXCLUDED(published_mu_);
+  void Answer(const std::vector<Command*>& group, const absl::Status& status);
+  absl::Status ResumeAfterWriteError();
+  void SetWriteError(absl::Status status) ABSL_LOCKS_EXCLUDED(published_mu_);
+  void AddCheckpoint(const WorkingState& state, int64_t now_us, rocksdb::WriteBatch& batch);
+
+  // The writer thread reads committed_ without the lock: it is the only thread that changes it.
+  const CommittedState& WriterView() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return committed_; }
+
+  Store& store_;
+  EventLog& log_;
+  const std::function<int64_t()> clock_;
+  const std::function<void(const CommitInfo&)> on_commit_;
+  const std::unique_ptr<CheckpointSigner> signer_;
+  const uint64_t checkpoint_interval_;
+
+  // Written only by the writer thread, under the lock.
+  mutable absl::Mutex published_mu_;
+  CommittedState committed_ ABSL_GUARDED_BY(published_mu_);
+  WriterStats stats_ ABSL_GUARDED_BY(published_mu_);
+  absl::Status published_write_error_ ABSL_GUARDED_BY(published_mu_);  // write_error_ for readers
+  absl::Status write_error_;  // the last failed write not yet resumed from; writer thread only
+
+  // std, not absl: Debian's abseil is not built with -fsanitize=thread, so TSan does not see an
+  // absl::Mutex order the handoff of commands between threads and reports the queue as a race
+  // (pthread mutexes it does see). The annotations below document the locking all the same.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;  // a command was queued, or stopping
+  std::condition_variable space_cv_;  // the queue has room
+  std::deque<Command*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  std::thread writer_;  // last: started once everything above is constructed
+};
+
+}  // namespace ledger
+
+#endif  // LEDGER_WRITER_H_
