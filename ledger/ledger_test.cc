@@ -9,27 +9,25 @@
 #include <set>
 #include <thread>
 
-#include "absl/time/time.h"
+#include "absl/time/civil_time.h"
 #include "ledger/apply.h"
-#include "ledger/citizen_id.h"
 #include "ledger/hash.h"
 #include "ledger/store.h"
 #include "ledger/strings.h"
 #include "ledger/working_state.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/opened_ledger.h"
 
 namespace ledger {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kRegion[] = "222401";
+using testing::kRegion;
 constexpr char kZhang[] = "22240119650315123X";
 constexpr char kLi[] = "222401198001014568";
 
-int64_t FixedNow() {
-  return absl::ToUnixMicros(
-      absl::FromCivil(absl::CivilSecond(2025, 6, 30, 12, 0, 0), absl::UTCTimeZone()));
-}
+int64_t FixedNow() { return testing::CivilMicros(absl::CivilSecond(2025, 6, 30, 12, 0, 0)); }
 
 v1::Policy MakePolicy(uint32_t version, std::string effective_from,
                       std::vector<int64_t> tiers_yuan) {
@@ -55,66 +53,32 @@ v1::Policy MakePolicy(uint32_t version, std::string effective_from,
 
 v1::CollectionRecord Record(std::string receipt, std::string id, int64_t yuan,
                             std::string date = "2025-03-14", int year = 2025) {
-  v1::CollectionRecord r;
-  r.set_record_type(v1::RECORD_TYPE_ADD);
-  r.set_receipt_number(std::move(receipt));
-  r.set_citizen_id(std::move(id));
+  v1::CollectionRecord r = testing::AddRecord(receipt, id, year, yuan * 100, date);
   r.set_name("张三");
-  r.set_region_code(kRegion);
-  r.set_contribution_year(year);
-  r.set_amount_fen(yuan * 100);
-  r.set_collection_date(std::move(date));
   r.set_tax_office("12224010000");
   r.set_batch_id("TX1");
   return r;
 }
 
 // A citizen ID of the test region, born 1970, with serial `n` (0..999) and a valid check char.
-std::string MakeId(int n) {
-  std::string first17 = StrCat(kRegion, "19700101", n / 100, (n / 10) % 10, n % 10);
-  return first17 + CitizenIdCheckChar(first17);
-}
+std::string MakeId(int n) { return testing::CitizenId("19700101", n); }
 
-class LedgerTest : public ::testing::Test {
+// Enrolments by "agency", collections by "tax", the clock at 2025-06-30 12:00 UTC.
+class LedgerTest : public testing::OpenedLedgerTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           StrCat("ledger_test_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                  "_", getpid());
-    std::filesystem::remove_all(dir_);
-    Reopen();
+    actor_ = "agency";
+    SetNow(FixedNow());
+    ASSERT_NO_FATAL_FAILURE(Open());
     auto adopted = ledger_->AdoptPolicy(MakePolicy(1, "2014-01-01", {100, 200, 500}), "admin");
     ASSERT_TRUE(adopted.ok() && !adopted->rejection);
     Enrol(kZhang);
   }
-  void TearDown() override {
-    ledger_.reset();
-    std::filesystem::remove_all(dir_);
-  }
 
-  void Reopen() {
-    ledger_.reset();
-    auto opened = Ledger::Open({.data_dir = dir_.string(), .clock_us = FixedNow});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    ledger_ = std::move(*opened);
-  }
+  void Enrol(const std::string& id) { OpenedLedgerTest::Enrol(id, "2024-12-01", "张三"); }
 
-  void Enrol(const std::string& id) {
-    v1::ParticipantEnrolled p;
-    p.set_citizen_id(id);
-    p.set_name("张三");
-    p.set_region_code(kRegion);
-    p.set_enrolment_date("2024-12-01");
-    auto result = ledger_->Enrol(p, "agency");
-    ASSERT_TRUE(result.ok()) << result.status();
-    ASSERT_FALSE(result->rejection) << result->rejection->detail;
-  }
-
-  std::vector<v1::RecordOutcome> Push(std::vector<v1::CollectionRecord> records) {
-    Ledger::Records field(records.begin(), records.end());
-    auto outcomes = ledger_->PushCollections(field, "tax");
-    EXPECT_TRUE(outcomes.ok()) << outcomes.status();
-    return outcomes.ok() ? *outcomes : std::vector<v1::RecordOutcome>();
+  std::vector<v1::RecordOutcome> Push(const std::vector<v1::CollectionRecord>& records) {
+    return OpenedLedgerTest::Push(records, "tax");
   }
 
   int64_t Personal(const std::string& id) {
@@ -125,9 +89,6 @@ class LedgerTest : public ::testing::Test {
     }
     return 0;
   }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<Ledger> ledger_;
 };
 
 TEST_F(LedgerTest, EventsCarryEnvelopeFieldsAndChainToTheirPredecessor) {

@@ -5,152 +5,41 @@
 
 #include <filesystem>
 
-#include "absl/time/time.h"
 #include "ledger/account.h"
-#include "ledger/citizen_id.h"
 #include "ledger/dates.h"
 #include "ledger/ledger.h"
 #include "ledger/strings.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/opened_ledger.h"
 
 namespace ledger {
 namespace {
 
-constexpr char kRegion[] = "222401";
 constexpr char kActor[] = "CN=agency";
 
-int64_t Now() {
-  return absl::ToUnixMicros(
-      absl::FromCivil(absl::CivilSecond(2026, 11, 20, 12, 0, 0), absl::UTCTimeZone()));
-}
+using testing::CitizenId;
+using testing::PaperPolicy;
 
-// The paper's assumptions as a policy: tiers 100 (+30) and 500 (+60) yuan, 1.5 %, basic pension
-// 88 yuan, divisor 139, Yanji's funeral rule.
-v1::Policy PaperPolicy() {
-  v1::Policy p;
-  p.set_region_code(kRegion);
-  p.set_region_name("test");
-  p.set_version(1);
-  p.set_effective_from("2009-01-01");
-  p.set_account_pension_divisor(139);
-  p.set_scheme_start_year(2009);
-  p.set_collective_requires_contribution(true);
-  p.set_back_pay_on_resumption(true);
-  p.set_exhausted_account_payer("pooled_account_pension");
-  for (int year = 2009; year <= 2026; ++year) {
-    auto* y = p.add_years();
-    y->set_year(year);
-    auto* t = y->add_tiers();
-    t->set_amount_fen(10000);
-    t->set_government_subsidy_fen(3000);
-    t = y->add_tiers();
-    t->set_amount_fen(50000);
-    t->set_government_subsidy_fen(6000);
-    y->set_highest_tier_fen(200000);
-    y->set_interest_rate_bp(150);
-  }
-  auto* b = p.add_basic_pension();
-  b->set_effective_from("2009-01-01");
-  b->set_central_monthly_fen(8800);
-  p.mutable_funeral_subsidy()->set_fixed_fen(120000);
-  p.mutable_funeral_subsidy()->set_basic_pension_months(10);
-  return p;
-}
-
-std::string Id(std::string birth) {
-  std::string first17 = StrCat(kRegion, birth, "123");
-  return first17 + CitizenIdCheckChar(first17);
-}
-
-class LifecycleTest : public ::testing::Test {
+// The paper policy (tests/support/fixtures.h), commands by the agency, the clock at 2026-11-20.
+class LifecycleTest : public testing::OpenedLedgerTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           StrCat("lifecycle_test_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    Open();
-    auto adopted = ledger_->AdoptPolicy(PaperPolicy(), kActor);
-    ASSERT_TRUE(adopted.ok() && !adopted->rejection);
-  }
-  void TearDown() override {
-    ledger_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void Open() {
-    ledger_.reset();
-    auto opened = Ledger::Open({.data_dir = dir_.string(), .clock_us = Now});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    ledger_ = std::move(*opened);
+    actor_ = kActor;
+    ASSERT_NO_FATAL_FAILURE(Open());
+    ASSERT_NO_FATAL_FAILURE(AdoptPolicy(PaperPolicy()));
   }
 
-  void Enrol(const std::string& id, std::string date) {
-    v1::ParticipantEnrolled p;
-    p.set_citizen_id(id);
-    p.set_name("孙");
-    p.set_region_code(kRegion);
-    p.set_enrolment_date(std::move(date));
-    auto r = ledger_->Enrol(p, kActor);
-    ASSERT_TRUE(r.ok() && !r->rejection);
-  }
+  // An accepted contribution of `fen` for `year`, receipt R<id>-<year>.
   void Collect(const std::string& id, int year, int64_t fen, std::string date) {
-    Ledger::Records records;
-    v1::CollectionRecord* r = records.Add();
-    r->set_record_type(v1::RECORD_TYPE_ADD);
-    r->set_receipt_number(StrCat("R", id, "-", year));
-    r->set_citizen_id(id);
-    r->set_name("孙");
-    r->set_region_code(kRegion);
-    r->set_contribution_year(year);
-    r->set_amount_fen(fen);
-    r->set_collection_date(std::move(date));
-    auto out = ledger_->PushCollections(records, kActor);
-    ASSERT_TRUE(out.ok());
-    ASSERT_EQ((*out)[0].outcome(), v1::OUTCOME_ACCEPTED) << (*out)[0].detail();
+    const std::vector<v1::RecordOutcome> out =
+        Push({testing::AddRecord(StrCat("R", id, "-", year), id, year, fen, date)});
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(out[0].outcome(), v1::OUTCOME_ACCEPTED) << out[0].detail();
   }
-  CommandResult Run(v1::AccountCommand command) {
-    auto r = ledger_->Execute(command, kActor);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : CommandResult{};
-  }
-  void Funds(v1::FiscalPurpose purpose, int year, int64_t fen, std::string date) {
-    v1::AccountCommand c;
-    auto* f = c.mutable_receive_fiscal_funds();
-    f->set_region_code(kRegion);
-    f->set_purpose(purpose);
-    f->set_year(year);
-    f->set_amount_fen(fen);
-    f->set_date(std::move(date));
-    f->set_document_ref(StrCat("funds-", static_cast<int>(purpose), "-", year, "-", ++funds_));
-    const CommandResult r = Run(c);
-    ASSERT_FALSE(r.rejection) << r.rejection->detail;
-  }
-  Ledger::JobOutcome Job(v1::JobKind kind, int period, std::string date = "") {
-    v1::JobRequest j;
-    j.set_kind(kind);
-    j.set_region_code(kRegion);
-    j.set_period(period);
-    j.set_date(std::move(date));
-    auto r = ledger_->RunJob(j, kActor);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : Ledger::JobOutcome{};
-  }
-  v1::Account Account(const std::string& id) {
-    auto a = ledger_->GetAccount(id);
-    EXPECT_TRUE(a.ok() && a->has_value());
-    return a.ok() && a->has_value() ? **a : v1::Account();
-  }
-  int64_t Total(std::string_view account) {
-    const auto totals = ledger_->LedgerAccountBalances();
-    auto it = totals.find(StrCat(kRegion, "/", account));
-    return it == totals.end() ? 0 : it->second;
-  }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<ledger::Ledger> ledger_;
-  int funds_ = 0;
 };
 
 TEST_F(LifecycleTest, AWholeLifeMatchesThePaperAndSettlesOnDeath) {
-  const std::string id = Id("19650615");  // 60 on 2025-06-15: pension from July 2025
+  const std::string id = CitizenId("19650615");  // 60 on 2025-06-15: pension from July 2025
   Enrol(id, "2009-06-01");
   for (int year = 2010; year <= 2024; ++year) {
     Collect(id, year, 10000, StrCat(year, "-12-20"));
@@ -238,16 +127,10 @@ TEST_F(LifecycleTest, AWholeLifeMatchesThePaperAndSettlesOnDeath) {
   EXPECT_EQ(resent.last_sequence, settled.last_sequence);
 }
 
-}  // namespace
-}  // namespace ledger
-
-namespace ledger {
-namespace {
-
 // Events come in sequence order, not date order: a statement must pick its year's movements out
 // of a log where later-dated money was recorded first.
 TEST_F(LifecycleTest, StatementTakesEveryMovementOfItsYearWhateverTheRecordingOrder) {
-  const std::string id = Id("19700101");
+  const std::string id = CitizenId("19700101");
   Enrol(id, "2013-01-01");
   Collect(id, 2014, 10000, "2014-03-01");
   Collect(id, 2015, 50000, "2015-03-01");
