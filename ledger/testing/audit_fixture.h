@@ -19,7 +19,6 @@
 
 namespace ledger::testing {
 
-inline constexpr char kRegion2[] = "222402";
 inline constexpr char kAuditActor[] = "CN=auditor-test";
 
 // 2026-11-20 12:00 UTC, the clock of every audit test.

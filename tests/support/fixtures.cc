@@ -101,6 +101,12 @@ v1::CollectionRecord AddRecord(std::string receipt, std::string citizen_id, int 
   return r;
 }
 
+v1::CollectionRecord CancelOf(v1::CollectionRecord add, std::string date) {
+  add.set_record_type(v1::RECORD_TYPE_CANCEL);
+  add.set_collection_date(std::move(date));
+  return add;
+}
+
 v1::ParticipantEnrolled Participant(std::string citizen_id, std::string name, std::string date,
                                     std::string region) {
   v1::ParticipantEnrolled p;

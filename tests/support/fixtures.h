@@ -53,6 +53,9 @@ std::string BadCheck(const std::string& id);
 v1::CollectionRecord AddRecord(std::string receipt, std::string citizen_id, int year, int64_t fen,
                                std::string date, std::string region = kRegion);
 
+// The CANCEL (撤销) of `add`, dated `date`.
+v1::CollectionRecord CancelOf(v1::CollectionRecord add, std::string date);
+
 // An enrolment of `citizen_id` with a name, ethnicity, address and phone.
 v1::ParticipantEnrolled Participant(std::string citizen_id, std::string name,
                                     std::string date = "2020-01-01",

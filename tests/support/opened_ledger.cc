@@ -13,25 +13,6 @@ int64_t CivilMicros(absl::CivilSecond when, absl::TimeZone zone) {
   return absl::ToUnixMicros(absl::FromCivil(when, zone));
 }
 
-v1::CollectionRecord AddRecord(const std::string& receipt, const std::string& id, int year,
-                               int64_t fen, const std::string& date, std::string_view region) {
-  v1::CollectionRecord r;
-  r.set_record_type(v1::RECORD_TYPE_ADD);
-  r.set_receipt_number(receipt);
-  r.set_citizen_id(id);
-  r.set_name("孙");
-  r.set_region_code(std::string(region));
-  r.set_contribution_year(year);
-  r.set_amount_fen(fen);
-  r.set_collection_date(date);
-  return r;
-}
-
-v1::CollectionRecord CancelOf(v1::CollectionRecord add, const std::string& date) {
-  add.set_record_type(v1::RECORD_TYPE_CANCEL);
-  add.set_collection_date(date);
-  return add;
-}
 
 OpenedLedgerTest::OpenedLedgerTest()
     : now_us_(CivilMicros(absl::CivilSecond(2026, 11, 20, 12, 0, 0))) {

@@ -30,15 +30,6 @@ namespace ledger::testing {
 // returns).
 int64_t CivilMicros(absl::CivilSecond when, absl::TimeZone zone = absl::UTCTimeZone());
 
-// An ADD record of `region` for `id`'s contribution `year`: `fen` collected on `date`
-// (YYYY-MM-DD). Name "孙", no tax office or batch.
-v1::CollectionRecord AddRecord(const std::string& receipt, const std::string& id, int year,
-                               int64_t fen, const std::string& date,
-                               std::string_view region = kRegion);
-
-// The CANCEL of `add`, dated `date`.
-v1::CollectionRecord CancelOf(v1::CollectionRecord add, const std::string& date);
-
 class OpenedLedgerTest : public ::testing::Test {
  protected:
   // The clock starts at 2026-11-20 12:00 UTC; the data directory is removed if a crashed run
