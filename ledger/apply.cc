@@ -1,3 +1,4 @@
+#include "ledger/event_names.h"
 #include "ledger/apply.h"
 
 #include <algorithm>
@@ -124,11 +125,6 @@ std::string_view ParticipantOf(const v1::EventEnvelope& e) {
       return e.participant_transferred_in().citizen_id();
     default: return {};
   }
-}
-
-std::string EventTypeName(const v1::EventEnvelope& e) {
-  const auto* field = v1::EventEnvelope::descriptor()->FindFieldByNumber(e.event_case());
-  return field ? field->name() : "none";
 }
 
 namespace {

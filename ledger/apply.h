@@ -47,9 +47,6 @@ std::string FiscalFund(v1::FiscalPurpose purpose, int year);
 // The participant an event concerns (empty for region-level events).
 std::string_view ParticipantOf(const v1::EventEnvelope& event);
 
-// Snake-case name of the event's type, e.g. "contribution_collected".
-std::string EventTypeName(const v1::EventEnvelope& event);
-
 // The double-entry postings of an event (empty for non-money events). Every posting has a
 // positive amount; each one debits and credits the same amount, so every event balances.
 std::vector<v1::Posting> PostingsFor(const v1::EventEnvelope& event);

@@ -1,3 +1,4 @@
+#include "ledger/event_names.h"
 #include "ledger/writer.h"
 
 #include <algorithm>

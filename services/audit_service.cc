@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "ledger/event_names.h"
 #include "ledger/apply.h"
 #include "ledger/dates.h"
 #include "ledger/hash.h"

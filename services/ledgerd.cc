@@ -202,7 +202,7 @@ std::thread StopOnSignal(const sigset_t& signals, services::RunningServer& serve
     std::signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
     server.StopHealthWatch();
-    server.server->GetHealthCheckService()->SetServingStatus(false);
+    server.health->SetServing(false);
     server.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   });
 }

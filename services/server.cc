@@ -87,7 +87,6 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
   running.admin = NewAdminService(gate);
   running.fund = NewFundService(gate);
   running.audit = NewAuditService(gate, options.replay_scratch_dir);
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, *credentials, &running.port);
@@ -106,11 +105,12 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
   builder.RegisterService(running.admin.get());
   builder.RegisterService(running.fund.get());
   builder.RegisterService(running.audit.get());
+  running.health = std::make_unique<HealthService>();  // NOT_SERVING until Serve()
+  builder.RegisterService(running.health.get());
   running.server = builder.BuildAndStart();
   if (!running.server || running.port == 0) {
     return absl::UnavailableError(StrCat("cannot listen on ", options.listen_address));
   }
-  running.server->GetHealthCheckService()->SetServingStatus(false);
   return running;
 }
 
@@ -124,12 +124,12 @@ RunningServer& RunningServer::operator=(RunningServer&& other) noexcept {
 
 void RunningServer::Serve(ledger::Ledger& ledger) {
   this->ledger->store(&ledger);
-  server->GetHealthCheckService()->SetServingStatus(true);
-  health_watch = std::make_unique<HealthWatch>(*this->ledger, *server);
+  health->SetServing(true);
+  health_watch = std::make_unique<HealthWatch>(*this->ledger, *health);
 }
 
-HealthWatch::HealthWatch(const std::atomic<ledger::Ledger*>& ledger, grpc::Server& server)
-    : thread_([this, &ledger, &server] {
+HealthWatch::HealthWatch(const std::atomic<ledger::Ledger*>& ledger, HealthService& health)
+    : thread_([this, &ledger, &health] {
         bool serving = true;
         std::unique_lock lock(mu_);
         while (!stop_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; })) {
@@ -138,7 +138,7 @@ HealthWatch::HealthWatch(const std::atomic<ledger::Ledger*>& ledger, grpc::Serve
           const absl::Status state = l->WriteState();
           if (state.ok() == serving) continue;
           serving = state.ok();
-          server.GetHealthCheckService()->SetServingStatus(serving);
+          health.SetServing(serving);
           if (serving) {
             spdlog::info("storage writable again: health SERVING");
           } else {

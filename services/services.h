@@ -18,6 +18,7 @@
 #include "ledger/v1/services.grpc.pb.h"
 #include "services/auth.h"
 #include "services/health_client.h"
+#include "services/health_service.h"
 #include "services/metrics.h"
 
 namespace services {
@@ -51,7 +52,7 @@ struct ServerOptions {
 // after a failed write (Ledger::WriteState), SERVING again once a commit resumes it.
 class HealthWatch {
  public:
-  HealthWatch(const std::atomic<ledger::Ledger*>& ledger, grpc::Server& server);
+  HealthWatch(const std::atomic<ledger::Ledger*>& ledger, HealthService& health);
   ~HealthWatch();  // stops watching
   HealthWatch(const HealthWatch&) = delete;
   HealthWatch& operator=(const HealthWatch&) = delete;
@@ -87,6 +88,7 @@ struct RunningServer {
   std::unique_ptr<grpc::Service> admin;
   std::unique_ptr<grpc::Service> fund;
   std::unique_ptr<grpc::Service> audit;
+  std::unique_ptr<HealthService> health;  // grpc.health.v1; outlives the server that calls it
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   std::unique_ptr<HealthWatch> health_watch;  // last: stopped first

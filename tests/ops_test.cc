@@ -95,7 +95,7 @@ class OpsTest : public ::testing::Test {
 TEST_F(OpsTest, HealthIsServingOnceStartedAndNotServingWhenStopping) {
   EXPECT_EQ(HealthStatus(channel_), 1);
   // What ledgerd does on the first SIGTERM, before it stops accepting calls.
-  server_.server->GetHealthCheckService()->SetServingStatus(false);
+  server_.health->SetServing(false);
   EXPECT_EQ(HealthStatus(channel_), 2);
 }
 

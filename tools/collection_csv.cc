@@ -2,7 +2,7 @@
 
 #include "absl/status/status.h"
 #include "ledger/money.h"
-#include "ledger/rules.h"
+#include "ledger/text.h"
 #include "ledger/strings.h"
 
 namespace tools {

@@ -171,10 +171,33 @@ std::shared_ptr<grpc::Channel> Bench::Connect(std::string_view role) const {
   return grpc::CreateCustomChannel(config_.server, grpc::SslCredentials(ssl), args);
 }
 
+namespace {
+
+// The demo policy of the source tree: the first `deploy/policies/yanji-222401.json` found in the
+// binary's directory or a parent of it (build/tools/ledger-bench → the repository root).
+std::string DemoPolicyPath() {
+  constexpr const char* kDemo = "deploy/policies/yanji-222401.json";
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  for (; !ec && !dir.empty(); dir = dir.parent_path()) {
+    if (std::filesystem::exists(dir / kDemo)) return (dir / kDemo).string();
+    if (dir == dir.root_path()) break;
+  }
+  return kDemo;  // relative to the working directory, as a last resort
+}
+
+}  // namespace
+
 bool Bench::AdoptPolicy() {
-  auto policy = ledger::ParsePolicyJson(ReadFile(config_.policy_file));
+  const std::string path = config_.policy_file.empty() ? DemoPolicyPath() : config_.policy_file;
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "ledger-bench: cannot read the policy " << path << " (give one with --policy)\n";
+    return false;
+  }
+  auto policy = ledger::ParsePolicyJson(ReadFile(path));
   if (!policy.ok()) {
-    std::cerr << "ledger-bench: " << config_.policy_file << ": " << policy.status() << "\n";
+    std::cerr << "ledger-bench: " << path << ": " << policy.status() << "\n";
     return false;
   }
   auto stub = v1::PolicyService::NewStub(Connect("admin"));

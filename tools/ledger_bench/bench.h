@@ -28,7 +28,8 @@ struct Config {
   std::string server;   // empty: embedded
   std::string tls_dir;  // ca.crt + tax-bureau/fund-agency certs (make-dev-certs.sh layout)
   std::string data_dir;
-  std::string policy_file = "deploy/policies/yanji-222401.json";
+  // Empty: the demo policy found from the binary's directory upwards (DemoPolicyPath()).
+  std::string policy_file;
   size_t records = 100'000;
   size_t batch_size = 1'000;
   size_t latency_calls = 2'000;

@@ -24,7 +24,10 @@ void AddOptions(CLI::App& app, bench::Config& config) {
   app.add_option("--tls-dir", config.tls_dir,
                  "mutual TLS with make-dev-certs.sh's files (default: plain text, embedded only)");
   app.add_option("--data-dir", config.data_dir, "embedded ledger's data directory (default: temp)");
-  app.add_option("--policy", config.policy_file, "policy JSON to adopt")->capture_default_str();
+  app.add_option("--policy", config.policy_file,
+                 "policy JSON to adopt (default: deploy/policies/yanji-222401.json of the source "
+                 "tree the binary was built in, found from the binary's directory upwards, so "
+                 "ledger-bench runs from any working directory)");
   app.add_option("--records", config.records, "records to ingest")->capture_default_str();
   app.add_option("--batch-size", config.batch_size, "records per stream message and per commit")
       ->check(CLI::Range(size_t{1}, ledger::kBatchRecordsMax))

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ledger/event_names.h"
 #include "ledger/account.h"
-#include "ledger/apply.h"
 #include "ledger/hash.h"
 #include "ledger/money.h"
 #include "ledger/strings.h"
