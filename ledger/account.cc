@@ -141,6 +141,21 @@ v1::AccountYear& YearOf(v1::Account& account, int year) {
   return *list->begin();
 }
 
+void AddCollective(v1::Account& account, int year, v1::FundingSource source, int64_t delta_fen) {
+  v1::AccountYear& y = YearOf(account, year);
+  y.set_collective_sponsorship_fen(y.collective_sponsorship_fen() + delta_fen);
+  auto* list = y.mutable_collective_by_source();
+  auto it = std::find_if(list->begin(), list->end(),
+                         [&](const v1::SourceAmount& s) { return s.source() >= source; });
+  if (it == list->end() || it->source() != source) {
+    const int at = static_cast<int>(it - list->begin());
+    list->Add()->set_source(source);
+    for (int i = list->size() - 1; i > at; --i) list->SwapElements(i, i - 1);
+    it = list->begin() + at;
+  }
+  it->set_amount_fen(it->amount_fen() + delta_fen);
+}
+
 const v1::AccountYear* FindYear(const v1::Account& account, int year) {
   for (const auto& y : account.years()) {
     if (y.year() == year) return &y;

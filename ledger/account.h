@@ -47,6 +47,9 @@ std::vector<v1::SourceAmount> BalancesBySource(const v1::Account& account);
 // The account's entry for a calendar year, created (in year order) if missing.
 v1::AccountYear& YearOf(v1::Account& account, int year);
 const v1::AccountYear* FindYear(const v1::Account& account, int year);
+// Collective subsidy or sponsorship for contribution year `year` (a reversal: negative): the
+// year's total and its entry for `source`.
+void AddCollective(v1::Account& account, int year, v1::FundingSource source, int64_t delta_fen);
 
 // A movement of `delta_fen` (credit positive) on `source` dated `date`: changes the balance
 // (a debit takes principal first, then interest) and the year's net and weighted fen-months

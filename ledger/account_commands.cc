@@ -21,6 +21,7 @@
 #include "ledger/text.h"
 #include "ledger/status_macros.h"
 #include "ledger/strings.h"
+#include "ledger/subsidy_reversal.h"
 #include "ledger/working_state.h"
 
 namespace ledger {
@@ -272,6 +273,12 @@ Outcome Refund(const v1::RefundContributionRequest& r, Context& c, absl::CivilDa
   f->set_original_suspense_reason(original.suspense_reason());
   Recorder rec{c.state, c.append};
   LEDGER_RETURN_IF_ERROR(rec.Add(std::move(e), InAccount(original)));
+  if (InAccount(original)) {  // the year's subsidies go with it (ledger/subsidy_reversal.h)
+    LEDGER_RETURN_IF_ERROR(AppendSubsidyReversals(
+        c.state, original, original_event.region_code(), date, rec.result.sequence,
+        c.document_ref, original_event.policy_version(), c.append));
+    rec.result.last_sequence = c.state.head_sequence();
+  }
   return rec.result;
 }
 

@@ -108,6 +108,10 @@ std::string_view ParticipantOf(const v1::EventEnvelope& e) {
     case v1::EventEnvelope::kCollectiveSubsidyCredited:
       return e.collective_subsidy_credited().citizen_id();
     case v1::EventEnvelope::kContributionRefunded: return e.contribution_refunded().citizen_id();
+    case v1::EventEnvelope::kGovernmentSubsidyReversed:
+      return e.government_subsidy_reversed().citizen_id();
+    case v1::EventEnvelope::kCollectiveSubsidyReversed:
+      return e.collective_subsidy_reversed().citizen_id();
     case v1::EventEnvelope::kInterestPosted: return e.interest_posted().citizen_id();
     case v1::EventEnvelope::kInterestAdjusted: return e.interest_adjusted().citizen_id();
     case v1::EventEnvelope::kBenefitStarted: return e.benefit_started().citizen_id();
@@ -161,6 +165,18 @@ bool AddInflowPostings(const v1::EventEnvelope& event, const std::string& id,
     case v1::EventEnvelope::kCollectiveSubsidyCredited: {
       const auto& c = event.collective_subsidy_credited();
       Add(out, std::string(accounts::kFundSpecial), Person(id, c.source()), c.amount_fen());
+      return true;
+    }
+    case v1::EventEnvelope::kGovernmentSubsidyReversed: {
+      const auto& g = event.government_subsidy_reversed();
+      Add(out, Person(id, v1::FUNDING_SOURCE_GOVERNMENT),
+          accounts::FiscalFund(g.purpose(), g.contribution_year()), g.amount_fen());
+      return true;
+    }
+    case v1::EventEnvelope::kCollectiveSubsidyReversed: {
+      const auto& c = event.collective_subsidy_reversed();
+      Add(out, Person(id, c.source()), std::string(accounts::kCollectiveRefundsPayable),
+          c.amount_fen());
       return true;
     }
     case v1::EventEnvelope::kContributionRefunded: {
@@ -413,8 +429,19 @@ void ChangeAccount(const v1::EventEnvelope& event, v1::Account& a) {
       break;
     case v1::EventEnvelope::kCollectiveSubsidyCredited: {
       const auto& c = event.collective_subsidy_credited();
-      v1::AccountYear& y = YearOf(a, c.contribution_year());
-      y.set_collective_sponsorship_fen(y.collective_sponsorship_fen() + c.amount_fen());
+      AddCollective(a, c.contribution_year(), c.source(), c.amount_fen());
+      break;
+    }
+    case v1::EventEnvelope::kGovernmentSubsidyReversed: {
+      const auto& g = event.government_subsidy_reversed();
+      v1::AccountYear& y = YearOf(a, g.contribution_year());
+      y.set_government_subsidy_fen(y.government_subsidy_fen() - g.amount_fen());
+      Recount(a);
+      break;
+    }
+    case v1::EventEnvelope::kCollectiveSubsidyReversed: {
+      const auto& c = event.collective_subsidy_reversed();
+      AddCollective(a, c.contribution_year(), c.source(), -c.amount_fen());
       break;
     }
     case v1::EventEnvelope::kInterestPosted:
@@ -493,6 +520,8 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
       break;
     case v1::EventEnvelope::kGovernmentSubsidyCredited:
     case v1::EventEnvelope::kCollectiveSubsidyCredited:
+    case v1::EventEnvelope::kGovernmentSubsidyReversed:
+    case v1::EventEnvelope::kCollectiveSubsidyReversed:
     case v1::EventEnvelope::kInterestPosted:
     case v1::EventEnvelope::kBenefitStarted:
     case v1::EventEnvelope::kBenefitPaid:

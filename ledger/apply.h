@@ -30,6 +30,8 @@ inline constexpr std::string_view kFundIncome = "fund.income";      // 收入户
 inline constexpr std::string_view kBankInterestIncome = "bank_interest_income";
 inline constexpr std::string_view kInterestExpense = "interest_expense";
 inline constexpr std::string_view kRefundsPayable = "refunds_payable";
+// Collective subsidies and sponsorships owed back to their payer after a reversal.
+inline constexpr std::string_view kCollectiveRefundsPayable = "collective_refunds_payable";
 inline constexpr std::string_view kHeirsPayable = "heirs_payable";
 inline constexpr std::string_view kOverpaymentReceivable = "overpayment_receivable";
 inline constexpr std::string_view kOverpaidBenefits = "overpaid_benefits";

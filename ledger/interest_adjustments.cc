@@ -109,9 +109,17 @@ absl::Status AppendInterestAdjustments(WorkingState& state, std::string_view cit
 
 bool DebitKeepsBalance(const v1::Account& account, v1::FundingSource source, int64_t amount_fen,
                        absl::CivilDay date, const WorkingState& state) {
-  if (SourceBalanceFen(account, source) < amount_fen) return false;
+  return DebitsKeepBalance(account, {{source, amount_fen}}, date, state);
+}
+
+bool DebitsKeepBalance(const v1::Account& account,
+                       const std::vector<std::pair<v1::FundingSource, int64_t>>& debits,
+                       absl::CivilDay date, const WorkingState& state) {
   v1::Account sim = account;
-  RecordMovement(sim, source, -amount_fen, date);
+  for (const auto& [source, amount_fen] : debits) {
+    if (SourceBalanceFen(sim, source) < amount_fen) return false;
+    RecordMovement(sim, source, -amount_fen, date);
+  }
   SimulateAdjustments(sim, static_cast<int>(date.year()), lifecycle::PostedThrough(account, state),
                       state);
   return !AnyBalanceNegative(sim);

@@ -57,7 +57,10 @@ AccountPlan PlanSubsidy(const v1::Account& a, const JobContext& j) {
       break;
     }
   }
-  if (a.special_group() != v1::SPECIAL_GROUP_UNSPECIFIED && (y == nullptr || y->paid_on_behalf_fen() == 0) &&
+  // 代缴 only for people still contributing: not drawing a pension (or suspended from it).
+  if (a.special_group() != v1::SPECIAL_GROUP_UNSPECIFIED &&
+      a.status() == v1::PARTICIPANT_STATUS_CONTRIBUTING &&
+      (y == nullptr || y->paid_on_behalf_fen() == 0) &&
       StoredDate(a.enrolment_date()).year() <= year) {
     for (const auto& p : rules->paid_on_behalf()) {
       if (p.group() == a.special_group() && p.amount_fen() > 0) {

@@ -28,7 +28,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
@@ -53,6 +55,10 @@ absl::Status AppendInterestAdjustments(WorkingState& state, std::string_view cit
 
 // Would a debit of `amount_fen` on `source` dated `date` (with the interest adjustments it causes)
 // keep every balance of the account at or above zero?
+// The same for several debits on the same date, each (source, amount).
+bool DebitsKeepBalance(const v1::Account& account,
+                       const std::vector<std::pair<v1::FundingSource, int64_t>>& debits,
+                       absl::CivilDay date, const WorkingState& state);
 bool DebitKeepsBalance(const v1::Account& account, v1::FundingSource source, int64_t amount_fen,
                        absl::CivilDay date, const WorkingState& state);
 

@@ -74,6 +74,9 @@ inline constexpr uint32_t kInterestRateBpMax = 10'000;
 
 // The residents' scheme's predecessor (新农保) started in 2009: no contribution year is earlier.
 inline constexpr int kFirstContributionYear = 2009;
+// Back-paid (补缴) contribution years an account may hold in total (国发〔2014〕8号 §七:
+// "累计不超过15年"); a further back payment goes to suspense.
+inline constexpr int kBackPaymentYearsMax = 15;
 
 static_assert(kJobChunkAccountsMax <= kCommitRecordsMax);
 static_assert(kBatchRecordsMax <= kCommitRecordsMax,

@@ -7,6 +7,7 @@
 #include "ledger/money.h"
 #include "ledger/status_macros.h"
 #include "ledger/strings.h"
+#include "ledger/subsidy_reversal.h"
 
 namespace ledger {
 namespace {
@@ -35,12 +36,21 @@ absl::StatusOr<command::Check> CheckAccountHolds(ReversalKind kind,
                          a->region_code(), "; receipt ", receipt_number,
                          " cannot be cancelled in ", original_event.region_code()));
   }
-  if (!DebitKeepsBalance(*a, v1::FUNDING_SOURCE_PERSONAL, original.amount_fen(), date, state)) {
+  // The contribution and the subsidies it takes with it (ledger/subsidy_reversal.h).
+  auto debits = SubsidyReversalDebits(PlanSubsidyReversals(
+      *a, original, original_event.region_code(), date, state, 0, receipt_number, 0));
+  debits.insert(debits.begin(), {v1::FUNDING_SOURCE_PERSONAL, original.amount_fen()});
+  if (!DebitsKeepBalance(*a, debits, date, state)) {
+    std::string clawback;
+    for (size_t i = 1; i < debits.size(); ++i) {
+      clawback += StrCat(" and ", FormatFen(debits[i].second), " of ",
+                         SourceName(debits[i].first), " subsidy");
+    }
     return Reject(v1::REASON_INSUFFICIENT_BALANCE,
                   StrCat("personal contributions hold ",
                          FormatFen(SourceBalanceFen(*a, v1::FUNDING_SOURCE_PERSONAL)),
                          refund ? ", cannot refund " : ", cannot cancel ",
-                         FormatFen(original.amount_fen())));
+                         FormatFen(original.amount_fen()), clawback));
   }
   return command::Check();
 }

@@ -134,8 +134,15 @@ v1::SuspenseReason SuspenseFor(const v1::CollectionRecord& r, const v1::Account*
       break;
   }
   if (account->region_code() != r.region_code()) return v1::SUSPENSE_REASON_REGION_MISMATCH;
+  int back_paid = 0;
   for (const auto& c : account->contributions()) {
     if (c.year() == r.contribution_year()) return v1::SUSPENSE_REASON_YEAR_ALREADY_PAID;
+    if (c.back_payment()) ++back_paid;
+  }
+  // A back payment (补缴) beyond the 15 years allowed in total (国发〔2014〕8号 §七).
+  if (StoredDate(r.collection_date()).year() > r.contribution_year() &&
+      back_paid >= kBackPaymentYearsMax) {
+    return v1::SUSPENSE_REASON_BACK_PAYMENT_LIMIT;
   }
   return v1::SUSPENSE_REASON_UNSPECIFIED;
 }

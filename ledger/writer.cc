@@ -13,6 +13,7 @@
 #include "ledger/rules.h"
 #include "ledger/status_macros.h"
 #include "ledger/strings.h"
+#include "ledger/subsidy_reversal.h"
 
 namespace ledger {
 
@@ -53,12 +54,21 @@ absl::Status AppendCollection(const v1::CollectionRecord& record, Decision& d,
                               ? suspense == v1::SUSPENSE_REASON_UNSPECIFIED
                               : d.event->contribution_cancelled().original_suspense_reason() ==
                                     v1::SUSPENSE_REASON_UNSPECIFIED;
-  const int year = static_cast<int>(StoredDate(d.event->effective_date()).year());
+  const absl::CivilDay date = StoredDate(d.event->effective_date());
+  const int year = static_cast<int>(date.year());
+  const bool cancel = d.event->has_contribution_cancelled();
+  const std::string region = d.event->region_code();
+  const uint32_t policy_version = d.event->policy_version();
   LEDGER_ASSIGN_OR_RETURN(uint64_t seq, s.append(std::move(*d.event)));
   o.set_sequence(seq);
   if (!in_account) return absl::OkStatus();
-  return AppendInterestAdjustments(s.state, record.citizen_id(), year, seq,
-                                   record.receipt_number(), s.append);
+  LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(s.state, record.citizen_id(), year, seq,
+                                                   record.receipt_number(), s.append));
+  if (!cancel) return absl::OkStatus();
+  // A cancellation takes the year's subsidies with it (ledger/subsidy_reversal.h).
+  return AppendSubsidyReversals(s.state, CollectedFrom(record, v1::SUSPENSE_REASON_UNSPECIFIED),
+                                region, date, seq, record.receipt_number(), policy_version,
+                                s.append);
 }
 
 absl::Status Decide(CollectionsRequest& r, const Step& s) {

@@ -182,10 +182,17 @@ void Model::Adjust(Person& p, int from_year) {
 }
 
 bool Model::DebitKeepsBalance(size_t k, int s, int64_t amount, Day date) const {
-  if (people[k].Balance(s) < amount) return false;
+  return DebitsKeepBalance(k, {{s, amount}}, date);
+}
+
+bool Model::DebitsKeepBalance(size_t k, const std::vector<std::pair<int, int64_t>>& debits,
+                              Day date) const {
   Model sim = *this;
   Person& q = sim.people[k];
-  sim.Move(q, s, -amount, date, "simulation");
+  for (const auto& [s, amount] : debits) {
+    if (q.Balance(s) < amount) return false;
+    sim.Move(q, s, -amount, date, "simulation");
+  }
   sim.Adjust(q, static_cast<int>(date.year()));
   for (int i = 0; i < kNumSources; ++i) {
     if (q.principal[i] < 0 || q.interest[i] < 0) return false;

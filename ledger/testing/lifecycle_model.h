@@ -102,6 +102,7 @@ struct Person {
   std::set<int> interest_posted;                          // years with an InterestPosted event
   std::map<int, Contribution> contributions;              // by contribution year
   std::map<int, int64_t> subsidy, on_behalf, collective;  // credited FOR a year
+  std::map<std::pair<int, int>, int64_t> collective_by_source;  // (year, source)
   std::optional<Benefit> benefit;
   std::vector<Paid> paid;
   std::string death;
@@ -147,6 +148,9 @@ struct Model {
   // Would debiting `amount` from source `s` on `date` (with the interest adjustments it causes)
   // keep every principal and interest of the account at or above zero?
   bool DebitKeepsBalance(size_t k, int s, int64_t amount, Day date) const;
+  // The same for several debits (source, amount) on the same date.
+  bool DebitsKeepBalance(size_t k, const std::vector<std::pair<int, int64_t>>& debits,
+                         Day date) const;
   int64_t Available(const std::string& fund) const {
     auto it = gl.find(fund);
     return it == gl.end() ? 0 : -it->second;

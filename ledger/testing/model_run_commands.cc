@@ -67,6 +67,7 @@ bool ModelRun::Collective() {
   Person& q = model_.people[k];
   model_.Move(q, source, amount, date, "fund.special");
   q.collective[year] += amount;
+  q.collective_by_source[{year, source}] += amount;
   model_.Adjust(q, static_cast<int>(date.year()));
   accepted_.push_back(c);
   return true;

@@ -96,7 +96,9 @@ std::vector<ModelRun::Credit> ModelRun::PlanSubsidy(int year, Day date) const {
       }
     }
     const auto ob = p.on_behalf.find(year);
-    if (p.group != v1::SPECIAL_GROUP_UNSPECIFIED && (ob == p.on_behalf.end() || ob->second == 0) &&
+    // 代缴 only for people still contributing (issue 16, point 2).
+    if (p.group != v1::SPECIAL_GROUP_UNSPECIFIED && p.status == St::kContributing &&
+        (ob == p.on_behalf.end() || ob->second == 0) &&
         p.enrolled.year() <= year) {
       plan.push_back({k, v1::FISCAL_PURPOSE_PAID_ON_BEHALF, kPaidOnBehalfFen});
     }

@@ -9,6 +9,37 @@
 
 namespace ledger::model {
 
+namespace {
+
+// What a reversed contribution of `year` takes with it (issue 16, point 1), the model's way: the
+// year's contribution subsidy (one contribution a year: nothing remains to earn it), and, with no
+// 代缴 for the year (every model policy requires a contribution), its collective subsidies and
+// sponsorships. Debits (source, amount) in source order, the government's first.
+std::vector<std::pair<int, int64_t>> Clawback(const Person& p, int year) {
+  std::vector<std::pair<int, int64_t>> out;
+  if (auto it = p.subsidy.find(year); it != p.subsidy.end() && it->second > 0) {
+    out.emplace_back(kGovernment, it->second);
+  }
+  if (auto ob = p.on_behalf.find(year); ob != p.on_behalf.end() && ob->second > 0) return out;
+  for (int s : {kCollective, kSponsorship}) {
+    if (auto it = p.collective_by_source.find({year, s});
+        it != p.collective_by_source.end() && it->second > 0) {
+      out.emplace_back(s, it->second);
+    }
+  }
+  return out;
+}
+
+// Personal `amount` and the clawback of `year` keep the balances at or above zero.
+bool ReversalKeepsBalance(const Model& m, int k, int year, int64_t amount, Day date) {
+  auto debits = Clawback(m.people[k], year);
+  debits.insert(debits.begin(), {kPersonal, amount});
+  return m.DebitsKeepBalance(k, debits, date);
+}
+
+}  // namespace
+
+
 using google::protobuf::util::MessageDifferencer;
 v1::CollectionRecord ModelRun::AddRecord(const Person& p, int year, int64_t amount, Day date) {
   v1::CollectionRecord r;
@@ -191,7 +222,8 @@ ModelRun::RecordPlan ModelRun::PlanCancel(const v1::CollectionRecord& r) {
     plan.outcome = v1::OUTCOME_REJECTED, plan.reason = v1::REASON_INVALID_DATE;
     return plan;
   }
-  if (in_account && !model_.DebitKeepsBalance(rm.person, kPersonal, rm.add.amount_fen(), date)) {
+  if (in_account && !ReversalKeepsBalance(model_, rm.person, rm.add.contribution_year(),
+                                          rm.add.amount_fen(), date)) {
     plan.outcome = v1::OUTCOME_REJECTED, plan.reason = v1::REASON_INSUFFICIENT_BALANCE;
     return plan;
   }
@@ -295,6 +327,19 @@ void ModelRun::Reverse(ReceiptModel& rm, Day date, const std::string& other) {
     model_.anomalies.push_back(absl::StrCat("reversed receipt ", rm.add.receipt_number(),
                                             " is not among ", p.label, "'s contributions"));
   }
+  const int year = rm.add.contribution_year();
+  for (const auto& [s, back] : Clawback(p, year)) {
+    ++model_.events[s == kGovernment ? "contribution subsidy reversed"
+                                     : "collective subsidy reversed"];
+    if (s == kGovernment) {
+      model_.Move(p, s, -back, date, Fund(v1::FISCAL_PURPOSE_CONTRIBUTION_SUBSIDY, year));
+      p.subsidy[year] = 0;
+    } else {
+      model_.Move(p, s, -back, date, "collective_refunds_payable");
+      p.collective_by_source[{year, s}] = 0;
+      p.collective[year] -= back;
+    }
+  }
   model_.Adjust(p, static_cast<int>(date.year()));
 }
 
@@ -318,7 +363,8 @@ bool ModelRun::Refund() {
   } else if (in_account && model_.people[rm.person].status != St::kContributing) {
     e = Reject(v1::REASON_WRONG_STATE);
   } else if (in_account &&
-             !model_.DebitKeepsBalance(rm.person, kPersonal, rm.add.amount_fen(), date)) {
+             !ReversalKeepsBalance(model_, rm.person, rm.add.contribution_year(),
+                                   rm.add.amount_fen(), date)) {
     e = Reject(v1::REASON_INSUFFICIENT_BALANCE);
   }
   const std::string label = rm.person >= 0 ? model_.people[rm.person].label : "X";

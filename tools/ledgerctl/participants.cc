@@ -79,6 +79,17 @@ void PrintAccount(const v1::Account& a) {
     std::printf("  %d  %12s  receipt %s\n", c.year(), ledger::FormatFen(c.amount_fen()).c_str(),
                 c.receipt_number().c_str());
   }
+  // Subsidies for each contribution year, net of reversals (GovernmentSubsidyReversed,
+  // CollectiveSubsidyReversed: `statement` shows each movement with its reference).
+  for (const auto& y : a.years()) {
+    if (y.government_subsidy_fen() == 0 && y.paid_on_behalf_fen() == 0 &&
+        y.collective_sponsorship_fen() == 0)
+      continue;
+    std::printf("  subsidies %d  government %s, paid on behalf %s, collective/sponsorship %s\n",
+                y.year(), ledger::FormatFen(y.government_subsidy_fen()).c_str(),
+                ledger::FormatFen(y.paid_on_behalf_fen()).c_str(),
+                ledger::FormatFen(y.collective_sponsorship_fen()).c_str());
+  }
   std::printf("as of sequence      %llu\n", static_cast<unsigned long long>(a.last_sequence()));
 }
 
