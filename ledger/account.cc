@@ -202,6 +202,13 @@ void RecordInterest(v1::Account& account, v1::FundingSource source, int64_t delt
   RecomputeTotal(account);
 }
 
+void RecordAccruedInterest(v1::Account& account, v1::FundingSource source, int64_t delta_fen,
+                           int year, int through_month) {
+  RecordInterest(account, source, delta_fen, year);
+  v1::SourceYear& y = SourceYearOf(YearOf(account, year), source);
+  y.set_weighted_fen_months(y.weighted_fen_months() + delta_fen * (kMonthsPerYear - through_month));
+}
+
 bool AnyBalanceNegative(const v1::Account& account) {
   for (const auto& b : account.balances()) {
     if (b.principal_fen() < 0 || b.interest_fen() < 0) return true;

@@ -59,6 +59,11 @@ void RecordMovement(v1::Account& account, v1::FundingSource source, int64_t delt
 // Interest of `year` on `source` (posted, or a signed adjustment): changes the interest balance
 // (a negative amount takes interest first, then principal) and the year's interest.
 void RecordInterest(v1::Account& account, v1::FundingSource source, int64_t delta_fen, int year);
+// Interest accrued to the date an account closes (InterestAccrued): RecordInterest, and the
+// amount joins the year's weighted fen-months as money arriving in `through_month`, so the
+// year's interest computed later (a participant transferred back in) counts it from then on.
+void RecordAccruedInterest(v1::Account& account, v1::FundingSource source, int64_t delta_fen,
+                           int year, int through_month);
 // True if any source's principal or interest is below zero.
 bool AnyBalanceNegative(const v1::Account& account);
 void RecomputeTotal(v1::Account& account);

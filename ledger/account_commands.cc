@@ -141,6 +141,8 @@ Check CheckFields(const v1::AccountCommand& command, absl::CivilDay today, absl:
       return CheckResumeFields(command.resume_benefit(), today, date);
     case v1::AccountCommand::kRecordDeath:
       return CheckDeathFields(command.record_death(), today, date);
+    case v1::AccountCommand::kRecordOverpaymentRecovery:
+      return CheckRecoveryFields(command.record_overpayment_recovery(), today, date);
     case v1::AccountCommand::kTransferOut:
       return CheckIdAndDate(command.transfer_out(), today, date);
     case v1::AccountCommand::kTransferIn:
@@ -160,6 +162,7 @@ std::string_view DocumentRef(const v1::AccountCommand& command) {
     case v1::AccountCommand::kSuspendBenefit: return command.suspend_benefit().document_ref();
     case v1::AccountCommand::kResumeBenefit: return command.resume_benefit().document_ref();
     case v1::AccountCommand::kRecordDeath: return command.record_death().document_ref();
+    case v1::AccountCommand::kRecordOverpaymentRecovery: return command.record_overpayment_recovery().document_ref();
     case v1::AccountCommand::kTransferOut: return command.transfer_out().document_ref();
     case v1::AccountCommand::kTransferIn: return command.transfer_in().document_ref();
     case v1::AccountCommand::kReceiveTaxRemittance: return command.receive_tax_remittance().document_ref();
@@ -293,6 +296,7 @@ Outcome Dispatch(const v1::AccountCommand& command, Context& c, absl::CivilDay d
     case v1::AccountCommand::kSuspendBenefit: return Suspend(command.suspend_benefit(), c, date);
     case v1::AccountCommand::kResumeBenefit: return Resume(command.resume_benefit(), c, date);
     case v1::AccountCommand::kRecordDeath: return Death(command.record_death(), c, date);
+    case v1::AccountCommand::kRecordOverpaymentRecovery: return RecoverOverpayment(command.record_overpayment_recovery(), c, date);
     case v1::AccountCommand::kTransferOut: return TransferOutOf(command.transfer_out(), c, date);
     case v1::AccountCommand::kTransferIn: return TransferInto(command.transfer_in(), c, date);
     default: return absl::UnknownError("no command given");  // CheckFields rejected it

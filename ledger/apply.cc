@@ -55,10 +55,11 @@ absl::StatusOr<v1::Account*> MustFindAccount(WorkingState& state, std::string_vi
 }
 
 bool IsInterestEvent(const v1::EventEnvelope& e) {
-  return e.has_interest_posted() || e.has_interest_adjusted();
+  return e.has_interest_posted() || e.has_interest_adjusted() || e.has_interest_accrued();
 }
 
 int InterestYear(const v1::EventEnvelope& e) {
+  if (e.has_interest_accrued()) return e.interest_accrued().year();
   return e.has_interest_posted() ? e.interest_posted().year() : e.interest_adjusted().year();
 }
 
@@ -77,7 +78,10 @@ absl::Status PostLeg(const v1::EventEnvelope& event, std::string_view account_na
   const v1::FundingSource source = SourceFromName(source_name);
   LEDGER_CHECK(source != v1::FUNDING_SOURCE_UNSPECIFIED, StrCat("unknown source ", source_name));
   LEDGER_ASSIGN_OR_RETURN(v1::Account * account, MustFindAccount(state, id));
-  if (IsInterestEvent(event)) {
+  if (event.has_interest_accrued()) {
+    RecordAccruedInterest(*account, source, -delta_fen, event.interest_accrued().year(),
+                          event.interest_accrued().through_month());
+  } else if (IsInterestEvent(event)) {
     RecordInterest(*account, source, -delta_fen, InterestYear(event));
   } else {
     auto date = ParseDate(event.effective_date());
@@ -114,6 +118,9 @@ std::string_view ParticipantOf(const v1::EventEnvelope& e) {
       return e.collective_subsidy_reversed().citizen_id();
     case v1::EventEnvelope::kInterestPosted: return e.interest_posted().citizen_id();
     case v1::EventEnvelope::kInterestAdjusted: return e.interest_adjusted().citizen_id();
+    case v1::EventEnvelope::kInterestAccrued: return e.interest_accrued().citizen_id();
+    case v1::EventEnvelope::kBenefitOverpaymentRecovered:
+      return e.benefit_overpayment_recovered().citizen_id();
     case v1::EventEnvelope::kBenefitStarted: return e.benefit_started().citizen_id();
     case v1::EventEnvelope::kBenefitPaid: return e.benefit_paid().citizen_id();
     case v1::EventEnvelope::kParticipantSuspended: return e.participant_suspended().citizen_id();
@@ -223,6 +230,18 @@ bool AddOutflowPostings(const v1::EventEnvelope& event, const std::string& id,
         Add(out, std::string(accounts::kInterestExpense), Person(id, p.source()), p.amount_fen());
       }
       return true;
+    case v1::EventEnvelope::kInterestAccrued:
+      for (const auto& p : event.interest_accrued().parts()) {
+        Add(out, std::string(accounts::kInterestExpense), Person(id, p.source()), p.amount_fen());
+      }
+      return true;
+    case v1::EventEnvelope::kBenefitOverpaymentRecovered: {
+      const auto& r = event.benefit_overpayment_recovered();
+      const bool recovered = r.method() == v1::OVERPAYMENT_RECOVERY_METHOD_RECOVERED;
+      Add(out, std::string(recovered ? accounts::kFundPayment : accounts::kOverpaymentWrittenOff),
+          std::string(accounts::kOverpaymentReceivable), r.amount_fen());
+      return true;
+    }
     case v1::EventEnvelope::kBenefitPaid: {
       const auto& b = event.benefit_paid();
       Add(out, accounts::FiscalFund(v1::FISCAL_PURPOSE_BASIC_PENSION, YearOfMonth(b.month())),
@@ -544,6 +563,8 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
     case v1::EventEnvelope::kBenefitOverpaymentRecognized:
     case v1::EventEnvelope::kFuneralSubsidyPaid:
     case v1::EventEnvelope::kInheritancePaid:
+    case v1::EventEnvelope::kInterestAccrued:  // the account changes through its postings
+    case v1::EventEnvelope::kBenefitOverpaymentRecovered:
       break;  // postings only
     case v1::EventEnvelope::EVENT_NOT_SET:
       LEDGER_CHECK(false, "event without a body");

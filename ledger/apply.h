@@ -35,6 +35,8 @@ inline constexpr std::string_view kCollectiveRefundsPayable = "collective_refund
 inline constexpr std::string_view kHeirsPayable = "heirs_payable";
 inline constexpr std::string_view kOverpaymentReceivable = "overpayment_receivable";
 inline constexpr std::string_view kOverpaidBenefits = "overpaid_benefits";
+// Overpayments found unrecoverable (an expense).
+inline constexpr std::string_view kOverpaymentWrittenOff = "overpayment_written_off";
 inline constexpr std::string_view kFuneralSubsidyPaid = "funeral_subsidy_paid";
 inline constexpr std::string_view kPooledFund = "pooled_fund";
 inline constexpr std::string_view kTransfersInTransit = "transfers_in_transit";

@@ -1,4 +1,5 @@
-// A participant's death and the settlement of the account: the months still due are paid, months
+// A participant's death and the settlement of the account: the interest to the date of death is
+// credited, the months still due are paid, months
 // paid after the death are recognised as an overpayment, a pensioner's funeral subsidy is paid,
 // and the balance is inherited (offset by the overpayment). All of it is decided before the first
 // event is appended.
@@ -23,6 +24,7 @@ const absl::CivilDay kWholeBalanceInheritableFrom(2014, 2, 21);
 
 // What a death settles. Empty messages (zero amounts) are not recorded.
 struct Settlement {
+  std::vector<v1::EventEnvelope> interest;  // InterestAccrued to the date of death, first
   AccountPlan arrears;                    // months due up to the month of death, paid now
   v1::BenefitOverpaymentRecognized over;  // months paid after it
   v1::FuneralSubsidyPaid funeral;
@@ -142,14 +144,25 @@ absl::StatusOr<Decided<Settlement>> Settle(const v1::Account& a, absl::CivilDay 
                                            const v1::Policy& death_policy, WorkingState& state) {
   Settlement s;
   const int death_month = MonthOf(death);
+  // Interest to the date of death, before anything else moves the balance (issue 16, point 6).
+  v1::Account accrued = a;
+  LEDGER_ASSIGN_OR_RETURN(s.interest,
+                          AccrueInterestTo(accrued, death, AccrualContext{state, policy, date, ""}));
   if (a.has_benefit()) {
-    auto arrears = PlanArrears(a, death_month, date, policy, state);
+    auto arrears = PlanArrears(accrued, death_month, date, policy, state);
     if (auto* rej = std::get_if<Rejection>(&arrears)) return *rej;
     s.arrears = std::get<AccountPlan>(std::move(arrears));
   }
   LEDGER_ASSIGN_OR_RETURN(s.over, Overpayment(a, death_month, state));
   s.funeral = FuneralSubsidy(a, death_policy, death_month);
-  Inherit(Settled(a, s.arrears, s.over, date), death, s);
+  // The arrears and the funeral subsidy are paid out of the payment account: all or nothing.
+  if (const std::string short_by = PaymentShortfall(s.arrears.total_fen + s.funeral.amount_fen(),
+                                                    state, a.region_code());
+      !short_by.empty()) {
+    return Reject(v1::REASON_INSUFFICIENT_PAYMENT_ACCOUNT,
+                  StrCat("the arrears and funeral subsidy cannot be paid: ", short_by));
+  }
+  Inherit(Settled(accrued, s.arrears, s.over, date), death, s);
   return s;
 }
 
@@ -158,6 +171,10 @@ absl::StatusOr<CommandResult> Record(const v1::RecordDeathRequest& r, const v1::
                                      Settlement& s, Context& c, absl::CivilDay date,
                                      uint32_t version) {
   Recorder rec{c.state, c.append};
+  for (v1::EventEnvelope& e : s.interest) {
+    e.set_external_ref(std::string(c.document_ref));
+    LEDGER_RETURN_IF_ERROR(rec.Add(std::move(e), false));
+  }
   for (v1::EventEnvelope& e : s.arrears.events) {
     e.set_external_ref(std::string(c.document_ref));
     LEDGER_RETURN_IF_ERROR(rec.Add(std::move(e), false));

@@ -76,7 +76,7 @@ AccountPlan PlanInterest(const v1::Account& a, const JobContext& j) {
   const int year = j.request.period();
   if (Closed(a)) return plan;
   if (const v1::AccountYear* y = FindYear(a, year); y != nullptr && y->interest_posted()) return plan;
-  const YearInterest interest = ComputeInterest(a, year, j.rate_bp);
+  const YearInterest interest = DeductAccrued(a, year, ComputeInterest(a, year, j.rate_bp));
   if (interest.total_fen == 0) return plan;
   v1::EventEnvelope e = Envelope(a.region_code(), absl::CivilDay(year, 12, 31),
                                  StrCat("job/interest/", year), j.policy->version());
@@ -230,6 +230,14 @@ std::string Shortfalls(const std::map<std::string, int64_t>& need, const Working
   return out;
 }
 
+std::string PaymentShortfall(int64_t amount, const WorkingState& state, std::string_view region) {
+  const int64_t available = state.LedgerTotal(region, accounts::kFundPayment);
+  if (amount == 0 || amount <= available) return "";
+  return StrCat(accounts::kFundPayment, " needs ", FormatFen(amount), ", has ",
+                FormatFen(available), ", short by ", FormatFen(amount - available),
+                " (sweep money into the payment account first)");
+}
+
 }  // namespace lifecycle
 
 using lifecycle::AccountPlan;
@@ -250,19 +258,27 @@ absl::StatusOr<std::variant<Rejection, JobCursor>> StartJob(const v1::JobRequest
   }
   if (request.kind() == v1::JOB_KIND_INTEREST) return cursor;
   // Jobs that spend fiscal funds: the whole job must be covered before anything is credited.
+  // A benefits job also pays out of the payment account: the whole job must be covered too.
   std::map<std::string, int64_t> need;
+  int64_t paid_out = 0;
   auto it = store.NewIterator(Cf::kAccounts);
   v1::Account scratch;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const v1::Account* a =
         state.PeekAccountRow(it->key().ToStringView(), it->value().ToStringView(), scratch);
     if (a == nullptr) continue;
-    for (const auto& [fund, amount] : lifecycle::Plan(*a, j).fiscal) need[fund] += amount;
+    const AccountPlan plan = lifecycle::Plan(*a, j);
+    for (const auto& [fund, amount] : plan.fiscal) need[fund] += amount;
+    if (request.kind() == v1::JOB_KIND_BENEFITS) paid_out += plan.total_fen;
   }
   if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
   if (const std::string shortfalls = lifecycle::Shortfalls(need, state, request.region_code());
       !shortfalls.empty()) {
     return Reject(v1::REASON_INSUFFICIENT_FISCAL_FUNDS, StrCat("nothing credited: ", shortfalls));
+  }
+  if (const std::string short_by = lifecycle::PaymentShortfall(paid_out, state, request.region_code());
+      !short_by.empty()) {
+    return Reject(v1::REASON_INSUFFICIENT_PAYMENT_ACCOUNT, StrCat("nothing paid: ", short_by));
   }
   return cursor;
 }
@@ -294,6 +310,15 @@ absl::StatusOr<std::variant<Rejection, JobCursor>> RunJobChunk(
       return Reject(v1::REASON_INSUFFICIENT_FISCAL_FUNDS,
                     StrCat("stopped after ", progress.accounts_scanned() - 1,
                            " accounts (what was credited stays; re-run after funds arrive): ", shortfalls));
+    }
+    if (request.kind() == v1::JOB_KIND_BENEFITS) {
+      if (const std::string short_by =
+              lifecycle::PaymentShortfall(plan.total_fen, state, request.region_code());
+          !short_by.empty()) {
+        return Reject(v1::REASON_INSUFFICIENT_PAYMENT_ACCOUNT,
+                      StrCat("stopped after ", progress.accounts_scanned() - 1,
+                             " accounts (what was paid stays; re-run after a sweep): ", short_by));
+      }
     }
     LEDGER_RETURN_IF_ERROR(lifecycle::Credit(id, plan, state, append, progress));
   }

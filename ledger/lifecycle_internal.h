@@ -7,6 +7,8 @@
 //   transfers.cc             transfers out of and into a region
 //   jobs.cc                  the region-wide batch jobs
 //   interest_adjustments.cc  the interest a backdated movement changes in posted years
+//   interest_to_date.cc      the interest to the date an account closes (death, transfer out)
+//   overpayment_recovery.cc  recovery or write-off of an outstanding overpayment
 //   reversal.cc              cancellation and refund of a contribution (shared with rules.cc)
 #ifndef LEDGER_LIFECYCLE_INTERNAL_H_
 #define LEDGER_LIFECYCLE_INTERNAL_H_
@@ -20,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "ledger/account.h"
 #include "ledger/command_checks.h"
 #include "ledger/types.h"
 #include "ledger/v1/commands.pb.h"
@@ -58,6 +61,36 @@ command::Check NotInPostedYear(const v1::Account& account, absl::CivilDay date,
                                const WorkingState& state);
 
 // ---------------------------------------------------------------------------------------------
+// Interest to the date an account closes (interest_to_date.cc)
+
+// `year`'s interest on `account` for January to `through_month`: the annual formula with the
+// months counted up to the month of the event (each of `events`, the participant's, moves money
+// from the month after its effective date), one half-up rounding, split by source by largest
+// remainder; less what was already credited for the year by source (never below zero).
+YearInterest InterestThrough(const v1::Account& account,
+                             const std::vector<v1::EventEnvelope>& events, int year,
+                             int through_month, uint32_t rate_bp);
+
+// The year's interest of the annual job less what an accrual already credited for the year (a
+// participant transferred out and back in the same year): unchanged for every other account.
+YearInterest DeductAccrued(const v1::Account& account, int year, const YearInterest& interest);
+
+struct AccrualContext {
+  WorkingState& state;
+  const v1::Policy& policy;  // in force on the recording date (the rates' fallback)
+  absl::CivilDay date;       // the recording date
+  std::string_view document_ref;
+};
+
+// The InterestAccrued events of every year the region has not posted, from the enrolment up to
+// the year of `event_day` (through its month), applied to `account` as they are decided. Each is
+// dated 31 December of its year, the last one `event_day`; each year's rate is that of the rules
+// in force on that date (or on the recording date, if earlier).
+absl::StatusOr<std::vector<v1::EventEnvelope>> AccrueInterestTo(v1::Account& account,
+                                                                absl::CivilDay event_day,
+                                                                const AccrualContext& c);
+
+// ---------------------------------------------------------------------------------------------
 // Commands
 
 // A command being executed: its events are appended with `append` (which stamps the command's
@@ -86,6 +119,10 @@ Outcome Determine(const v1::DetermineBenefitRequest& r, Context& c, absl::CivilD
 Outcome Suspend(const v1::SuspendBenefitRequest& r, Context& c, absl::CivilDay date);
 Outcome Resume(const v1::ResumeBenefitRequest& r, Context& c, absl::CivilDay date);
 Outcome Death(const v1::RecordDeathRequest& r, Context& c, absl::CivilDay date);
+Check CheckRecoveryFields(const v1::RecordOverpaymentRecoveryRequest& r, absl::CivilDay today,
+                          absl::CivilDay& date);
+Outcome RecoverOverpayment(const v1::RecordOverpaymentRecoveryRequest& r, Context& c,
+                           absl::CivilDay date);
 Outcome TransferOutOf(const v1::TransferOutRequest& r, Context& c, absl::CivilDay date);
 Outcome TransferInto(const v1::TransferInRequest& r, Context& c, absl::CivilDay date);
 
@@ -117,6 +154,10 @@ AccountPlan PlanBenefits(const v1::Account& a, const JobContext& j);
 // between funds); empty when they cover it (jobs.cc).
 std::string Shortfalls(const std::map<std::string, int64_t>& need, const WorkingState& state,
                        std::string_view region);
+
+// What the payment account (fund.payment) of `region` lacks to pay `amount`: empty when it holds
+// enough, else a sentence naming the balance and the shortfall.
+std::string PaymentShortfall(int64_t amount, const WorkingState& state, std::string_view region);
 
 }  // namespace lifecycle
 }  // namespace ledger

@@ -108,6 +108,16 @@ protected:
     f->set_date(absl::StrCat(year, "-01-02"));
     f->set_document_ref(absl::StrCat("PROBE-FUNDS-", year));
     ASSERT_FALSE(Run(c).rejection);
+    // Swept into the payment account, which pays benefits (issue 16, point 4).
+    v1::AccountCommand sweep;
+    auto *t = sweep.mutable_transfer_between_fund_accounts();
+    t->set_region_code(kRegion);
+    t->set_from_account(v1::BANK_ACCOUNT_SPECIAL);
+    t->set_to_account(v1::BANK_ACCOUNT_PAYMENT);
+    t->set_amount_fen(fen);
+    t->set_date(absl::StrCat(year, "-01-02"));
+    t->set_document_ref(absl::StrCat("PROBE-SWEEP-", year));
+    ASSERT_FALSE(Run(sweep).rejection);
   }
 
   const std::string id_ = MakeId(Day(1955, 6, 10), 100);

@@ -69,6 +69,24 @@ TEST_F(LifecycleTest, AWholeLifeMatchesThePaperAndSettlesOnDeath) {
   EXPECT_EQ(a.benefit().start_month(), 202507);
 
   Funds(v1::FISCAL_PURPOSE_BASIC_PENSION, 2025, 12 * 8800, "2025-07-01");
+  // The payment account pays the four months and the funeral subsidy (issue 16, point 4): the
+  // contributions remitted into the special account, then swept with the basic pension funds.
+  constexpr int64_t kSwept = 4 * (8800 + 1560) + 120000 + 10 * 8800;
+  v1::AccountCommand remit;
+  remit.mutable_receive_tax_remittance()->set_region_code(testing::kRegion);
+  remit.mutable_receive_tax_remittance()->set_bank_account(v1::BANK_ACCOUNT_SPECIAL);
+  remit.mutable_receive_tax_remittance()->set_amount_fen(150000);
+  remit.mutable_receive_tax_remittance()->set_date("2025-07-01");
+  remit.mutable_receive_tax_remittance()->set_document_ref("REMIT-1");
+  ASSERT_FALSE(Run(remit).rejection);
+  v1::AccountCommand sweep;
+  sweep.mutable_transfer_between_fund_accounts()->set_region_code(testing::kRegion);
+  sweep.mutable_transfer_between_fund_accounts()->set_from_account(v1::BANK_ACCOUNT_SPECIAL);
+  sweep.mutable_transfer_between_fund_accounts()->set_to_account(v1::BANK_ACCOUNT_PAYMENT);
+  sweep.mutable_transfer_between_fund_accounts()->set_amount_fen(kSwept);
+  sweep.mutable_transfer_between_fund_accounts()->set_date("2025-07-01");
+  sweep.mutable_transfer_between_fund_accounts()->set_document_ref("SWEEP-1");
+  ASSERT_FALSE(Run(sweep).rejection);
   for (int month = 202507; month <= 202510; ++month) {
     auto paid = Job(v1::JOB_KIND_BENEFITS, month, FormatDate(FirstDayOf(month) + 9));
     ASSERT_FALSE(paid.rejection) << paid.rejection->detail;
@@ -88,14 +106,19 @@ TEST_F(LifecycleTest, AWholeLifeMatchesThePaperAndSettlesOnDeath) {
   death.mutable_record_death()->set_document_ref("DEATH-1");
   const CommandResult settled = Run(death);
   ASSERT_FALSE(settled.rejection) << settled.rejection->detail;
-  EXPECT_EQ(settled.last_sequence - settled.sequence, 3u);  // died, overpayment, funeral, inheritance
+  // Interest to the date of death (issue 16, point 6), died, overpayment, funeral, inheritance.
+  EXPECT_EQ(settled.last_sequence - settled.sequence, 4u);
   a = Account(id);
   EXPECT_EQ(a.status(), v1::PARTICIPANT_STATUS_DECEASED);
   EXPECT_EQ(a.total_fen(), 0);
   const int64_t funeral = 120000 + 10 * 8800;
   const int64_t overpaid = 2 * 8800 + 2 * 1560;
-  const int64_t estate = 216868 - 4 * 1560 + 2 * 1560;
+  // 2025's interest for January to August: 2168.68 × 8 months, less July's 15.60 for one month,
+  // × 1.5 % / 12 = 21.6673 → 21.67 (August's payment and later earn nothing before the death).
+  const int64_t accrued = 2167;
+  const int64_t estate = 216868 + accrued - 4 * 1560 + 2 * 1560;
   EXPECT_EQ(Total("heirs_payable"), -(estate + funeral - overpaid));
+  EXPECT_EQ(Total("fund.payment"), kSwept - 4 * (8800 + 1560));
   EXPECT_EQ(Total("overpayment_receivable"), 0);  // fully offset
   EXPECT_EQ(Total("funeral_subsidy_paid"), funeral);
   EXPECT_EQ(Total("individual_accounts/personal") + Total("individual_accounts/government"), 0);
@@ -110,6 +133,7 @@ TEST_F(LifecycleTest, AWholeLifeMatchesThePaperAndSettlesOnDeath) {
   ASSERT_TRUE(statement.ok() && statement->has_value());
   EXPECT_EQ((*statement)->opening_total_fen(), 216868);
   EXPECT_EQ((*statement)->closing_total_fen(), 0);
+  EXPECT_EQ((*statement)->interest_fen(), accrued);
 
   // Replaying the log rebuilds every projection byte for byte, the idempotency index included.
   auto compared = ledger_->ReplayCompare((dir_ / "scratch").string());

@@ -94,6 +94,8 @@ absl::StatusOr<std::string> Ledger::CommandRegion(const v1::AccountCommand& comm
       return account_region(command.record_death().citizen_id());
     case v1::AccountCommand::kTransferOut:
       return account_region(command.transfer_out().citizen_id());
+    case v1::AccountCommand::kRecordOverpaymentRecovery:
+      return account_region(command.record_overpayment_recovery().citizen_id());
     default:
       break;  // the fund commands above; COMMAND_NOT_SET
   }

@@ -67,7 +67,7 @@ v1::Statement BuildStatement(const v1::Account& account,
     Fill(line->mutable_parts(), deltas, &total);
     line->set_total_fen(total);
     if (e.has_benefit_paid()) line->set_month(e.benefit_paid().month());
-    if (e.has_interest_posted() || e.has_interest_adjusted()) {
+    if (e.has_interest_posted() || e.has_interest_adjusted() || e.has_interest_accrued()) {
       st.set_interest_fen(st.interest_fen() + total);
     } else if (e.has_benefit_paid() || e.has_inheritance_paid() || e.has_contribution_refunded() ||
                e.has_participant_transferred_out() || e.has_benefit_overpayment_recognized()) {

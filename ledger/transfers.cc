@@ -101,14 +101,22 @@ Outcome TransferOutOf(const v1::TransferOutRequest& r, Context& c, absl::CivilDa
   if (auto rej = NotInPostedYear(*a, date, c.state)) return *rej;
   auto policy_or = PolicyFor(c.state, a->region_code(), date);
   if (auto* rej = std::get_if<Rejection>(&policy_or)) return *rej;
-  v1::EventEnvelope e = Envelope(a->region_code(), date, c.document_ref,
-                                 std::get<const v1::Policy*>(policy_or)->version());
+  const v1::Policy& policy = *std::get<const v1::Policy*>(policy_or);
+  // The interest to the date of the transfer goes with the balance (issue 16, point 6).
+  v1::Account accrued = *a;
+  LEDGER_ASSIGN_OR_RETURN(
+      std::vector<v1::EventEnvelope> interest,
+      AccrueInterestTo(accrued, date, AccrualContext{c.state, policy, date, c.document_ref}));
+  v1::EventEnvelope e = Envelope(accrued.region_code(), date, c.document_ref, policy.version());
   auto* t = e.mutable_participant_transferred_out();
-  t->set_citizen_id(a->citizen_id());
+  t->set_citizen_id(accrued.citizen_id());
   t->set_to_region(r.to_region());
-  for (const auto& b : BalancesBySource(*a)) *t->add_parts() = b;
-  for (int32_t y : ContributionYearList(*a)) t->add_contribution_years(y);
+  for (const auto& b : BalancesBySource(accrued)) *t->add_parts() = b;
+  for (int32_t y : ContributionYearList(accrued)) t->add_contribution_years(y);
   Recorder rec{c.state, c.append};
+  for (v1::EventEnvelope& i : interest) {
+    LEDGER_RETURN_IF_ERROR(rec.Add(std::move(i), false));
+  }
   LEDGER_RETURN_IF_ERROR(rec.Add(std::move(e), false));
   return rec.result;
 }

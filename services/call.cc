@@ -14,6 +14,7 @@ namespace v1 = ledger::v1;
 
 grpc::StatusCode ReasonCode(v1::Reason reason) {
   const int n = static_cast<int>(reason);
+  if (n >= 80) return grpc::StatusCode::FAILED_PRECONDITION;  // issue 16's rule violations
   if (n >= 70) return grpc::StatusCode::NOT_FOUND;
   if (n >= 60) return grpc::StatusCode::FAILED_PRECONDITION;
   if (n >= 50) return grpc::StatusCode::UNAUTHENTICATED;

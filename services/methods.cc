@@ -7,7 +7,7 @@ namespace {
 
 constexpr Role kAllRoles[] = {Role::kTaxBureau, Role::kFundAgency, Role::kAuditor, Role::kAdmin};
 
-constexpr std::array<const Method*, 31> kAllMethods = {
+constexpr std::array<const Method*, 32> kAllMethods = {
     &methods::kPushCollections,
     &methods::kStreamCollections,
     &methods::kReportDailyTotals,
@@ -19,6 +19,7 @@ constexpr std::array<const Method*, 31> kAllMethods = {
     &methods::kSuspendBenefit,
     &methods::kResumeBenefit,
     &methods::kRecordDeath,
+    &methods::kRecordOverpaymentRecovery,
     &methods::kTransferOut,
     &methods::kTransferIn,
     &methods::kRunJob,

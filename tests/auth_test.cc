@@ -56,6 +56,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kOtherRegion[] = "222402";      // a copy of the demo policy, adopted by some tests
+constexpr char kThirdRegion[] = "222403";  // the paper policy without a funeral subsidy
 constexpr char kIdA[] = "22240119650315123X";  // born 1965; enrolled by every fixture
 constexpr char kIdB[] = "222401198001014568";  // born 1980
 constexpr char kIdC[] = "222401199211207899";  // born 1992; never enrolled
@@ -91,6 +92,8 @@ constexpr char kDetermineBenefit[] = "/ledger.v1.AccountService/DetermineBenefit
 constexpr char kSuspendBenefit[] = "/ledger.v1.AccountService/SuspendBenefit";
 constexpr char kResumeBenefit[] = "/ledger.v1.AccountService/ResumeBenefit";
 constexpr char kRecordDeath[] = "/ledger.v1.AccountService/RecordDeath";
+constexpr char kRecordOverpaymentRecovery[] =
+    "/ledger.v1.AccountService/RecordOverpaymentRecovery";
 constexpr char kTransferOut[] = "/ledger.v1.AccountService/TransferOut";
 constexpr char kTransferIn[] = "/ledger.v1.AccountService/TransferIn";
 constexpr char kRunJob[] = "/ledger.v1.AccountService/RunJob";
@@ -124,8 +127,8 @@ const std::map<std::string, std::set<std::string>>& SpecifiedAccess() {
       {kTaxBureau, {kPushCollections, kStreamCollections, kReportDailyTotals, kGetPolicy}},
       {kFundAgency,
        {kEnrol, kGetAccount, kCreditCollectiveSubsidy, kRefundContribution, kDetermineBenefit,
-        kSuspendBenefit, kResumeBenefit, kRecordDeath, kTransferOut, kTransferIn, kRunJob,
-        kGetStatement, kGetPolicy, kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents,
+        kSuspendBenefit, kResumeBenefit, kRecordDeath, kRecordOverpaymentRecovery, kTransferOut,
+        kTransferIn, kRunJob, kGetStatement, kGetPolicy, kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents,
         kVerifyChain, kGetCheckpoints, kBalanceAsOf, kReceiveTaxRemittance,
         kTransferBetweenFundAccounts, kReceiveBankInterest, kReportBankBalance, kGetFundBalance,
         kGetReconciliation}},
@@ -144,6 +147,7 @@ constexpr const char* kRegionScopedCommands[] = {
     kResumeBenefit,           kRecordDeath,        kTransferOut,      kTransferIn,
     kRunJob,                  kReceiveFiscalFunds, kReceiveTaxRemittance,
     kTransferBetweenFundAccounts, kReceiveBankInterest, kReportBankBalance,
+    kRecordOverpaymentRecovery,
 };
 
 using RpcResult = Rpc;
@@ -234,6 +238,7 @@ LEDGER_TEST_COMMAND(AccountService, DetermineBenefit)
 LEDGER_TEST_COMMAND(AccountService, SuspendBenefit)
 LEDGER_TEST_COMMAND(AccountService, ResumeBenefit)
 LEDGER_TEST_COMMAND(AccountService, RecordDeath)
+LEDGER_TEST_COMMAND(AccountService, RecordOverpaymentRecovery)
 LEDGER_TEST_COMMAND(AccountService, TransferOut)
 LEDGER_TEST_COMMAND(AccountService, TransferIn)
 LEDGER_TEST_COMMAND(FundService, ReceiveFiscalFunds)
@@ -373,6 +378,70 @@ class AuthTest : public ::testing::Test {
   uint64_t Head() const { return ledger_->Head().sequence; }
 
   // The demo policy under region kOtherRegion, adopted as admin over TLS.
+  // Setup as the fund agency, directly on the ledger: a command that must be accepted.
+  void SetupCommand(const v1::AccountCommand& command) {
+    auto r = ledger_->Execute(command, "test-setup");
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_FALSE(r->rejection) << r->rejection->detail;
+  }
+
+  // `fen` of basic pension funds for 2025 received into kRegion's special account and swept
+  // into its payment account.
+  void FundPaymentAccount(int64_t fen, const std::string& region = kRegion) {
+    v1::AccountCommand funds;
+    auto* f = funds.mutable_receive_fiscal_funds();
+    f->set_region_code(region);
+    f->set_purpose(v1::FISCAL_PURPOSE_BASIC_PENSION);
+    f->set_year(2025);
+    f->set_amount_fen(fen);
+    f->set_date("2025-01-02");
+    f->set_document_ref(StrCat("SETUP-FUNDS-", region));
+    ASSERT_NO_FATAL_FAILURE(SetupCommand(funds));
+    v1::AccountCommand sweep;
+    auto* t = sweep.mutable_transfer_between_fund_accounts();
+    t->set_region_code(region);
+    t->set_from_account(v1::BANK_ACCOUNT_SPECIAL);
+    t->set_to_account(v1::BANK_ACCOUNT_PAYMENT);
+    t->set_amount_fen(fen);
+    t->set_date("2025-01-02");
+    t->set_document_ref(StrCat("SETUP-SWEEP-", region));
+    ASSERT_NO_FATAL_FAILURE(SetupCommand(sweep));
+  }
+
+  // A pensioner of kThirdRegion (the paper policy without a funeral subsidy) paid January and
+  // February 2025, who died in January: February's basic pension is an overpayment no estate
+  // covers (the account is empty), outstanding for RecordOverpaymentRecovery.
+  void SetUpOutstandingOverpayment(const std::string& id) {
+    v1::Policy third = PaperPolicy(kThirdRegion);
+    third.mutable_funeral_subsidy()->set_fixed_fen(0);
+    third.mutable_funeral_subsidy()->set_basic_pension_months(0);
+    auto adopted = ledger_->AdoptPolicy(third, "test-setup");
+    ASSERT_TRUE(adopted.ok() && !adopted->rejection) << "cannot adopt the third region's policy";
+    auto enrolled = ledger_->Enrol(Participant(id, "崔老", "2020-01-01", kThirdRegion), "test-setup");
+    ASSERT_TRUE(enrolled.ok() && !enrolled->rejection) << "cannot enrol the pensioner";
+    v1::AccountCommand determine;
+    determine.mutable_determine_benefit()->set_citizen_id(id);
+    determine.mutable_determine_benefit()->set_date("2025-01-05");
+    determine.mutable_determine_benefit()->set_document_ref("SETUP-DETERMINE");
+    ASSERT_NO_FATAL_FAILURE(SetupCommand(determine));
+    ASSERT_NO_FATAL_FAILURE(FundPaymentAccount(2 * kBasic, kThirdRegion));
+    for (int month : {202501, 202502}) {
+      v1::JobRequest job;
+      job.set_kind(v1::JOB_KIND_BENEFITS);
+      job.set_region_code(kThirdRegion);
+      job.set_period(month);
+      job.set_date(StrCat(month / 100, "-0", month % 100, "-10"));
+      auto ran = ledger_->RunJob(job, "test-setup");
+      ASSERT_TRUE(ran.ok() && !ran->rejection) << "cannot pay " << month;
+    }
+    v1::AccountCommand death;
+    death.mutable_record_death()->set_citizen_id(id);
+    death.mutable_record_death()->set_date_of_death("2025-01-20");
+    death.mutable_record_death()->set_date("2025-03-01");
+    death.mutable_record_death()->set_document_ref("SETUP-DEATH");
+    ASSERT_NO_FATAL_FAILURE(SetupCommand(death));
+  }
+
   void AdoptOtherRegionPolicy() {
     v1::Policy other = demo_policy_;
     other.set_region_code(kOtherRegion);
@@ -412,6 +481,11 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
   auto enrolled_old = ledger_->Enrol(Participant(old_id, "朴老"), "test-setup");
   ASSERT_TRUE(enrolled_old.ok() && !enrolled_old->rejection) << "cannot enrol the old resident";
   ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
+  // The payment account holds what the old resident's death pays (issue 16, point 4), and a
+  // pensioner of a third region owes an overpayment the estate could not cover (point 6).
+  ASSERT_NO_FATAL_FAILURE(FundPaymentAccount(1000000));
+  const std::string overpaid_id = CitizenId("19450501", 777, kThirdRegion);
+  ASSERT_NO_FATAL_FAILURE(SetUpOutstandingOverpayment(overpaid_id));
   v1::Policy version2 = demo_policy_;
   version2.set_version(2);
 
@@ -450,6 +524,12 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
   death.set_date_of_death("2025-06-20");
   death.set_date("2025-06-25");
   death.set_document_ref("AUTH-DEATH");
+  v1::RecordOverpaymentRecoveryRequest recovery;  // the overpayment set up above
+  recovery.set_citizen_id(overpaid_id);
+  recovery.set_amount_fen(kBasic);
+  recovery.set_date("2025-06-01");
+  recovery.set_method(v1::OVERPAYMENT_RECOVERY_METHOD_RECOVERED);
+  recovery.set_document_ref("AUTH-RECOVERY");
   v1::TransferOutRequest transfer_out;  // kIdB is enrolled by the fund agency's Enrol
   transfer_out.set_citizen_id(kIdB);
   transfer_out.set_to_region(kOtherRegion);
@@ -529,6 +609,7 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       // Died; the two months due (May, June: no benefit run yet) paid from the funds above; the
       // funeral subsidy of a pensioner (no balance: no inheritance).
       {kRecordDeath, 4, command(RecordDeath, death)},
+      {kRecordOverpaymentRecovery, 1, command(RecordOverpaymentRecovery, recovery)},
       {kTransferOut, 1, command(TransferOut, transfer_out)},
       {kTransferIn, 1, command(TransferIn, transfer_in)},
       // kIdA's 2024 interest and JobCompleted.
@@ -792,8 +873,8 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       EXPECT_EQ(Head(), head) << "a denied call changed the ledger";
     }
   }
-  // tax-bureau 4, fund-agency 25, auditor 11, admin 6.
-  EXPECT_EQ(allowed, 46);
+  // tax-bureau 4, fund-agency 26, auditor 11, admin 6.
+  EXPECT_EQ(allowed, 47);
 
   // The allowed calls did what they say (each ran once, as the fund agency).
   auto old = ledger_->GetAccount(old_id);
@@ -854,11 +935,11 @@ TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
       }
     }
   }
-  EXPECT_EQ(methods.size(), 31u);
+  EXPECT_EQ(methods.size(), 32u);
   for (const char* method :
        {kPushCollections, kStreamCollections, kEnrol, kGetAccount, kCreditCollectiveSubsidy,
         kRefundContribution, kDetermineBenefit, kSuspendBenefit, kResumeBenefit, kRecordDeath,
-        kTransferOut, kTransferIn, kRunJob, kGetStatement, kAdoptPolicy, kGetPolicy, kBackup,
+        kRecordOverpaymentRecovery, kTransferOut, kTransferIn, kRunJob, kGetStatement, kAdoptPolicy, kGetPolicy, kBackup,
         kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents, kVerifyChain, kGetCheckpoints,
         kBalanceAsOf, kReplayCompare, kReceiveTaxRemittance, kTransferBetweenFundAccounts,
         kReceiveBankInterest, kReportBankBalance, kGetFundBalance, kGetReconciliation,
@@ -1134,6 +1215,12 @@ TEST_F(AuthTest, RegionLimitedFundAgencyIsDeniedLifecycleCommandsOutsideItsRegio
   death.set_date_of_death("2025-05-01");
   death.set_date("2025-06-01");
   death.set_document_ref("SCOPE-DEATH");
+  v1::RecordOverpaymentRecoveryRequest recovery;
+  recovery.set_citizen_id(kIdA);
+  recovery.set_amount_fen(100);
+  recovery.set_date("2025-06-01");
+  recovery.set_method(v1::OVERPAYMENT_RECOVERY_METHOD_WRITTEN_OFF);
+  recovery.set_document_ref("SCOPE-RECOVERY");
   v1::TransferOutRequest transfer_out;  // even towards the certificate's own region
   transfer_out.set_citizen_id(kIdA);
   transfer_out.set_to_region(kOtherRegion);
@@ -1197,6 +1284,8 @@ TEST_F(AuthTest, RegionLimitedFundAgencyIsDeniedLifecycleCommandsOutsideItsRegio
       {kSuspendBenefit, [&] { return SuspendBenefit(limited, suspend, &response); }},
       {kResumeBenefit, [&] { return ResumeBenefit(limited, resume, &response); }},
       {kRecordDeath, [&] { return RecordDeath(limited, death, &response); }},
+      {kRecordOverpaymentRecovery,
+       [&] { return RecordOverpaymentRecovery(limited, recovery, &response); }},
       {kTransferOut, [&] { return TransferOut(limited, transfer_out, &response); }},
       {kTransferIn, [&] { return TransferIn(limited, transfer_in, &response); }},
       {kRunJob, [&] { return RunJob(limited, job, &progress); }},

@@ -129,6 +129,11 @@ reject REASON_INSUFFICIENT_FISCAL_FUNDS job run --kind benefits --region 222401 
   --date 2026-02-25
 run funds receive --region 222401 --purpose basic_pension --year 2026 --amount 10000 \
   --date 2026-02-20 --ref CZ-BP-2026 >/dev/null
+# The payment account pays benefits and funeral subsidies: nothing is paid until money is swept in.
+reject REASON_INSUFFICIENT_PAYMENT_ACCOUNT job run --kind benefits --region 222401 --period 202602 \
+  --date 2026-02-25
+expect "$(run funds sweep --region 222401 --from special --to payment --amount 10000 \
+  --date 2026-02-20 --ref ZF-2026-001)" "^swept: sequence=" "sweep into the payment account"
 month_total=$(yuan $(( 15300 + $(fen "$monthly") )))  # basic 143 + 10 local, + account pension
 out=$(run job run --kind benefits --region 222401 --period 202602 --date 2026-02-25)
 expect "$out" "period=202602 completed=true accounts_credited=1 total=$month_total " "benefits 202602"
@@ -155,21 +160,23 @@ expect "$out" "^status +DECEASED$" "A after death"
 expect "$out" "^total +0.00 yuan$" "A's account is settled"
 reject REASON_WRONG_STATE death "$A" --date-of-death 2026-06-15 --date 2026-07-11 --ref SW-2026-002
 
-# The 2026 statement: opening = the balance at the end of 2025; six payments, the overpayment
-# returned, the inheritance; closing zero.
+# The 2026 statement: opening = the balance at the end of 2025; six payments, the interest to
+# the date of death (January to June), the overpayment returned, the inheritance; closing zero.
 text=$(run statement "$A" --year 2026)
 expect "$text" "^citizen_id +2224\*{10}${A:14:4}$" "masked citizen ID"
 grep -qF "$A" <<<"$text" && fail "the statement shows the unmasked citizen ID"
 expect "$text" "^name +金顺姬$" "name"
 expect "$text" "^region +222401$" "region"
-expect "$text" "^movements \(9\)$" "9 movements"
+expect "$text" "^movements \(10\)$" "10 movements"
 [[ $(grep -c " benefit_paid " <<<"$text") -eq 6 ]] || fail "expected 6 benefit_paid lines"
 expect "$text" " collective_subsidy_credited +JT-2026-001 " "collective subsidy line"
 expect "$text" " benefit_overpayment_recognized +SW-2026-001 " "overpayment line"
 expect "$text" " inheritance_paid +SW-2026-001 " "inheritance line"
-expect "$text" "^interest +0.00$" "no 2026 interest"
-expect "$text" "^paid out +$(yuan "$balance")$" \
-  "paid out = 6 payments - 1 returned + the estate = everything the account held"
+expect "$text" " interest_accrued +SW-2026-001 " "interest to the date of death line"
+interest=$(sed -nE 's/^interest +//p' <<<"$text")
+(( $(fen "$interest") > 0 )) || fail "no interest to the date of death: $interest"
+expect "$text" "^paid out +$(yuan $(( balance + $(fen "$interest") )))$" \
+  "paid out = 6 payments - 1 returned + the estate = everything the account held, with its interest"
 opening=$(sed -n '/^opening balance/,/^  total/p' <<<"$text" | sed -nE 's/^  total +//p')
 closing=$(sed -n '/^closing balance/,/^  total/p' <<<"$text" | sed -nE 's/^  total +//p')
 [[ $opening == "$total_2025" ]] || fail "opening $opening != end-of-2025 balance $total_2025"
@@ -180,7 +187,7 @@ csv=$(run statement "$A" --year 2026 --csv)
   fail "CSV header: $(head -1 <<<"$csv")"
 expect "$(sed -n 2p <<<"$csv")" "^2026-01-01,,opening,,[0-9.]+,[0-9.]+,0.00,0.00,0.00,$total_2025$" "CSV opening row"
 expect "$(tail -1 <<<"$csv")" "^2026-12-31,,closing,,0.00,0.00,0.00,0.00,0.00,0.00$" "CSV closing row"
-[[ $(wc -l <<<"$csv") -eq 12 ]] || fail "CSV: expected header + opening + 9 lines + closing"
+[[ $(wc -l <<<"$csv") -eq 13 ]] || fail "CSV: expected header + opening + 10 lines + closing"
 # Every row's sources add up to its total, and opening + movements = closing, in fen.
 python3 - "$csv" <<'EOF' || fail "CSV arithmetic"
 import csv, io, sys

@@ -166,6 +166,9 @@ TEST_F(LifecycleGrpcTest, WholeLifeMatchesThePaperAndSettlesOnDeath) {
 
   constexpr int64_t kBasicReceived = 12 * kBasic;
   A().FundsOk(v1::FISCAL_PURPOSE_BASIC_PENSION, 2025, kBasicReceived, "2025-07-01");
+  // The payment account pays the four months and the funeral subsidy (issue 16, point 4).
+  constexpr int64_t kSwept = 4 * (kBasic + 1560) + kFuneralFixed + 10 * kBasic;
+  A().SweepToPaymentOk(kSwept, "2025-07-01");
   for (int month = 202507; month <= 202510; ++month) {
     SCOPED_TRACE(month);
     const v1::JobProgress paid = A().JobOk(v1::JOB_KIND_BENEFITS, month, DayOf(month, 10));
@@ -191,8 +194,9 @@ TEST_F(LifecycleGrpcTest, WholeLifeMatchesThePaperAndSettlesOnDeath) {
   rpc = A().Death(death, &settled);
   ASSERT_TRUE(rpc.ok()) << Describe(rpc);
   EXPECT_FALSE(settled.duplicate());
-  // Died, overpayment recognised, funeral subsidy, inheritance: one commit, four events.
-  EXPECT_EQ(settled.last_sequence() - settled.first_sequence(), 3u);
+  // Interest to the date of death (issue 16, point 6), died, overpayment recognised, funeral
+  // subsidy, inheritance: one commit, five events.
+  EXPECT_EQ(settled.last_sequence() - settled.first_sequence(), 4u);
   EXPECT_EQ(A().Head().sequence, settled.last_sequence());
 
   a = A().Account(sun);
@@ -204,7 +208,11 @@ TEST_F(LifecycleGrpcTest, WholeLifeMatchesThePaperAndSettlesOnDeath) {
   }
   const int64_t funeral = kFuneralFixed + 10 * kBasic;  // 1200 + 10 × 88 = 2080 yuan
   const int64_t overpaid = 2 * kBasic + 2 * 1560;
-  const int64_t estate = 216868 - 4 * 1560 + 2 * 1560;  // the account parts come back first
+  // 2025's interest for January to August: 2168.68 × 8 months, less July's 15.60 for one month,
+  // × 1.5 % / 12 = 21.6673 → 21.67 (August's payment and later earn nothing before the death).
+  const int64_t accrued = 2167;
+  // The account parts come back first.
+  const int64_t estate = 216868 + accrued - 4 * 1560 + 2 * 1560;
   const auto balances = A().Balances();
   EXPECT_EQ(At(balances, "heirs_payable"), -(estate + funeral - overpaid));
   EXPECT_EQ(At(balances, "overpayment_receivable"), 0);  // fully offset
@@ -212,18 +220,19 @@ TEST_F(LifecycleGrpcTest, WholeLifeMatchesThePaperAndSettlesOnDeath) {
   EXPECT_EQ(At(balances, "funeral_subsidy_paid"), 208000);
   EXPECT_EQ(funeral, 208000);
   EXPECT_EQ(At(balances, "fiscal_funds/basic_pension/2025"), -(kBasicReceived - 4 * kBasic));
-  EXPECT_EQ(At(balances, "fund.payment"), -4 * (kBasic + 1560));
+  EXPECT_EQ(At(balances, "fund.payment"), kSwept - 4 * (kBasic + 1560));
   // Sun's part of the individual accounts is gone: what is left is exactly Su's and Xian's.
   EXPECT_EQ(SumPrefix(balances, "individual_accounts/"),
             -(A().Account(su).total_fen() + A().Account(xian).total_fen()));
   EXPECT_EQ(SumPrefix(balances, ""), 0);  // double entry: the region's books balance
 
-  // The statement of 2025: opening 2168.68, four payments, two returned, the inheritance.
+  // The statement of 2025: opening 2168.68, four payments, the interest to the death, two
+  // returned, the inheritance.
   const v1::Statement st = A().StatementOk(sun, 2025);
   EXPECT_EQ(st.opening_total_fen(), 216868);
   EXPECT_EQ(st.closing_total_fen(), 0);
-  EXPECT_EQ(st.interest_fen(), 0);
-  EXPECT_EQ(st.paid_out_fen(), 216868);
+  EXPECT_EQ(st.interest_fen(), accrued);
+  EXPECT_EQ(st.paid_out_fen(), 216868 + accrued);
   std::vector<std::string> kinds;
   int64_t lines_total = 0;
   for (const v1::StatementLine& line : st.lines()) {
@@ -232,16 +241,20 @@ TEST_F(LifecycleGrpcTest, WholeLifeMatchesThePaperAndSettlesOnDeath) {
   }
   EXPECT_THAT(kinds,
               ::testing::ElementsAre("benefit_paid", "benefit_paid", "benefit_paid", "benefit_paid",
-                                     "benefit_overpayment_recognized", "inheritance_paid"));
+                                     "interest_accrued", "benefit_overpayment_recognized",
+                                     "inheritance_paid"));
   EXPECT_EQ(lines_total, -216868);
-  if (st.lines_size() == 6) {
+  if (st.lines_size() == 7) {
     for (int i = 0; i < 4; ++i) {
       EXPECT_EQ(st.lines(i).month(), 202507 + i);
       EXPECT_EQ(st.lines(i).total_fen(), -1560);
     }
-    EXPECT_EQ(st.lines(4).total_fen(), 2 * 1560);
-    EXPECT_EQ(st.lines(5).total_fen(), -estate);
-    EXPECT_EQ(st.lines(5).sequence(), settled.last_sequence());
+    EXPECT_EQ(st.lines(4).total_fen(), accrued);
+    EXPECT_EQ(st.lines(4).sequence(), settled.first_sequence());
+    EXPECT_EQ(st.lines(4).date(), "2025-08-20");  // dated the death
+    EXPECT_EQ(st.lines(5).total_fen(), 2 * 1560);
+    EXPECT_EQ(st.lines(6).total_fen(), -estate);
+    EXPECT_EQ(st.lines(6).sequence(), settled.last_sequence());
   }
   // The year before closes where 2025 opens.
   EXPECT_EQ(A().StatementOk(sun, 2024).closing_total_fen(), 216868);
@@ -389,7 +402,8 @@ TEST_F(LifecycleGrpcBackdatedTest, BackdatedMovementsAdjustInterestToTheOnTimeRe
 
 // A pensioner of `region`: born 1950-03-01 (60 in 2010: one contribution year needed, scheme
 // start 2009), one 100-yuan contribution in 2010, pension determined from January 2025
-// (100 / 139 = 0.72 a month), basic pension funds for 2025 received.
+// (100 / 139 = 0.72 a month), basic pension funds for 2025 received and, with the remitted
+// contribution, swept into the payment account.
 void MakePensioner(Node& n, const std::string& id, const std::string& region,
                    bool receive_funds = true) {
   ASSERT_NO_FATAL_FAILURE(n.Enrol(id, "2010-01-01", region));
@@ -403,6 +417,8 @@ void MakePensioner(Node& n, const std::string& id, const std::string& region,
   ASSERT_EQ(a.benefit().account_pension_monthly_fen(), 72);
   if (receive_funds) {
     n.FundsOk(v1::FISCAL_PURPOSE_BASIC_PENSION, 2025, 12 * kBasic, "2025-01-02", region);
+    n.RemitToSpecialOk(10000, "2025-01-02", region);
+    n.SweepToPaymentOk(12 * kBasic + 10000, "2025-01-02", region);
   }
 }
 
@@ -526,13 +542,31 @@ TEST_F(LifecycleGrpcTest, TransferOutAndInKeepsBalancesBySourceAndYears) {
   v1::CommandResponse moved_out;
   Rpc rpc = A().TransferOut(out, &moved_out);
   ASSERT_TRUE(rpc.ok()) << Describe(rpc);
-  EXPECT_EQ(moved_out.last_sequence(), moved_out.first_sequence());
+  // The interest to the date of the transfer first (issue 16, point 6): 2021's for January to
+  // March on the whole balance, 3 months × 1.5 % / 12, one half-up rounding; then the transfer.
+  EXPECT_EQ(moved_out.last_sequence(), moved_out.first_sequence() + 1);
+  const int64_t accrued = (before.total_fen() * 3 * 150 + 60000) / 120000;
+  ASSERT_GT(accrued, 0);
+  const v1::Statement st2021 = A().StatementOk(mover, 2021);
+  ASSERT_GE(st2021.lines_size(), 1);
+  const v1::StatementLine& accrual = st2021.lines(0);
+  EXPECT_EQ(accrual.kind(), "interest_accrued");
+  EXPECT_EQ(accrual.sequence(), moved_out.first_sequence());
+  EXPECT_EQ(accrual.total_fen(), accrued);
+  EXPECT_EQ(st2021.interest_fen(), accrued);
+  auto accrued_from = [&](v1::FundingSource source) {
+    int64_t fen = 0;
+    for (const v1::SourceAmount& p : accrual.parts()) {
+      if (p.source() == source) fen += p.amount_fen();
+    }
+    return fen;
+  };
   v1::Account a = A().Account(mover);
   EXPECT_EQ(a.status(), v1::PARTICIPANT_STATUS_TRANSFERRED_OUT);
   EXPECT_EQ(a.transferred_to(), kRegion2);
   EXPECT_EQ(a.total_fen(), 0);
   auto region1 = A().Balances(kRegion);
-  EXPECT_EQ(At(region1, "transfers_in_transit"), -before.total_fen());
+  EXPECT_EQ(At(region1, "transfers_in_transit"), -(before.total_fen() + accrued));
   EXPECT_EQ(SumPrefix(region1, "individual_accounts/"), -stayer_total);
 
   // The money arrives in 222402, within this ledger: balances and years come from the transfer-out.
@@ -550,11 +584,12 @@ TEST_F(LifecycleGrpcTest, TransferOutAndInKeepsBalancesBySourceAndYears) {
   EXPECT_EQ(a.status(), v1::PARTICIPANT_STATUS_CONTRIBUTING);
   EXPECT_EQ(a.region_code(), kRegion2);
   EXPECT_EQ(a.transferred_to(), "");
-  EXPECT_EQ(a.total_fen(), before.total_fen());
+  EXPECT_EQ(a.total_fen(), before.total_fen() + accrued);
   for (v1::FundingSource source :
        {v1::FUNDING_SOURCE_PERSONAL, v1::FUNDING_SOURCE_GOVERNMENT, v1::FUNDING_SOURCE_COLLECTIVE,
         v1::FUNDING_SOURCE_SPONSORSHIP, v1::FUNDING_SOURCE_TRANSFER_IN}) {
-    EXPECT_EQ(SourceFen(a, source), SourceFen(before, source)) << v1::FundingSource_Name(source);
+    EXPECT_EQ(SourceFen(a, source), SourceFen(before, source) + accrued_from(source))
+        << v1::FundingSource_Name(source);
   }
   EXPECT_EQ(a.contribution_years(), 3u);
   std::vector<int> years;
@@ -567,7 +602,7 @@ TEST_F(LifecycleGrpcTest, TransferOutAndInKeepsBalancesBySourceAndYears) {
   const auto region2 = A().Balances(kRegion2);
   EXPECT_EQ(At(region1, "transfers_in_transit") + At(region2, "transfers_in_transit"), 0);
   EXPECT_EQ(SumPrefix(region1, "individual_accounts/"), -stayer_total);
-  EXPECT_EQ(SumPrefix(region2, "individual_accounts/"), -before.total_fen());
+  EXPECT_EQ(SumPrefix(region2, "individual_accounts/"), -(before.total_fen() + accrued));
 
   // A resend is the original answer; the new region now takes the participant's contributions.
   v1::CommandResponse again;
@@ -1222,8 +1257,21 @@ TEST_F(LifecycleGrpcRejectionTest, RuleViolationsAreFailedPreconditionAndChangeN
   EXPECT_EQ(A().JobOk(v1::JOB_KIND_GOVERNMENT_SUBSIDY, 2020, "2025-01-03").total_fen(), 3000);
   EXPECT_EQ(SourceFen(A().Account(contributor_), v1::FUNDING_SOURCE_GOVERNMENT), 3000);
   A().FundsOk(v1::FISCAL_PURPOSE_BASIC_PENSION, 2025, kBasic, "2025-01-03", kRegion2);
+  // Issue 16, point 4: the payment account must hold the whole run (basic 88.00 + account 0.72).
+  ExpectRejected("benefits with an empty payment account",
+                 SendJob(v1::JOB_KIND_BENEFITS, 202501, "2025-01-10", kRegion2), kFailed,
+                 v1::REASON_INSUFFICIENT_PAYMENT_ACCOUNT,
+                 {"nothing paid", "fund.payment needs 88.72, has 0.00"});
+  EXPECT_EQ(A().Account(unfunded_).benefit().next_month(), 202501);
+  A().RemitToSpecialOk(72, "2025-01-03", kRegion2);
+  A().SweepToPaymentOk(kBasic + 71, "2025-01-03", kRegion2);
+  ExpectRejected("benefits one fen short in the payment account",
+                 SendJob(v1::JOB_KIND_BENEFITS, 202501, "2025-01-10", kRegion2), kFailed,
+                 v1::REASON_INSUFFICIENT_PAYMENT_ACCOUNT, {"short by 0.01"});
+  A().SweepToPaymentOk(1, "2025-01-03", kRegion2);
   EXPECT_EQ(A().JobOk(v1::JOB_KIND_BENEFITS, 202501, "2025-01-10", kRegion2).accounts_credited(),
             1u);
+  EXPECT_EQ(At(A().Balances(kRegion2), "fund.payment"), 0);
   EXPECT_EQ(A().Account(unfunded_).benefit().next_month(), 202502);
   // Benefit months in order too.
   ExpectRejected("benefits 202503 after 202501",

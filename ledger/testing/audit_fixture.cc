@@ -235,6 +235,17 @@ void AuditTest::WorkloadRetirement(std::vector<Point>& points) {
     if (HasFatalFailure()) return;
   }
   Funds(v1::FISCAL_PURPOSE_BASIC_PENSION, 2025, 12 * 8800 * 10, "2025-01-05");
+  // The payment account pays the benefits and the funeral subsidy (issue 16, point 4).
+  command([&](v1::AccountCommand& c) {
+    auto* t = c.mutable_transfer_between_fund_accounts();
+    t->set_region_code(kRegion);
+    t->set_from_account(v1::BANK_ACCOUNT_SPECIAL);
+    t->set_to_account(v1::BANK_ACCOUNT_PAYMENT);
+    t->set_amount_fen(12 * 8800 * 10);
+    t->set_date("2025-01-05");
+    t->set_document_ref("SWEEP-1");
+  });
+  if (HasFatalFailure()) return;
   for (int month = 202501; month <= 202506; ++month) {
     if (month == 202504) {
       command([&](v1::AccountCommand& c) {

@@ -164,6 +164,60 @@ YearInterest Model::Compute(const Person& p, int year) {
   return out;
 }
 
+YearInterest Model::ComputeThrough(const Person& p, int year, int through, uint32_t rate_bp) {
+  std::array<I128, kNumSources> num{};
+  for (const Movement& m : p.movements) {
+    if (m.date.year() < year) {
+      num[m.source] += I128{m.amount} * through;
+    } else if (m.date.year() == year && m.date.month() < through) {
+      num[m.source] += I128{m.amount} * (through - m.date.month());
+    }
+  }
+  for (const auto& [y, parts] : p.interest_by_year) {
+    if (y >= year) continue;
+    for (int s = 0; s < kNumSources; ++s) num[s] += I128{parts[s]} * through;
+  }
+  YearInterest out;
+  I128 sum = 0;
+  for (I128 n : num) {
+    if (n < 0) out.negative_numerator = true;
+    sum += n;
+  }
+  out.total = HalfUp(sum * rate_bp, 12 * 10000);
+  if (out.total > 0 && !out.negative_numerator) {
+    const std::vector<int64_t> parts =
+        LargestRemainder(out.total, std::vector<I128>(num.begin(), num.end()));
+    for (int s = 0; s < kNumSources; ++s) out.parts[s] = parts[s];
+  }
+  return out;
+}
+
+std::vector<Accrual> Model::AccrualsTo(const Person& p, Day event, Day date) const {
+  int posted = interest_mark.value_or(0);
+  if (!p.interest_posted.empty()) posted = std::max(posted, *p.interest_posted.rbegin());
+  const int first = std::max(posted + 1, static_cast<int>(p.enrolled.year()));
+  const int last = static_cast<int>(event.year());
+  std::vector<Accrual> out;
+  Person sim = p;
+  for (int year = first; year <= last; ++year) {
+    const Day dated = year == last ? event : Day(year, 12, 31);
+    const uint32_t rate = RateBp(VersionOn(std::min(dated, date)), year);
+    Accrual a{year, year == last ? static_cast<int>(event.month()) : 12, {}};
+    const YearInterest yi = ComputeThrough(sim, year, a.through, rate);
+    BySource held = sim.interest_by_year[year];
+    bool any = false;
+    for (int s = 0; s < kNumSources; ++s) {
+      a.parts[s] = std::max<int64_t>(yi.parts[s] - held[s], 0);
+      if (a.parts[s] == 0) continue;
+      any = true;
+      sim.interest[s] += a.parts[s];
+      sim.interest_by_year[year][s] += a.parts[s];
+    }
+    if (any) out.push_back(a);
+  }
+  return out;
+}
+
 void Model::Adjust(Person& p, int from_year) {
   if (!interest_mark) return;
   for (int y = from_year; y <= *interest_mark; ++y) {

@@ -126,6 +126,13 @@ struct YearInterest {
   bool negative_numerator = false;
 };
 
+// Interest to the date an account closes: `year`'s interest for January to `through`.
+struct Accrual {
+  int year = 0;
+  int through = 12;
+  BySource parts{};
+};
+
 struct Model {
   std::vector<Person> people;
   std::map<std::string, int64_t> gl;  // general ledger, debits − credits, without region prefix
@@ -143,6 +150,18 @@ struct Model {
             bool paid_out = false);
   void AddInterest(Person& p, int s, int64_t delta, int year);
   static YearInterest Compute(const Person& p, int year);
+  // `year`'s interest for January to `through` at `rate_bp`: the opening earns `through` months,
+  // money arriving in month m earns through − m (none from the month of the event on).
+  static YearInterest ComputeThrough(const Person& p, int year, int through, uint32_t rate_bp);
+  // The interest to `event` (death, transfer) recorded on `date`: every year not yet posted for
+  // the account, from its enrolment, each year's rate that of the rules in force on 31 December
+  // (or on the event's day in its year), or on `date` if earlier; less what the year holds.
+  std::vector<Accrual> AccrualsTo(const Person& p, Day event, Day date) const;
+  // The payment account's balance (fund.payment, debits − credits).
+  int64_t PaymentBalance() const {
+    auto it = gl.find("fund.payment");
+    return it == gl.end() ? 0 : it->second;
+  }
   // After a movement dated in `from_year`: re-post every posted year from then on.
   void Adjust(Person& p, int from_year);
   // Would debiting `amount` from source `s` on `date` (with the interest adjustments it causes)

@@ -163,6 +163,8 @@ class ModelRun {
   // -- fiscal funds
 
   bool ReceiveFunds(v1::FiscalPurpose purpose, int year, int64_t amount);
+  // Remits `amount` into the special account and sweeps it into the payment account.
+  bool FundPayment(int64_t amount);
   bool Funds();
 
   // -- jobs
@@ -214,7 +216,8 @@ class ModelRun {
   bool Death();
   // Books an accepted death in the model: the arrears up to the death, the overpaid months back,
   // the funeral subsidy, the inheritance and the offset of the overpayment against it.
-  void SettleDeath(Person& q, Day died, Day date, const std::vector<Paid>& arrears);
+  void SettleDeath(Person& q, Day died, Day date, const std::vector<Paid>& arrears,
+                   const std::vector<Accrual>& accruals);
 
   // A resent command (same document, same content → the original answer) or a different command
   // under a used document reference (→ DUPLICATE_REFERENCE_CONFLICT).

@@ -248,25 +248,57 @@ bool ModelRun::Death() {
   } else if (model_.PostedYear(static_cast<int>(date.year()))) {
     e = Reject(v1::REASON_INVALID_DATE);
   }
-  // Months up to and including the month of death not paid yet are paid in the settlement.
+  // The interest to the date of death first (issue 16, point 6), then the months up to and
+  // including the month of death not paid yet are paid in the settlement.
+  const std::vector<Accrual> accruals =
+      e.accept ? model_.AccrualsTo(p, died, date) : std::vector<Accrual>();
+  Person accrued = p;
+  for (const Accrual& a : accruals) {
+    for (int s = 0; s < kNumSources; ++s) accrued.interest[s] += a.parts[s];
+  }
   std::map<std::string, int64_t> arrears_need;
   const std::vector<Paid> arrears =
-      e.accept ? PlanPerson(p, MonthOf(died), date, arrears_need) : std::vector<Paid>();
+      e.accept ? PlanPerson(accrued, MonthOf(died), date, arrears_need) : std::vector<Paid>();
   for (const auto& [fund, amount] : arrears_need) {
     if (amount > model_.Available(fund)) e = Reject(v1::REASON_INSUFFICIENT_FISCAL_FUNDS);
+  }
+  // The arrears and the funeral subsidy come out of the payment account (point 4).
+  int64_t pay = 0;
+  for (const Paid& paid : arrears) pay += paid.basic + p.benefit->monthly;
+  if (e.accept && p.benefit) {
+    const int version = VersionOn(died);
+    pay += FuneralFixed(version) +
+           kFuneralMonths * BasicPension(version, MonthOf(died), p.benefit->years);
+  }
+  if (e.accept && pay > model_.PaymentBalance()) {
+    if (Chance(85) && !FundPayment(pay - model_.PaymentBalance() + Uniform(0, 1) * pay)) {
+      return false;
+    }
+    if (pay > model_.PaymentBalance()) {
+      e = Reject(v1::REASON_INSUFFICIENT_PAYMENT_ACCOUNT);
+      ++model_.events["death refused: payment account short"];
+    }
   }
   const std::string what = absl::StrCat("death ", p.label, " died ", Fmt(died), " recorded ",
                                         Fmt(date), " (balance ", Yuan(p.Total()), ")");
   Log(what);
   if (!Check(what, e, ledger_->Execute(c, kActor))) return false;
   if (!e.accept) return true;
-  SettleDeath(model_.people[k], died, date, arrears);
+  SettleDeath(model_.people[k], died, date, arrears, accruals);
   accepted_.push_back(c);
   return true;
 }
 
-void ModelRun::SettleDeath(Person& q, Day died, Day date, const std::vector<Paid>& arrears) {
+void ModelRun::SettleDeath(Person& q, Day died, Day date, const std::vector<Paid>& arrears,
+                           const std::vector<Accrual>& accruals) {
   const int death_month = MonthOf(died);
+  for (const Accrual& a : accruals) {
+    for (int s = 0; s < kNumSources; ++s) {
+      if (a.parts[s] != 0) model_.AddInterest(q, s, a.parts[s], a.year);
+    }
+    ++model_.events[a.through < 12 ? "death: interest to the month of death"
+                                   : "death: a whole unposted year's interest"];
+  }
   for (const Paid& paid : arrears) {
     BookPaid(q, paid, date);
     ++model_.events["death: months due up to the death paid"];

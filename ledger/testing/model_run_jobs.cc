@@ -28,6 +28,36 @@ bool ModelRun::ReceiveFunds(v1::FiscalPurpose purpose, int year, int64_t amount)
   return true;
 }
 
+bool ModelRun::FundPayment(int64_t amount) {
+  v1::AccountCommand remit;
+  auto* r = remit.mutable_receive_tax_remittance();
+  r->set_region_code(kRegion);
+  r->set_bank_account(v1::BANK_ACCOUNT_SPECIAL);
+  r->set_amount_fen(amount);
+  r->set_date(Fmt(cur_));
+  r->set_document_ref(NextRef("REMIT"));
+  std::string what = absl::StrCat("remit ", Yuan(amount), " into fund.special");
+  Log(what);
+  if (!Check(what, Accept(), ledger_->Execute(remit, kActor))) return false;
+  model_.Post("fund.special", "tax_receivable", amount);
+  accepted_.push_back(remit);
+  v1::AccountCommand sweep;
+  auto* t = sweep.mutable_transfer_between_fund_accounts();
+  t->set_region_code(kRegion);
+  t->set_from_account(v1::BANK_ACCOUNT_SPECIAL);
+  t->set_to_account(v1::BANK_ACCOUNT_PAYMENT);
+  t->set_amount_fen(amount);
+  t->set_date(Fmt(cur_));
+  t->set_document_ref(NextRef("SWEEP"));
+  what = absl::StrCat("sweep ", Yuan(amount), " fund.special → fund.payment");
+  Log(what);
+  if (!Check(what, Accept(), ledger_->Execute(sweep, kActor))) return false;
+  model_.Post("fund.payment", "fund.special", amount);
+  accepted_.push_back(sweep);
+  ++model_.events["payment account topped up"];
+  return true;
+}
+
 bool ModelRun::Funds() {
   const int u = Uniform(0, 99);
   const int y = static_cast<int>(cur_.year());
@@ -294,6 +324,15 @@ bool ModelRun::BenefitsJob(int month, bool top_up) {
       if (amount > model_.Available(fund)) x.e = Reject(v1::REASON_INSUFFICIENT_FISCAL_FUNDS);
     }
     for (const auto& [k, paid] : plan) x.total += paid.basic + model_.people[k].benefit->monthly;
+    // The payment account pays the whole run (issue 16, point 4): usually topped up first.
+    const int64_t balance = model_.PaymentBalance();
+    if (top_up && x.e.accept && x.total > balance && Chance(90)) {
+      if (!FundPayment(x.total - balance + (Chance(70) ? 6 * x.total : 0))) return false;
+    }
+    if (x.e.accept && x.total > model_.PaymentBalance()) {
+      x.e = Reject(v1::REASON_INSUFFICIENT_PAYMENT_ACCOUNT);
+      ++model_.events["benefits refused: payment account short"];
+    }
   }
   const std::string what = absl::StrCat("benefits-job ", month, " paid ", Fmt(date), " (",
                                         plan.size(), " payments planned)");

@@ -220,6 +220,37 @@ v1::CommandResponse Node::FundsOk(v1::FiscalPurpose purpose, int year, int64_t f
   return response;
 }
 
+v1::CommandResponse Node::SweepToPaymentOk(int64_t fen, const std::string& date,
+                                           const std::string& region) {
+  v1::TransferBetweenFundAccountsRequest r;
+  r.set_region_code(region);
+  r.set_from_account(v1::BANK_ACCOUNT_SPECIAL);
+  r.set_to_account(v1::BANK_ACCOUNT_PAYMENT);
+  r.set_amount_fen(fen);
+  r.set_date(date);
+  r.set_document_ref(StrCat("SWEEP-", region, "-", ++funds_refs_));
+  v1::CommandResponse response;
+  const Rpc rpc = Fund(&v1::FundService::Stub::TransferBetweenFundAccounts, r, &response);
+  EXPECT_TRUE(rpc.ok()) << Describe(rpc);
+  EXPECT_FALSE(response.duplicate());
+  return response;
+}
+
+v1::CommandResponse Node::RemitToSpecialOk(int64_t fen, const std::string& date,
+                                           const std::string& region) {
+  v1::ReceiveTaxRemittanceRequest r;
+  r.set_region_code(region);
+  r.set_bank_account(v1::BANK_ACCOUNT_SPECIAL);
+  r.set_amount_fen(fen);
+  r.set_date(date);
+  r.set_document_ref(StrCat("REMIT-", region, "-", ++funds_refs_));
+  v1::CommandResponse response;
+  const Rpc rpc = Fund(&v1::FundService::Stub::ReceiveTaxRemittance, r, &response);
+  EXPECT_TRUE(rpc.ok()) << Describe(rpc);
+  EXPECT_FALSE(response.duplicate());
+  return response;
+}
+
 Rpc Node::Job(v1::JobKind kind, int period, const std::string& date, v1::JobProgress* last,
               int* messages, const std::string& region) {
   grpc::ClientContext context;

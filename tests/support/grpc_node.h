@@ -127,6 +127,15 @@ class Node {
   v1::CommandResponse FundsOk(v1::FiscalPurpose purpose, int year, int64_t fen,
                               const std::string& date, const std::string& region = kRegion);
 
+  // A sweep special → payment of `fen` that must be accepted: the money a benefits job or a
+  // death's payments need in the payment account.
+  v1::CommandResponse SweepToPaymentOk(int64_t fen, const std::string& date,
+                                       const std::string& region = kRegion);
+  // The tax bureau remits `fen` of collected contributions into the special account (must be
+  // accepted): the money behind the account pensions a payment run pays.
+  v1::CommandResponse RemitToSpecialOk(int64_t fen, const std::string& date,
+                                       const std::string& region = kRegion);
+
   // Runs a job through the server stream; `last` gets the last progress message.
   Rpc Job(v1::JobKind kind, int period, const std::string& date, v1::JobProgress* last,
           int* messages = nullptr, const std::string& region = kRegion);

@@ -321,6 +321,18 @@ void Bench::Benefits() {
     if (auto st = funds->ReceiveFiscalFunds(&context, request, &response); !st.ok()) {
       Die(StrCat("fiscal funds: ", st.error_message()));
     }
+    // The payment account must hold the whole run: sweep the funds into it.
+    grpc::ClientContext sweep_context;
+    v1::TransferBetweenFundAccountsRequest sweep;
+    sweep.set_region_code(kRegion);
+    sweep.set_from_account(v1::BANK_ACCOUNT_SPECIAL);
+    sweep.set_to_account(v1::BANK_ACCOUNT_PAYMENT);
+    sweep.set_amount_fen(request.amount_fen());
+    sweep.set_date("2026-01-05");
+    sweep.set_document_ref(StrCat(run_, "SWEEP"));
+    if (auto st = funds->TransferBetweenFundAccounts(&sweep_context, sweep, &response); !st.ok()) {
+      Die(StrCat("sweep: ", st.error_message()));
+    }
   }
   v1::JobRequest request;
   request.set_kind(v1::JOB_KIND_BENEFITS);

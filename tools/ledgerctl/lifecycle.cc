@@ -47,7 +47,7 @@ const std::map<std::string, v1::FundingSource>& FundingSources() {
 struct Options {
   std::string id, amount, date, ref, payer, reason_text, date_of_death, to_region, from_region;
   int year = 0, month = 0;
-  std::string source, refund_reason;
+  std::string source, refund_reason, method;
   std::vector<std::string> parts;
   std::vector<int> years;
 };
@@ -192,6 +192,28 @@ void AddBenefitAndDeath(CLI::App& app, Family& f) {
              r.set_citizen_id(o.id);
              r.set_date_of_death(o.date_of_death);
            });
+
+  auto* recover = app.add_subcommand(
+      "recover-overpayment",
+      "record an outstanding overpayment recovered (into the payment account) or written off");
+  f.AddId(recover);
+  recover->add_option("--amount", f.o().amount, "yuan")->required();
+  recover->add_option("--method", f.o().method, "recovered or written_off")
+      ->required()
+      ->check(CLI::IsMember({"recovered", "written_off"}));
+  f.AddDateRef(recover);
+  f.On(recover, [](const Globals& g, const Options& o) {
+    auto fen = YuanOption("--amount", o.amount);
+    if (!fen.ok()) return Fail(std::string(fen.status().message()));
+    return Send(g, o, "overpayment recovery recorded", &Stub::RecordOverpaymentRecovery,
+                [&](v1::RecordOverpaymentRecoveryRequest& r) {
+                  r.set_citizen_id(o.id);
+                  r.set_amount_fen(*fen);
+                  r.set_method(o.method == "recovered"
+                                   ? v1::OVERPAYMENT_RECOVERY_METHOD_RECOVERED
+                                   : v1::OVERPAYMENT_RECOVERY_METHOD_WRITTEN_OFF);
+                });
+  });
 }
 
 void AddTransfer(CLI::App& app, Family& f) {
