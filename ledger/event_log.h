@@ -16,14 +16,15 @@
 // WriteBatch the writer then commits synced with the projections, so events and projections
 // are one atomic commit (a crash keeps both or neither).
 //
-// PostgreSQL (planned): Append runs one transaction: COPY the group's events (and the external
-// references they carry: receipt numbers, document references, from `parsed`) into their
-// tables, then compare-and-swap the head row from `expected` (sequence, hash) to `group.head`;
-// a failed swap rolls everything back (another writer got there first) and Append fails with
-// ABORTED. Append returns once the transaction is committed and does not touch `same_batch`;
-// the writer then commits the projections to the local RocksDB. Projections may therefore lag
-// the log after a crash: on open the ledger replays the log from the projections' head (meta)
-// to DurableHead() before accepting commands.
+// PostgreSQL (PostgresLog, ledger/pg/postgres_log.h): Append runs one transaction: a
+// compare-and-swap of the head row from `expected` to `group.head` under the writer's term,
+// COPY of the group's events, and the group's idempotency rows and checkpoints, which it reads
+// from `same_batch` (the writer has added the projections there first); it changes nothing in
+// `same_batch` and returns once the COMMIT is acknowledged by the synchronous standby. The
+// writer then adds the local copy of the events (RocksDbLog) and commits the projections to
+// the local RocksDB. Projections may therefore lag the log after a crash, an in-doubt commit or
+// another writer's append: on open, and before the next group after a failed append, the
+// ledger replays the log from the projections' head (meta) to DurableHead() (ledger/catch_up.h).
 //
 // Thread safety: reads may run concurrently with each other and with one Append.
 #ifndef LEDGER_EVENT_LOG_H_

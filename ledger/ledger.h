@@ -52,9 +52,23 @@ struct StorageStats {
   uint64_t pending_compaction_bytes = 0;  // estimated bytes compaction still has to rewrite
 };
 
+// Where the authoritative event log is kept (log.backend).
+enum class LogBackend {
+  kRocksDb,   // the data directory's own RocksDB (default)
+  kPostgres,  // PostgreSQL (ledger/pg/pg_log.h); the data directory holds a copy and the
+              // projections, caught up from PostgreSQL on open
+};
+
 struct Options {
   // RocksDB data directory; created if missing.
   std::string data_dir;
+  LogBackend log_backend = LogBackend::kRocksDb;
+  // kPostgres: the libpq conninfo, the ledger's id in the shared tables, and how long a COMMIT
+  // may wait for the synchronous standby before the group is in doubt (answered UNAVAILABLE
+  // "commit_in_doubt: ...", never acknowledged).
+  std::string postgres_conninfo;
+  std::string postgres_ledger_id = "ledger";
+  int postgres_commit_deadline_ms = 5'000;
   // Re-hash the whole log when opening (O(events)). When false, only the chain head is checked
   // against the last event.
   bool verify_chain_on_open = true;

@@ -17,21 +17,33 @@ namespace ledger {
 
 class Ledger::Impl {
  public:
-  Impl(std::unique_ptr<Store> store, CommittedState committed, WriterOptions options)
+  // `authoritative`: the log.backend = postgres log the writer appends to first; null: the
+  // store's own log (RocksDB) is the log.
+  Impl(std::unique_ptr<Store> store, CommittedState committed, WriterOptions options,
+       std::unique_ptr<EventLog> authoritative = nullptr)
       : store_(std::move(store)),
         log_(*store_),
-        writer_(*store_, log_, std::move(committed), std::move(options)) {}
+        authoritative_(std::move(authoritative)),
+        writer_(*store_, log_, std::move(committed),
+                WithAuthoritative(std::move(options), authoritative_.get())) {}
 
   const Store& store() const { return *store_; }
+  // The local copy of the log (every backend keeps one): what readers and replays read.
   const EventLog& log() const { return log_; }
   Writer& writer() { return writer_; }
   const Writer& writer() const { return writer_; }
 
  private:
+  static WriterOptions WithAuthoritative(WriterOptions options, EventLog* authoritative) {
+    options.authoritative = authoritative;
+    return options;
+  }
+
   // In this order: the writer (destroyed first) answers what is queued while the log and the
   // store are still open.
   std::unique_ptr<Store> store_;
   RocksDbLog log_;
+  std::unique_ptr<EventLog> authoritative_;
   Writer writer_;
 };
 

@@ -5,14 +5,34 @@
 
 #include "absl/time/clock.h"
 #include "ledger/audit.h"
+#include "ledger/catch_up.h"
 #include "ledger/chain.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_impl.h"
+#include "ledger/pg/pg_log.h"
+#include "ledger/pg/postgres_log.h"
 #include "ledger/status_macros.h"
 #include "ledger/strings.h"
 
 namespace ledger {
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<EventLog>> OpenPostgresLog(const Options& options,
+                                                          const Store& store) {
+  if (options.postgres_conninfo.empty()) {
+    return absl::InvalidArgumentError("log backend postgres needs a PostgreSQL conninfo");
+  }
+  PgEventLog::Options pg_options;
+  pg_options.commit_deadline_ms = options.postgres_commit_deadline_ms;
+  LEDGER_ASSIGN_OR_RETURN(auto pg, PgEventLog::Open(options.postgres_conninfo,
+                                                    options.postgres_ledger_id, pg_options));
+  return std::make_unique<PostgresLog>(std::move(pg), store.handle(Cf::kIdempotency)->GetID(),
+                                       store.handle(Cf::kCheckpoints)->GetID());
+}
+
+}  // namespace
 
 absl::StatusOr<CommittedState> LoadCommitted(const Store& store) {
   CommittedState state;
@@ -79,6 +99,12 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(Options options) {
       LEDGER_RETURN_IF_ERROR(VerifyRange(log, 1, 0, committed.head));
     }
   }
+  std::unique_ptr<EventLog> authoritative;
+  if (options.log_backend == LogBackend::kPostgres) {
+    LEDGER_ASSIGN_OR_RETURN(authoritative, OpenPostgresLog(options, *store));
+    RocksDbLog local(*store);
+    LEDGER_RETURN_IF_ERROR(CatchUp(*store, local, *authoritative, committed, nullptr).status());
+  }
   WriterOptions writer{.clock_us = std::move(options.clock_us),
                        .on_commit = std::move(options.on_commit),
                        .checkpoint_interval_events = options.checkpoint_interval_events};
@@ -86,7 +112,8 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(Options options) {
     LEDGER_ASSIGN_OR_RETURN(writer.signer, CheckpointSigner::FromPem(options.checkpoint_key_pem));
   }
   return std::unique_ptr<Ledger>(new Ledger(
-      std::make_unique<Impl>(std::move(store), std::move(committed), std::move(writer))));
+      std::make_unique<Impl>(std::move(store), std::move(committed), std::move(writer),
+                             std::move(authoritative))));
 }
 
 }  // namespace ledger

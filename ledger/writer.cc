@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "ledger/apply.h"
+#include "ledger/catch_up.h"
 #include "ledger/dates.h"
 #include "ledger/limits.h"
 #include "ledger/rules.h"
@@ -152,6 +153,7 @@ Writer::Writer(Store& store, EventLog& log, CommittedState committed, WriterOpti
       on_commit_(std::move(options.on_commit)),
       signer_(std::move(options.signer)),
       checkpoint_interval_(std::max<uint64_t>(1, options.checkpoint_interval_events)),
+      authoritative_(options.authoritative),
       committed_(std::move(committed)) {
   writer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "ledger-writer");  // visible in top, perf, gdb
@@ -236,6 +238,11 @@ std::vector<Command*> Writer::TakeGroup() {
 void Writer::CommitGroup(const std::vector<Command*>& group) {
   const int64_t now_us = clock_();
   const absl::CivilDay today = BeijingDay(now_us);
+  if (absl::Status caught_up = CatchUpIfNeeded(); !caught_up.ok()) {
+    RecordStats(group, 0, caught_up, 0);
+    Answer(group, caught_up);
+    return;
+  }
   WorkingState state(store_, log_, WriterView());
   absl::Status status;
   for (Command* c : group) {
@@ -247,6 +254,8 @@ void Writer::CommitGroup(const std::vector<Command*>& group) {
   if (status.ok() && !state.empty()) status = Commit(state, group.size(), now_us, commit_us);
   RecordStats(group, appended, status, commit_us);
   Answer(group, status);
+  // Best effort now, so readers see the log's state; retried before the next group otherwise.
+  CatchUpIfNeeded().IgnoreError();
 }
 
 absl::Status Writer::Execute(Command& c, WorkingState& state, int64_t now_us,
@@ -270,9 +279,7 @@ absl::Status Writer::Commit(WorkingState& state, size_t commands, int64_t now_us
   state.AddProjections(batch);
   AddCheckpoint(state, now_us, batch);
   const auto start = std::chrono::steady_clock::now();
-  absl::Status status = ResumeAfterWriteError();
-  if (status.ok()) status = store_.WriteSynced(batch);
-  if (!status.ok() && write_error_.ok()) SetWriteError(status);
+  const absl::Status status = WriteGroup(state, batch);
   commit_us = std::chrono::duration_cast<std::chrono::microseconds>(
                   std::chrono::steady_clock::now() - start)
                   .count();
@@ -288,6 +295,34 @@ absl::Status Writer::Commit(WorkingState& state, size_t commands, int64_t now_us
     }
     on_commit_(info);
   }
+  return absl::OkStatus();
+}
+
+absl::Status Writer::WriteGroup(WorkingState& state, rocksdb::WriteBatch& batch) {
+  LEDGER_RETURN_IF_ERROR(ResumeAfterWriteError());
+  if (authoritative_ != nullptr) {
+    // Takes the group's references and checkpoints from `batch`; commits before the local
+    // write, so the local store never holds what the log does not.
+    if (absl::Status s = authoritative_->Append(WriterView().head, state.Events(), batch);
+        !s.ok()) {
+      needs_catch_up_ = true;
+      return s;
+    }
+  }
+  absl::Status status = store_.WriteSynced(batch);
+  if (!status.ok()) {
+    if (write_error_.ok()) SetWriteError(status);
+    needs_catch_up_ = authoritative_ != nullptr;
+  }
+  return status;
+}
+
+absl::Status Writer::CatchUpIfNeeded() {
+  if (!needs_catch_up_) return absl::OkStatus();
+  LEDGER_RETURN_IF_ERROR(ResumeAfterWriteError());
+  LEDGER_RETURN_IF_ERROR(
+      CatchUp(store_, log_, *authoritative_, WriterState(), &published_mu_).status());
+  needs_catch_up_ = false;
   return absl::OkStatus();
 }
 

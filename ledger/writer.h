@@ -5,6 +5,10 @@
 // plus the commands before it in its group; a group's events, projections and checkpoint are
 // one synced write; a command is answered only after that write returns, and a failed write
 // applies nothing of the group (on disk or in memory) and fails every command in it.
+// With an authoritative log (postgres), a group is committed there first; when that append or
+// the local write after it fails (in doubt, another writer's head, a storage error) the group
+// is failed and the local store catches up from the authoritative log before the next group
+// is decided, so nothing is decided against a state the log does not hold.
 #ifndef LEDGER_WRITER_H_
 #define LEDGER_WRITER_H_
 
@@ -83,6 +87,10 @@ struct WriterOptions {
   std::function<void(const CommitInfo&)> on_commit;   // may be empty
   std::unique_ptr<CheckpointSigner> signer;           // null: no checkpoints
   uint64_t checkpoint_interval_events = 10'000;
+  // log.backend = postgres: the authoritative log, appended to (and committed) before the local
+  // store's synced write of the events' copy and the projections; it must outlive the writer.
+  // Null: `log` is the only log and its append rides in that write.
+  EventLog* authoritative = nullptr;
 };
 
 class Writer {
@@ -126,9 +134,15 @@ class Writer {
   absl::Status ResumeAfterWriteError();
   void SetWriteError(absl::Status status) ABSL_LOCKS_EXCLUDED(published_mu_);
   void AddCheckpoint(const WorkingState& state, int64_t now_us, rocksdb::WriteBatch& batch);
+  // The group's writes: the authoritative append (if any), then the local synced write.
+  absl::Status WriteGroup(WorkingState& state, rocksdb::WriteBatch& batch);
+  // Replays what the authoritative log holds beyond the local head, when needs_catch_up_.
+  absl::Status CatchUpIfNeeded();
 
   // The writer thread reads committed_ without the lock: it is the only thread that changes it.
   const CommittedState& WriterView() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return committed_; }
+  // For CatchUp, which publishes under published_mu_ itself.
+  CommittedState& WriterState() ABSL_NO_THREAD_SAFETY_ANALYSIS { return committed_; }
 
   Store& store_;
   EventLog& log_;
@@ -136,6 +150,8 @@ class Writer {
   const std::function<void(const CommitInfo&)> on_commit_;
   const std::unique_ptr<CheckpointSigner> signer_;
   const uint64_t checkpoint_interval_;
+  EventLog* const authoritative_;
+  bool needs_catch_up_ = false;  // writer thread only
 
   // Written only by the writer thread, under the lock.
   mutable absl::Mutex published_mu_;

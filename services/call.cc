@@ -52,6 +52,15 @@ grpc::Status NotEnrolled(std::string_view citizen_id) {
                       StrCat(ledger::MaskCitizenId(citizen_id), " is not enrolled"));
 }
 
+grpc::Status WithTrailingReason(grpc::ServerContextBase* context, grpc::Status status) {
+  constexpr std::string_view kInDoubt = "commit_in_doubt";
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      std::string_view(status.error_message()).starts_with(kInDoubt)) {
+    context->AddTrailingMetadata(kReasonMetadataKey, std::string(kInDoubt));
+  }
+  return status;
+}
+
 grpc::Status CallLog::Done(grpc::Status status) {
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();

@@ -34,6 +34,12 @@ grpc::StatusCode ReasonCode(ledger::v1::Reason reason);
 // Maps a storage / internal error from the ledger (UNAVAILABLE, RESOURCE_EXHAUSTED, DATA_LOSS …).
 grpc::Status FromAbsl(const absl::Status& status);
 
+// `status`, with its machine-readable reason attached to `context` when the ledger's message
+// carries one: an append to the replicated log that may or may not have committed (UNAVAILABLE
+// "commit_in_doubt: ...") gets reason `commit_in_doubt`; resend it, its idempotency key
+// resolves it.
+grpc::Status WithTrailingReason(grpc::ServerContextBase* context, grpc::Status status);
+
 // A named limit passed (or a message that does not parse): `limit` is the trailing reason.
 grpc::Status LimitExceeded(grpc::ServerContextBase* context, grpc::StatusCode code,
                            const char* limit, std::string message);
@@ -88,7 +94,7 @@ class Gate {
     CallLog log(method, metrics_);
     auto admitted = Admit(context, method, log);
     if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
-    return log.Done(body(*admitted, log));
+    return log.Done(WithTrailingReason(context, body(*admitted, log)));
   }
 
   Metrics* metrics() const { return metrics_; }

@@ -46,6 +46,11 @@ Schema SchemaOf(LedgerdConfig& config) {
       {"audit",
        {{"checkpoint_key", {&config.checkpoint_key}},
         {"checkpoint_interval_events", {nullptr, nullptr, &config.checkpoint_interval_events}}}},
+      {"log",
+       {{"backend", {&config.log_backend}},
+        {"postgres_conninfo", {&config.postgres_conninfo}},
+        {"postgres_ledger_id", {&config.postgres_ledger_id}},
+        {"commit_deadline_ms", {nullptr, nullptr, &config.commit_deadline_ms}}}},
   };
 }
 
@@ -127,6 +132,18 @@ absl::Status ValidateConfig(const LedgerdConfig& c) {
   if (c.checkpoint_interval_events < 1) {
     return absl::InvalidArgumentError("key 'audit.checkpoint_interval_events': must be at least 1");
   }
+  if (c.log_backend != "rocksdb" && c.log_backend != "postgres") {
+    return absl::InvalidArgumentError("key 'log.backend': must be \"rocksdb\" or \"postgres\"");
+  }
+  if (c.log_backend == "postgres" && c.postgres_conninfo.empty()) {
+    return absl::InvalidArgumentError("key 'log.postgres_conninfo': required by log.backend postgres");
+  }
+  if (c.postgres_ledger_id.empty()) {
+    return absl::InvalidArgumentError("key 'log.postgres_ledger_id': must not be empty");
+  }
+  if (c.commit_deadline_ms < 1 || c.commit_deadline_ms > 3'600'000) {
+    return absl::InvalidArgumentError("key 'log.commit_deadline_ms': must be in [1, 3600000]");
+  }
   if (tls_files == 3 && c.insecure_plaintext) {
     return absl::InvalidArgumentError("'server.insecure_plaintext' and the tls keys exclude each other");
   }
@@ -148,7 +165,12 @@ std::string ToToml(const LedgerdConfig& c) {
                 "listen = ", Quote(c.metrics_listen), "\n",                              //
                 "\n[audit]\n",                                                            //
                 "checkpoint_key = ", Quote(c.checkpoint_key), "\n",                       //
-                "checkpoint_interval_events = ", c.checkpoint_interval_events, "\n");
+                "checkpoint_interval_events = ", c.checkpoint_interval_events, "\n",     //
+                "\n[log]\n",                                                              //
+                "backend = ", Quote(c.log_backend), "\n",                                 //
+                "postgres_conninfo = ", Quote(c.postgres_conninfo), "\n",                 //
+                "postgres_ledger_id = ", Quote(c.postgres_ledger_id), "\n",               //
+                "commit_deadline_ms = ", c.commit_deadline_ms, "\n");
 }
 
 }  // namespace services

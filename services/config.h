@@ -15,6 +15,11 @@
 //   [audit]
 //   checkpoint_key = ""                 # Ed25519 private key (PEM) signing checkpoints; "" = none
 //   checkpoint_interval_events = 10000  # a signed checkpoint every this many events
+//   [log]
+//   backend = "rocksdb"                 # rocksdb (the data directory's own log) | postgres
+//   postgres_conninfo = ""              # libpq conninfo of the PostgreSQL log (postgres)
+//   postgres_ledger_id = "ledger"       # this ledger's id in the shared PostgreSQL tables
+//   commit_deadline_ms = 5000           # a COMMIT not acknowledged by then is in doubt
 //
 // An unknown key, a value of the wrong type or an invalid value stops start-up with the file, the
 // key and the reason.
@@ -40,6 +45,10 @@ struct LedgerdConfig {
   std::string metrics_listen = "127.0.0.1:9464";
   std::string checkpoint_key;
   int64_t checkpoint_interval_events = 10'000;
+  std::string log_backend = "rocksdb";
+  std::string postgres_conninfo;
+  std::string postgres_ledger_id = "ledger";
+  int64_t commit_deadline_ms = 5'000;
 };
 
 // Reads `path` over `base` (keys absent from the file keep their value in `base`).

@@ -63,6 +63,8 @@ struct SettingFlags {
   CLI::Option* log_format = nullptr;
   CLI::Option* checkpoint_key = nullptr;
   CLI::Option* checkpoint_interval = nullptr;
+  CLI::Option* log_backend = nullptr;
+  CLI::Option* postgres_conninfo = nullptr;
 };
 
 void AddSettingFlags(CLI::App& app, SettingFlags& f) {
@@ -84,6 +86,10 @@ void AddSettingFlags(CLI::App& app, SettingFlags& f) {
                                     "Ed25519 private key (PEM) signing checkpoints");
   f.checkpoint_interval = app.add_option("--checkpoint-interval", v.checkpoint_interval_events,
                                          "a signed checkpoint every this many events");
+  f.log_backend = app.add_option("--log-backend", v.log_backend,
+                                 "where the event log is kept: rocksdb or postgres");
+  f.postgres_conninfo = app.add_option("--postgres-conninfo", v.postgres_conninfo,
+                                       "libpq conninfo of the PostgreSQL log (log backend postgres)");
 }
 
 void ApplySettingFlags(const SettingFlags& f, services::LedgerdConfig& config) {
@@ -101,6 +107,8 @@ void ApplySettingFlags(const SettingFlags& f, services::LedgerdConfig& config) {
     config.checkpoint_interval_events = v.checkpoint_interval_events;
   }
   if (f.log_format->count()) config.log_format = v.log_format;
+  if (f.log_backend->count()) config.log_backend = v.log_backend;
+  if (f.postgres_conninfo->count()) config.postgres_conninfo = v.postgres_conninfo;
 }
 
 // The effective configuration: the defaults, overridden by the config file, overridden by the
@@ -232,6 +240,12 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<services::Metrics> metrics;
   ledger::Options options{.data_dir = data_dir, .verify_chain_on_open = verify_chain};
+  if (config.log_backend == "postgres") {
+    options.log_backend = ledger::LogBackend::kPostgres;
+    options.postgres_conninfo = config.postgres_conninfo;
+    options.postgres_ledger_id = config.postgres_ledger_id;
+    options.postgres_commit_deadline_ms = static_cast<int>(config.commit_deadline_ms);
+  }
   server_options.replay_scratch_dir = data_dir + ".replay-scratch";
   if (!UseCheckpointKey(config, options)) return 1;
   if (!metrics_listen.empty()) {

@@ -1,13 +1,36 @@
 #include "tests/support/grpc_node.h"
 
+#include <cstdlib>
 #include <filesystem>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
 #include "gtest/gtest.h"
 #include "ledger/strings.h"
+#include "tests/support/pg_server.h"
 
 namespace ledger::testing {
+
+namespace {
+
+// LEDGER_TEST_LOG_BACKEND=postgres: the process's PostgreSQL server, started on first use and
+// stopped at exit; null (after a test failure) when it does not start.
+PgServer* PostgresForTests() {
+  static const std::unique_ptr<PgServer> server = [] {
+    auto started = PgServer::Start({});
+    EXPECT_TRUE(started.ok()) << started.status();
+    return started.ok() ? std::move(started).value() : nullptr;
+  }();
+  return server.get();
+}
+
+bool PostgresBackendRequested() {
+  const char* backend = std::getenv("LEDGER_TEST_LOG_BACKEND");
+  return backend != nullptr && std::string_view(backend) == "postgres";
+}
+
+}  // namespace
 
 Rpc PushRecords(v1::CollectionService::Stub& stub, grpc::ClientContext& context,
                 const std::vector<v1::CollectionRecord>& records,
@@ -45,13 +68,23 @@ Node::~Node() {
 }
 
 void Node::Start(bool reopen) {
-  if (!reopen) std::filesystem::remove_all(dir_);
-  auto opened = ledger::Ledger::Open({.data_dir = dir_,
-                                      .verify_chain_on_open = options_.verify_chain_on_open,
-                                      .clock_us = options_.clock_us,
-                                      .checkpoint_key_pem = options_.checkpoint_key_pem,
-                                      .checkpoint_interval_events =
-                                          options_.checkpoint_interval_events});
+  if (!reopen) {
+    std::filesystem::remove_all(dir_);
+    ++fresh_starts_;
+  }
+  ledger::Options options{.data_dir = dir_,
+                          .verify_chain_on_open = options_.verify_chain_on_open,
+                          .clock_us = options_.clock_us,
+                          .checkpoint_key_pem = options_.checkpoint_key_pem,
+                          .checkpoint_interval_events = options_.checkpoint_interval_events};
+  if (PostgresBackendRequested()) {
+    PgServer* pg = PostgresForTests();
+    ASSERT_NE(pg, nullptr);
+    options.log_backend = ledger::LogBackend::kPostgres;
+    options.postgres_conninfo = pg->conninfo("grpc-node");
+    options.postgres_ledger_id = StrCat(dir_, "#", fresh_starts_);
+  }
+  auto opened = ledger::Ledger::Open(std::move(options));
   ASSERT_TRUE(opened.ok()) << opened.status();
   ledger_ = *std::move(opened);
   auto running = services::StartServer(*ledger_, {.listen_address = "127.0.0.1:0",

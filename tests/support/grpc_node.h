@@ -1,6 +1,9 @@
 // The in-process server harness of the gRPC tests: one ledger on a temporary RocksDB directory,
 // served in plain text on a free loopback port with a fixed clock, with stubs for every service
 // and helpers for the commands and reads the tests make.
+// With LEDGER_TEST_LOG_BACKEND=postgres in the environment every node keeps its log in
+// PostgreSQL (log.backend = postgres): one private server per process (tests/support/pg_server.h,
+// started by the first node), one ledger id per node and fresh start.
 #ifndef TESTS_SUPPORT_GRPC_NODE_H_
 #define TESTS_SUPPORT_GRPC_NODE_H_
 
@@ -164,6 +167,7 @@ class Node {
   std::unique_ptr<v1::FundService::Stub> funds_;
   std::unique_ptr<v1::AuditService::Stub> audit_;
   int funds_refs_ = 0;
+  int fresh_starts_ = 0;  // names the node's PostgreSQL ledger: a fresh start begins a new log
 };
 
 }  // namespace ledger::testing

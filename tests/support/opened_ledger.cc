@@ -32,11 +32,13 @@ void OpenedLedgerTest::TearDown() {
 
 void OpenedLedgerTest::Open(bool verify_chain) {
   ledger_.reset();
-  auto opened = Ledger::Open({.data_dir = dir_.string(),
-                              .verify_chain_on_open = verify_chain,
-                              .clock_us = [this] { return NowUs(); },
-                              .checkpoint_key_pem = checkpoint_key_pem_,
-                              .checkpoint_interval_events = checkpoint_interval_events_});
+  Options options{.data_dir = dir_.string(),
+                  .verify_chain_on_open = verify_chain,
+                  .clock_us = [this] { return NowUs(); },
+                  .checkpoint_key_pem = checkpoint_key_pem_,
+                  .checkpoint_interval_events = checkpoint_interval_events_};
+  if (configure_) configure_(options);
+  auto opened = Ledger::Open(std::move(options));
   ASSERT_TRUE(opened.ok()) << opened.status();
   ledger_ = std::move(*opened);
 }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -86,6 +87,8 @@ class OpenedLedgerTest : public ::testing::Test {
   std::string region_ = kRegion;
   std::string checkpoint_key_pem_;
   uint64_t checkpoint_interval_events_ = 10'000;
+  // Applied last to the options Open() builds (e.g. the log backend); empty: none.
+  std::function<void(Options&)> configure_;
 
   std::filesystem::path dir_;
   std::unique_ptr<Ledger> ledger_;
