@@ -112,7 +112,11 @@ expect "$(run transfer in "$C" --from-region 222401 --to-region 222402 --date 20
   --ref ZR-2026-001)" "^transferred in: sequence=" "transfer in"
 out=$(run account "$C")
 expect "$out" "^region +222402$" "C's region after transfer in"
-expect "$out" "^total +$total_c yuan$" "C's balance travelled with C"
+# The transfer out first credits the 2026 interest to the date of the transfer (January to March).
+interest_c=$(run statement "$C" --year 2026 | sed -nE 's/^interest +//p')
+(( $(fen "$interest_c") > 0 )) || fail "no interest to the date of the transfer: $interest_c"
+expect "$out" "^total +$(yuan $(( $(fen "$total_c") + $(fen "$interest_c") ))) yuan$" \
+  "C's balance travelled with C, with its interest to the date"
 
 # Benefits: Y is too young; A is determined from February 2026.
 reject REASON_NOT_ELIGIBLE benefit determine "$Y" --date 2026-02-10 --ref DY-2026-000
