@@ -69,6 +69,13 @@ struct Options {
   std::string postgres_conninfo;
   std::string postgres_ledger_id = "ledger";
   int postgres_commit_deadline_ms = 5'000;
+  // kPostgres on a node under Patroni (deploy/ha/): true while this node's PostgreSQL is the
+  // primary; asked by the writer before every group and every 100 ms when idle, so it must be
+  // quick (ledgerd's answers from a cached poll of Patroni's REST API). While false, writes are
+  // answered UNAVAILABLE "not_leader: …" and the projections follow the log up to the
+  // acknowledged sequence the writer publishes (ledger/replication.h). Null: this node always
+  // writes, and Open catches up from PostgreSQL before it returns.
+  std::function<bool()> postgres_is_primary;
   // Re-hash the whole log when opening (O(events)). When false, only the chain head is checked
   // against the last event.
   bool verify_chain_on_open = true;

@@ -19,13 +19,16 @@ class Ledger::Impl {
  public:
   // `authoritative`: the log.backend = postgres log the writer appends to first; null: the
   // store's own log (RocksDB) is the log.
+  // `replication`: with `authoritative`, on a node under Patroni (ledger/replication.h).
   Impl(std::unique_ptr<Store> store, CommittedState committed, WriterOptions options,
-       std::unique_ptr<EventLog> authoritative = nullptr)
+       std::unique_ptr<EventLog> authoritative = nullptr,
+       std::unique_ptr<Replication> replication = nullptr)
       : store_(std::move(store)),
         log_(*store_),
         authoritative_(std::move(authoritative)),
+        replication_(std::move(replication)),
         writer_(*store_, log_, std::move(committed),
-                WithAuthoritative(std::move(options), authoritative_.get())) {}
+                WithAuthoritative(std::move(options), authoritative_.get(), replication_.get())) {}
 
   const Store& store() const { return *store_; }
   // The local copy of the log (every backend keeps one): what readers and replays read.
@@ -34,8 +37,10 @@ class Ledger::Impl {
   const Writer& writer() const { return writer_; }
 
  private:
-  static WriterOptions WithAuthoritative(WriterOptions options, EventLog* authoritative) {
+  static WriterOptions WithAuthoritative(WriterOptions options, EventLog* authoritative,
+                                         Replication* replication) {
     options.authoritative = authoritative;
+    options.replication = replication;
     return options;
   }
 
@@ -44,6 +49,7 @@ class Ledger::Impl {
   std::unique_ptr<Store> store_;
   RocksDbLog log_;
   std::unique_ptr<EventLog> authoritative_;
+  std::unique_ptr<Replication> replication_;
   Writer writer_;
 };
 

@@ -11,6 +11,7 @@
 #include "ledger/ledger.h"
 #include "ledger/ledger_impl.h"
 #include "ledger/pg/pg_log.h"
+#include "ledger/pg/pg_replication.h"
 #include "ledger/pg/postgres_log.h"
 #include "ledger/status_macros.h"
 #include "ledger/strings.h"
@@ -19,13 +20,16 @@ namespace ledger {
 
 namespace {
 
-absl::StatusOr<std::unique_ptr<EventLog>> OpenPostgresLog(const Options& options,
-                                                          const Store& store) {
+// Under Patroni (options.postgres_is_primary set) no term is begun here: the writer begins one
+// once this node is primary, and until then follows the acknowledged log.
+absl::StatusOr<std::unique_ptr<PostgresLog>> OpenPostgresLog(const Options& options,
+                                                             const Store& store) {
   if (options.postgres_conninfo.empty()) {
     return absl::InvalidArgumentError("log backend postgres needs a PostgreSQL conninfo");
   }
   PgEventLog::Options pg_options;
   pg_options.commit_deadline_ms = options.postgres_commit_deadline_ms;
+  pg_options.defer_term = static_cast<bool>(options.postgres_is_primary);
   LEDGER_ASSIGN_OR_RETURN(auto pg, PgEventLog::Open(options.postgres_conninfo,
                                                     options.postgres_ledger_id, pg_options));
   return std::make_unique<PostgresLog>(std::move(pg), store.handle(Cf::kIdempotency)->GetID(),
@@ -99,11 +103,18 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(Options options) {
       LEDGER_RETURN_IF_ERROR(VerifyRange(log, 1, 0, committed.head));
     }
   }
-  std::unique_ptr<EventLog> authoritative;
+  std::unique_ptr<PostgresLog> authoritative;
+  std::unique_ptr<Replication> replication;
   if (options.log_backend == LogBackend::kPostgres) {
     LEDGER_ASSIGN_OR_RETURN(authoritative, OpenPostgresLog(options, *store));
-    RocksDbLog local(*store);
-    LEDGER_RETURN_IF_ERROR(CatchUp(*store, local, *authoritative, committed, nullptr).status());
+    if (options.postgres_is_primary) {
+      replication = std::make_unique<PgReplication>(
+          authoritative->pg(), options.postgres_is_primary, options.postgres_conninfo,
+          options.postgres_ledger_id, PgEventLog::Options().statement_deadline_ms);
+    } else {
+      RocksDbLog local(*store);
+      LEDGER_RETURN_IF_ERROR(CatchUp(*store, local, *authoritative, committed, nullptr).status());
+    }
   }
   WriterOptions writer{.clock_us = std::move(options.clock_us),
                        .on_commit = std::move(options.on_commit),
@@ -113,7 +124,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(Options options) {
   }
   return std::unique_ptr<Ledger>(new Ledger(
       std::make_unique<Impl>(std::move(store), std::move(committed), std::move(writer),
-                             std::move(authoritative))));
+                             std::move(authoritative), std::move(replication))));
 }
 
 }  // namespace ledger

@@ -20,6 +20,10 @@ namespace ledger {
 
 namespace {
 
+// With replication: how long the writer waits for a command before it publishes (leader) or
+// follows the log (follower), and so how stale a follower's projections may be.
+constexpr auto kReplicationTick = std::chrono::milliseconds(100);
+
 // What deciding one command needs besides its request.
 struct Step {
   WorkingState& state;
@@ -154,6 +158,7 @@ Writer::Writer(Store& store, EventLog& log, CommittedState committed, WriterOpti
       signer_(std::move(options.signer)),
       checkpoint_interval_(std::max<uint64_t>(1, options.checkpoint_interval_events)),
       authoritative_(options.authoritative),
+      replication_(options.replication),
       committed_(std::move(committed)) {
   writer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "ledger-writer");  // visible in top, perf, gdb
@@ -209,17 +214,59 @@ absl::Status Writer::WriteState() const {
 
 void Writer::WriterLoop() {
   for (;;) {
-    const std::vector<Command*> group = TakeGroup();
-    if (group.empty()) return;  // stopping, and everything queued has been answered
-    CommitGroup(group);
+    bool stopping = false;
+    const std::vector<Command*> group = TakeGroup(stopping);
+    if (group.empty()) {
+      if (stopping) return;  // everything queued has been answered
+      Idle();
+    } else if (replication_ != nullptr && !Leading()) {
+      RecordStats(group, 0, absl::OkStatus(), 0);
+      Answer(group, absl::UnavailableError(
+                        "not_leader: this node's PostgreSQL is not the primary (Patroni); "
+                        "send writes to the leader"));
+    } else {
+      CommitGroup(group);
+    }
   }
 }
 
-std::vector<Command*> Writer::TakeGroup() {
+bool Writer::Leading() {
+  const bool primary = replication_->IsPrimary();
+  if (primary && !leading_) needs_catch_up_ = true;  // a new term, and what it holds
+  if (!primary && leading_) {
+    replication_->Resign();
+    needs_catch_up_ = false;
+  }
+  leading_ = primary;
+  return leading_;
+}
+
+void Writer::Idle() {
+  if (replication_ == nullptr) return;
+  if (Leading()) {
+    // Errors are the next append's to report (the term ends on them).
+    if (CatchUpIfNeeded().ok()) replication_->PublishAcknowledged().IgnoreError();
+    return;
+  }
+  const EventLog& acknowledged = replication_->Acknowledged();
+  absl::StatusOr<ChainHead> head = acknowledged.DurableHead();
+  if (!head.ok() || head->sequence <= WriterView().head.sequence) return;
+  // A failure (the node's PostgreSQL restarting, a damaged event) leaves the projections where
+  // they are; the next tick tries again.
+  CatchUp(store_, log_, acknowledged, WriterState(), &published_mu_).IgnoreError();
+}
+
+std::vector<Command*> Writer::TakeGroup(bool& stopping) {
   std::vector<Command*> group;
   {
     std::unique_lock lock(queue_mu_);
-    queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    const auto ready = [&] { return stopping_ || !queue_.empty(); };
+    if (replication_ != nullptr) {
+      queue_cv_.wait_for(lock, kReplicationTick, ready);
+    } else {
+      queue_cv_.wait(lock, ready);
+    }
+    stopping = stopping_;
     size_t weight = 0;
     while (!queue_.empty() &&
            (group.empty() || weight + queue_.front()->weight() <= kCommitRecordsMax)) {

@@ -35,6 +35,7 @@
 #include "ledger/event_log.h"
 #include "ledger/ledger.h"
 #include "ledger/lifecycle.h"
+#include "ledger/replication.h"
 #include "ledger/store.h"
 #include "ledger/working_state.h"
 
@@ -91,6 +92,9 @@ struct WriterOptions {
   // store's synced write of the events' copy and the projections; it must outlive the writer.
   // Null: `log` is the only log and its append rides in that write.
   EventLog* authoritative = nullptr;
+  // With `authoritative`, on a node under Patroni: decides per group whether this node writes
+  // (ledger/replication.h); must outlive the writer. Null: this node always writes.
+  Replication* replication = nullptr;
 };
 
 class Writer {
@@ -120,9 +124,16 @@ class Writer {
 
  private:
   void WriterLoop();
-  // The next group: queued commands in order up to kCommitRecordsMax; empty once stopping and
-  // drained.
-  std::vector<Command*> TakeGroup() ABSL_LOCKS_EXCLUDED(queue_mu_);
+  // The next group: queued commands in order up to kCommitRecordsMax. Empty when `stopping`
+  // (and drained) or, with replication, after kReplicationTick without a command.
+  std::vector<Command*> TakeGroup(bool& stopping) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  // With replication: whether this node writes now. On becoming primary the next group (or
+  // idle tick) first catches up from the authoritative log in a new term; on ceasing to be,
+  // the term ends.
+  bool Leading();
+  // With replication, no command for a tick: the leader publishes its acknowledged head; a
+  // follower applies what the acknowledged log holds beyond the local head.
+  void Idle();
   void CommitGroup(const std::vector<Command*>& group);
   absl::Status Execute(Command& c, WorkingState& state, int64_t now_us, absl::CivilDay today);
   // Appends the group's events, commits them with the projections, publishes, calls on_commit.
@@ -151,7 +162,9 @@ class Writer {
   const std::unique_ptr<CheckpointSigner> signer_;
   const uint64_t checkpoint_interval_;
   EventLog* const authoritative_;
+  Replication* const replication_;
   bool needs_catch_up_ = false;  // writer thread only
+  bool leading_ = false;         // writer thread only (with replication)
 
   // Written only by the writer thread, under the lock.
   mutable absl::Mutex published_mu_;

@@ -1,6 +1,11 @@
 #include "services/call.h"
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
 #include <utility>
+
+#include "absl/strings/numbers.h"
 
 #include "ledger/citizen_id.h"
 #include "ledger/strings.h"
@@ -52,11 +57,17 @@ grpc::Status NotEnrolled(std::string_view citizen_id) {
                       StrCat(ledger::MaskCitizenId(citizen_id), " is not enrolled"));
 }
 
-grpc::Status WithTrailingReason(grpc::ServerContextBase* context, grpc::Status status) {
-  constexpr std::string_view kInDoubt = "commit_in_doubt";
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-      std::string_view(status.error_message()).starts_with(kInDoubt)) {
-    context->AddTrailingMetadata(kReasonMetadataKey, std::string(kInDoubt));
+grpc::Status Gate::WithReason(grpc::ServerContextBase* context, grpc::Status status) const {
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+  const std::string message = status.error_message();  // grpc::Status returns a copy
+  for (std::string_view reason : {"commit_in_doubt", "not_leader"}) {
+    if (!message.starts_with(reason)) continue;
+    context->AddTrailingMetadata(kReasonMetadataKey, std::string(reason));
+    if (reason == "not_leader" && leader_hint_) {
+      if (std::string leader = leader_hint_(); !leader.empty()) {
+        context->AddTrailingMetadata(kLeaderMetadataKey, leader);
+      }
+    }
   }
   return status;
 }
@@ -86,7 +97,33 @@ absl::StatusOr<Gate::Admitted> Gate::Admit(grpc::ServerContextBase* context, con
     context->AddTrailingMetadata(kReasonMetadataKey, "starting");
     return absl::UnavailableError("the ledger is starting (verifying its log); retry shortly");
   }
+  if (absl::Status applied = AwaitMinSequence(context, *ledger); !applied.ok()) return applied;
   return Admitted{std::move(*caller), *ledger};
+}
+
+absl::Status AwaitMinSequence(grpc::ServerContextBase* context, const ledger::Ledger& ledger) {
+  const auto& metadata = context->client_metadata();
+  const auto it = metadata.find(kMinSequenceMetadataKey);
+  if (it == metadata.end()) return absl::OkStatus();
+  uint64_t min = 0;
+  if (!absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &min)) {
+    context->AddTrailingMetadata(kReasonMetadataKey, "malformed_message");
+    return absl::InvalidArgumentError(
+        StrCat(kMinSequenceMetadataKey, " must be a sequence number (decimal)"));
+  }
+  // Up to 5 s, and never past the call's own deadline.
+  const auto give_up = std::min(std::chrono::system_clock::now() + std::chrono::seconds(5),
+                                context->deadline() - std::chrono::milliseconds(50));
+  uint64_t applied = ledger.Head().sequence;
+  while (applied < min && std::chrono::system_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    applied = ledger.Head().sequence;
+  }
+  if (applied >= min) return absl::OkStatus();
+  context->AddTrailingMetadata(kReasonMetadataKey, "behind");
+  return absl::UnavailableError(StrCat("behind: this node has applied the log up to sequence ",
+                                       applied, ", the call asks for ", min,
+                                       "; retry, or read on the leader"));
 }
 
 grpc::Status RunAccountCommand(const Gate& gate, grpc::ServerContext* context,

@@ -34,11 +34,15 @@ grpc::StatusCode ReasonCode(ledger::v1::Reason reason);
 // Maps a storage / internal error from the ledger (UNAVAILABLE, RESOURCE_EXHAUSTED, DATA_LOSS …).
 grpc::Status FromAbsl(const absl::Status& status);
 
-// `status`, with its machine-readable reason attached to `context` when the ledger's message
-// carries one: an append to the replicated log that may or may not have committed (UNAVAILABLE
-// "commit_in_doubt: ...") gets reason `commit_in_doubt`; resend it, its idempotency key
-// resolves it.
-grpc::Status WithTrailingReason(grpc::ServerContextBase* context, grpc::Status status);
+// Request metadata of a read that must see at least this sequence (a write's answer, read on
+// another node of a replicated ledger): the call waits up to 5 s (within its deadline) until
+// this node has applied it, else UNAVAILABLE reason `behind`.
+inline constexpr char kMinSequenceMetadataKey[] = "ledger-min-sequence";
+absl::Status AwaitMinSequence(grpc::ServerContextBase* context, const ledger::Ledger& ledger);
+
+// Trailing-metadata key of a write refused "not_leader": the leader's ledgerd address, when
+// this node knows it.
+inline constexpr char kLeaderMetadataKey[] = "ledger-leader";
 
 // A named limit passed (or a message that does not parse): `limit` is the trailing reason.
 grpc::Status LimitExceeded(grpc::ServerContextBase* context, grpc::StatusCode code,
@@ -75,8 +79,9 @@ class CallLog {
 // call's log line) and find the ledger, which is absent while ledgerd is still opening it.
 class Gate {
  public:
-  Gate(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics)
-      : ledger_(ledger), auth_(auth), metrics_(metrics) {}
+  Gate(const std::atomic<ledger::Ledger*>& ledger, const Authorizer& auth, Metrics* metrics,
+       std::function<std::string()> leader_hint = {})
+      : ledger_(ledger), auth_(auth), metrics_(metrics), leader_hint_(std::move(leader_hint)) {}
 
   struct Admitted {
     Caller caller;
@@ -94,8 +99,15 @@ class Gate {
     CallLog log(method, metrics_);
     auto admitted = Admit(context, method, log);
     if (!admitted.ok()) return log.Done(FromAbsl(admitted.status()));
-    return log.Done(WithTrailingReason(context, body(*admitted, log)));
+    return log.Done(WithReason(context, body(*admitted, log)));
   }
+
+  // `status`, with its machine-readable reason attached to `context` when the ledger's message
+  // carries one (both UNAVAILABLE, both safe to resend: an idempotency key resolves it):
+  //   commit_in_doubt  an append to the replicated log that may or may not have committed;
+  //   not_leader       this node does not write now; `ledger-leader` names the node that does,
+  //                    when known.
+  grpc::Status WithReason(grpc::ServerContextBase* context, grpc::Status status) const;
 
   Metrics* metrics() const { return metrics_; }
 
@@ -103,6 +115,7 @@ class Gate {
   const std::atomic<ledger::Ledger*>& ledger_;
   const Authorizer& auth_;
   Metrics* metrics_;
+  std::function<std::string()> leader_hint_;
 };
 
 // The answer to a single ledger command (enrol, adopt): a storage error, its typed rejection, or

@@ -38,6 +38,7 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
                            const Gate& gate, std::atomic<int>& open_streams)
       : context_(context),
         response_bytes_(response),
+        gate_(gate),
         log_(methods::kStreamCollections, gate.metrics()),
         open_streams_(open_streams),
         deadline_(std::chrono::steady_clock::now() +
@@ -176,7 +177,8 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
     if (action == Action::kRead) {
       StartRead(&request_bytes_);
     } else if (action == Action::kFinish) {
-      grpc::Status status = failed_.ok() ? std::move(end_status_) : FromAbsl(failed_);
+      grpc::Status status =
+          failed_.ok() ? std::move(end_status_) : gate_.WithReason(context_, FromAbsl(failed_));
       log_.set_records(received_);
       if (status.ok()) {
         bool own_buffer = false;
@@ -191,6 +193,7 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
 
   grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_bytes_;
+  const Gate& gate_;  // the service's, which outlives its calls
   CallLog log_;
   std::atomic<int>& open_streams_;  // this stream holds a slot from admission until Act(kFinish)
   const std::chrono::steady_clock::time_point deadline_;
@@ -219,7 +222,10 @@ class PushCollectionsReactor final : public grpc::ServerUnaryReactor {
  public:
   PushCollectionsReactor(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
                          grpc::ByteBuffer* response, const Gate& gate)
-      : response_bytes_(response), log_(methods::kPushCollections, gate.metrics()) {
+      : context_(context),
+        response_bytes_(response),
+        gate_(gate),
+        log_(methods::kPushCollections, gate.metrics()) {
     auto admitted = gate.Admit(context, methods::kPushCollections, log_);
     if (!admitted.ok()) {
       Finish(log_.Done(FromAbsl(admitted.status())));
@@ -260,7 +266,7 @@ class PushCollectionsReactor final : public grpc::ServerUnaryReactor {
     if (arrivals_.fetch_add(1) == 0) return;
     auto outcomes = push_->Wait();
     if (!outcomes.ok()) {
-      Finish(log_.Done(FromAbsl(outcomes.status())));
+      Finish(log_.Done(gate_.WithReason(context_, FromAbsl(outcomes.status()))));
       return;
     }
     v1::PushCollectionsResponse response;
@@ -270,7 +276,9 @@ class PushCollectionsReactor final : public grpc::ServerUnaryReactor {
         response, response_bytes_, &own_buffer)));
   }
 
+  grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_bytes_;
+  const Gate& gate_;  // the service's, which outlives its calls
   CallLog log_;
   v1::PushCollectionsRequest request_;
   std::optional<ScopedPush> push_;

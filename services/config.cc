@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "ledger/strings.h"
+#include "services/patroni.h"
 #include "toml++/toml.h"
 
 namespace services {
@@ -51,6 +52,7 @@ Schema SchemaOf(LedgerdConfig& config) {
         {"postgres_conninfo", {&config.postgres_conninfo}},
         {"postgres_ledger_id", {&config.postgres_ledger_id}},
         {"commit_deadline_ms", {nullptr, nullptr, &config.commit_deadline_ms}}}},
+      {"ha", {{"patroni_url", {&config.patroni_url}}, {"peers", {&config.ha_peers}}}},
   };
 }
 
@@ -144,6 +146,15 @@ absl::Status ValidateConfig(const LedgerdConfig& c) {
   if (c.commit_deadline_ms < 1 || c.commit_deadline_ms > 3'600'000) {
     return absl::InvalidArgumentError("key 'log.commit_deadline_ms': must be in [1, 3600000]");
   }
+  if (!c.patroni_url.empty() && c.log_backend != "postgres") {
+    return absl::InvalidArgumentError("key 'ha.patroni_url': needs log.backend postgres");
+  }
+  if (!c.patroni_url.starts_with("http://") && !c.patroni_url.empty()) {
+    return absl::InvalidArgumentError("key 'ha.patroni_url': must be http://host:port");
+  }
+  if (auto peers = ParsePeers(c.ha_peers); !peers.ok()) {
+    return absl::InvalidArgumentError(StrCat("key 'ha.peers': ", std::string(peers.status().message())));
+  }
   if (tls_files == 3 && c.insecure_plaintext) {
     return absl::InvalidArgumentError("'server.insecure_plaintext' and the tls keys exclude each other");
   }
@@ -170,7 +181,10 @@ std::string ToToml(const LedgerdConfig& c) {
                 "backend = ", Quote(c.log_backend), "\n",                                 //
                 "postgres_conninfo = ", Quote(c.postgres_conninfo), "\n",                 //
                 "postgres_ledger_id = ", Quote(c.postgres_ledger_id), "\n",               //
-                "commit_deadline_ms = ", c.commit_deadline_ms, "\n");
+                "commit_deadline_ms = ", c.commit_deadline_ms, "\n",                     //
+                "\n[ha]\n",                                                              //
+                "patroni_url = ", Quote(c.patroni_url), "\n",                             //
+                "peers = ", Quote(c.ha_peers), "\n");
 }
 
 }  // namespace services

@@ -20,6 +20,10 @@
 //   postgres_conninfo = ""              # libpq conninfo of the PostgreSQL log (postgres)
 //   postgres_ledger_id = "ledger"       # this ledger's id in the shared PostgreSQL tables
 //   commit_deadline_ms = 5000           # a COMMIT not acknowledged by then is in doubt
+//   [ha]                                # log.backend = postgres under Patroni (deploy/ha/)
+//   patroni_url = ""                    # this node's Patroni REST API, e.g. http://127.0.0.1:8008;
+//                                       # "" = this node always writes (no Patroni)
+//   peers = ""                          # leader hints: "pg1=host:port,pg2=…" (member → ledgerd)
 //
 // An unknown key, a value of the wrong type or an invalid value stops start-up with the file, the
 // key and the reason.
@@ -49,6 +53,8 @@ struct LedgerdConfig {
   std::string postgres_conninfo;
   std::string postgres_ledger_id = "ledger";
   int64_t commit_deadline_ms = 5'000;
+  std::string patroni_url;
+  std::string ha_peers;
 };
 
 // Reads `path` over `base` (keys absent from the file keep their value in `base`).

@@ -13,6 +13,7 @@
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
 #include "services/config.h"
+#include "services/patroni.h"
 #include "services/services.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/spdlog.h"
@@ -65,6 +66,8 @@ struct SettingFlags {
   CLI::Option* checkpoint_interval = nullptr;
   CLI::Option* log_backend = nullptr;
   CLI::Option* postgres_conninfo = nullptr;
+  CLI::Option* patroni_url = nullptr;
+  CLI::Option* ha_peers = nullptr;
 };
 
 void AddSettingFlags(CLI::App& app, SettingFlags& f) {
@@ -90,6 +93,11 @@ void AddSettingFlags(CLI::App& app, SettingFlags& f) {
                                  "where the event log is kept: rocksdb or postgres");
   f.postgres_conninfo = app.add_option("--postgres-conninfo", v.postgres_conninfo,
                                        "libpq conninfo of the PostgreSQL log (log backend postgres)");
+  f.patroni_url = app.add_option("--patroni-url", v.patroni_url,
+                                 "this node's Patroni REST API (http://host:port): write only while "
+                                 "it names this node's PostgreSQL the primary");
+  f.ha_peers = app.add_option("--ha-peers", v.ha_peers,
+                              "leader hints: Patroni member name=ledgerd host:port, comma-separated");
 }
 
 void ApplySettingFlags(const SettingFlags& f, services::LedgerdConfig& config) {
@@ -109,6 +117,28 @@ void ApplySettingFlags(const SettingFlags& f, services::LedgerdConfig& config) {
   if (f.log_format->count()) config.log_format = v.log_format;
   if (f.log_backend->count()) config.log_backend = v.log_backend;
   if (f.postgres_conninfo->count()) config.postgres_conninfo = v.postgres_conninfo;
+  if (f.patroni_url->count()) config.patroni_url = v.patroni_url;
+  if (f.ha_peers->count()) config.ha_peers = v.ha_peers;
+}
+
+// Under Patroni: the watch the writer asks before every group, and the leader hint a refused
+// write carries. Null (and true) without Patroni.
+bool WatchPatroni(const services::LedgerdConfig& config, ledger::Options& options,
+                  services::ServerOptions& server_options,
+                  std::unique_ptr<services::PatroniWatch>& watch) {
+  if (config.patroni_url.empty()) return true;
+  auto started = services::PatroniWatch::Start(
+      {.url = config.patroni_url, .peers = *services::ParsePeers(config.ha_peers)});
+  if (!started.ok()) {
+    spdlog::critical("{}", std::string(started.status().message()));
+    return false;
+  }
+  watch = std::move(*started);
+  options.postgres_is_primary = [w = watch.get()] { return w->IsPrimary(); };
+  server_options.leader_hint = [w = watch.get()] { return w->LeaderHint(); };
+  spdlog::info("writes follow Patroni at {}: served only while it names this node primary",
+               config.patroni_url);
+  return true;
 }
 
 // The effective configuration: the defaults, overridden by the config file, overridden by the
@@ -248,6 +278,8 @@ int main(int argc, char** argv) {
   }
   server_options.replay_scratch_dir = data_dir + ".replay-scratch";
   if (!UseCheckpointKey(config, options)) return 1;
+  std::unique_ptr<services::PatroniWatch> patroni;  // outlives the ledger and the server
+  if (!WatchPatroni(config, options, server_options, patroni)) return 1;
   if (!metrics_listen.empty()) {
     auto started = services::Metrics::Start(metrics_listen);
     if (!started.ok()) {

@@ -80,7 +80,7 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
   RunningServer running;
   running.ledger = std::make_unique<std::atomic<ledger::Ledger*>>(nullptr);
   running.authorizer = std::make_unique<Authorizer>(options.insecure_plaintext);
-  const Gate gate(*running.ledger, *running.authorizer, options.metrics);
+  const Gate gate(*running.ledger, *running.authorizer, options.metrics, options.leader_hint);
   running.collection = NewCollectionService(gate);
   running.account = NewAccountService(gate);
   running.policy = NewPolicyService(gate);

@@ -41,6 +41,9 @@ struct ServerOptions {
   std::optional<TlsFiles> tls;
   // Plain text, for loopback development only: every caller has every role.
   bool insecure_plaintext = false;
+  // Under Patroni: the leader's ledgerd address ("" unknown), sent with a write refused
+  // "not_leader" (trailing metadata ledger-leader). Empty: no hints.
+  std::function<std::string()> leader_hint;
   // Where to count calls (ledger_rpc_*); nullptr: nowhere. Must outlive the server.
   Metrics* metrics = nullptr;
   // Scratch directory AuditService.ReplayCompare rebuilds the projections into (replaced and

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the ledger builds and tests with. Idempotent: when every
+# Installs the Debian 12 packages the ledger builds and tests with (`--ha`: and the three-node
+# cluster's Patroni and etcd). Idempotent: when every
 # package is already installed it changes nothing and makes no network call.
 set -euo pipefail
 
@@ -14,6 +15,10 @@ packages=(
   # reliability and reports: libFuzzer targets (clang), the HTML report's headless screenshot
   clang libclang-rt-14-dev chromium fonts-wqy-microhei
 )
+# --ha: the three-node cluster (deploy/ha/local-cluster.sh, tests/ha/failover.sh) as well.
+if [[ "${1:-}" == "--ha" ]]; then
+  packages+=(patroni etcd-server etcd-client curl python3)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS ledger_log.chain_head (
   seq    bigint NOT NULL CHECK (seq >= 0),
   hash   bytea  NOT NULL CHECK (octet_length(hash) = 32),
   epoch  bigint NOT NULL,
-  writer text   NOT NULL);
+  writer text   NOT NULL,
+  acked_seq bigint NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS ledger_log.checkpoints (
   ledger     text   NOT NULL,
   seq        bigint NOT NULL,
@@ -117,7 +118,7 @@ absl::StatusOr<std::unique_ptr<PgEventLog>> PgEventLog::Open(std::string conninf
   if (ledger_id.empty()) return absl::InvalidArgumentError("empty ledger id");
   std::unique_ptr<PgEventLog> log(
       new PgEventLog(std::move(conninfo), std::move(ledger_id), std::move(options)));
-  {
+  if (!log->options_.defer_term) {
     absl::MutexLock lock(&log->mu_);
     LEDGER_RETURN_IF_ERROR(log->EnsureTerm());
   }
@@ -176,12 +177,13 @@ absl::Status PgEventLog::BeginTerm() {
   LEDGER_ASSIGN_OR_RETURN(
       pg::ResultPtr term,
       conn_->Exec("UPDATE ledger_log.chain_head SET epoch = epoch + 1, writer = $2 "
-                  "WHERE ledger = $1 RETURNING seq, hash, epoch",
+                  "WHERE ledger = $1 RETURNING seq, hash, epoch, acked_seq",
                   {pg::Text(ledger_id_), pg::Text(options_.writer_name)}, deadline));
   if (PQntuples(term.get()) != 1) return absl::DataLossError("the ledger's chain_head row is gone");
   ChainHead head{static_cast<uint64_t>(pg::DecodeInt8(pg::Cell(term.get(), 0, 0))),
                  std::string(pg::Cell(term.get(), 0, 1))};
   const auto epoch = static_cast<uint64_t>(pg::DecodeInt8(pg::Cell(term.get(), 0, 2)));
+  const auto acked = static_cast<uint64_t>(pg::DecodeInt8(pg::Cell(term.get(), 0, 3)));
   std::string head_event_hash = GenesisHash();
   if (head.sequence > 0) {
     LEDGER_ASSIGN_OR_RETURN(
@@ -199,13 +201,14 @@ absl::Status PgEventLog::BeginTerm() {
       conn_->Commit(absl::Now() + absl::Milliseconds(options_.commit_deadline_ms)));
   head_ = std::move(head);
   epoch_ = epoch;
+  published_ = acked;
   return absl::OkStatus();
 }
 
 absl::Status PgEventLog::CompareAndSet(const ChainHead& next, absl::string_view what) {
   LEDGER_ASSIGN_OR_RETURN(
       pg::ResultPtr r,
-      conn_->Exec("UPDATE ledger_log.chain_head SET seq = $5, hash = $6 "
+      conn_->Exec("UPDATE ledger_log.chain_head SET seq = $5, hash = $6, acked_seq = $2 "
                   "WHERE ledger = $1 AND seq = $2 AND hash = $3 AND epoch = $4",
                   {pg::Text(ledger_id_), pg::Int8(static_cast<int64_t>(head_.sequence)),
                    pg::Bytea(head_.hash), pg::Int8(static_cast<int64_t>(epoch_)),
@@ -314,6 +317,7 @@ absl::StatusOr<ChainHead> PgEventLog::Append(
       !s.ok()) {
     return EndTerm(std::move(s));  // in doubt: the next term's head tells
   }
+  published_ = expected.sequence;
   head_ = ChainHead{new_seq, Sha256(envelopes.back())};
   return head_;
 }
@@ -339,7 +343,27 @@ absl::StatusOr<absl::flat_hash_map<std::string, std::string>> PgEventLog::Resolv
   if (conn_ == nullptr) return s;  // fenced
   if (s.ok()) s = conn_->Commit(absl::Now() + absl::Milliseconds(options_.commit_deadline_ms));
   if (!s.ok()) return EndTerm(std::move(s));
+  published_ = head_.sequence;
   return found;
+}
+
+absl::Status PgEventLog::PublishAcknowledged() {
+  absl::MutexLock lock(&mu_);
+  LEDGER_RETURN_IF_ERROR(CheckUsable());
+  if (conn_ == nullptr || published_ >= head_.sequence) return absl::OkStatus();
+  absl::Status s = conn_->Exec("BEGIN", {}, StatementDeadline()).status();
+  if (s.ok()) s = CompareAndSet(head_, "publishing the acknowledged head");
+  if (conn_ == nullptr) return s;  // fenced
+  if (s.ok()) s = conn_->Commit(absl::Now() + absl::Milliseconds(options_.commit_deadline_ms));
+  if (!s.ok()) return EndTerm(std::move(s));
+  published_ = head_.sequence;
+  return absl::OkStatus();
+}
+
+void PgEventLog::Resign() {
+  absl::MutexLock lock(&mu_);
+  fenced_.clear();
+  EndTerm(absl::OkStatus()).IgnoreError();
 }
 
 absl::Status PgEventLog::ReadRange(
@@ -351,18 +375,39 @@ absl::Status PgEventLog::ReadRange(
     return absl::OutOfRangeError(
         StrCat("range [", from, ", ", to, "] is outside [1, ", head_.sequence, "]"));
   }
+  std::string last_hash;
+  bool connection_failed = false;
+  absl::Status s = ReadCheckedEvents(*conn_, ledger_id_, from, to, options_.read_page_events,
+                                     options_.statement_deadline_ms, visit, last_hash,
+                                     connection_failed);
+  if (connection_failed) return EndTerm(std::move(s));
+  LEDGER_RETURN_IF_ERROR(s);
+  if (to == head_.sequence && last_hash != head_.hash) {
+    return absl::DataLossError("the last event does not hash to the chain head");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadCheckedEvents(
+    pg::Conn& conn, std::string_view ledger_id, uint64_t from, uint64_t to, int page_events,
+    int statement_deadline_ms,
+    const std::function<absl::Status(uint64_t, std::string_view)>& visit,
+    std::string& last_hash, bool& connection_failed) {
   // The event before the range is read too (not visited), so the first link is checked.
   uint64_t next = from > 1 ? from - 1 : 1;
   std::string prev = GenesisHash();
   bool link_known = from == 1;
   while (next <= to) {
-    absl::StatusOr<pg::ResultPtr> page = conn_->Exec(
-        "SELECT seq, envelope, prev_hash, hash FROM ledger_log.events "
-        "WHERE ledger = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq LIMIT $4",
-        {pg::Text(ledger_id_), pg::Int8(static_cast<int64_t>(next)),
-         pg::Int8(static_cast<int64_t>(to)), pg::Int8(options_.read_page_events)},
-        StatementDeadline());
-    if (!page.ok()) return EndTerm(page.status());
+    absl::StatusOr<pg::ResultPtr> page =
+        conn.Exec("SELECT seq, envelope, prev_hash, hash FROM ledger_log.events "
+                  "WHERE ledger = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq LIMIT $4",
+                  {pg::Text(ledger_id), pg::Int8(static_cast<int64_t>(next)),
+                   pg::Int8(static_cast<int64_t>(to)), pg::Int8(page_events)},
+                  absl::Now() + absl::Milliseconds(statement_deadline_ms));
+    if (!page.ok()) {
+      connection_failed = true;
+      return page.status();
+    }
     const PGresult* rows = page->get();
     if (PQntuples(rows) == 0) return absl::DataLossError(StrCat("event ", next, " is missing"));
     for (int row = 0; row < PQntuples(rows); ++row, ++next) {
@@ -381,9 +426,7 @@ absl::Status PgEventLog::ReadRange(
       if (seq >= from) LEDGER_RETURN_IF_ERROR(visit(seq, envelope));
     }
   }
-  if (to == head_.sequence && prev != head_.hash) {
-    return absl::DataLossError("the last event does not hash to the chain head");
-  }
+  last_hash = std::move(prev);
   return absl::OkStatus();
 }
 

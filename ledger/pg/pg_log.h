@@ -13,9 +13,12 @@
 //                PRIMARY KEY (ledger, ref_key))
 //               the RocksDB `idempotency` rows, key → value unchanged (a document's value holds
 //               the command digest); seq: the last sequence of the group that last wrote it.
-//   chain_head  (ledger text PRIMARY KEY, seq bigint, hash bytea, epoch bigint, writer text)
+//   chain_head  (ledger text PRIMARY KEY, seq bigint, hash bytea, epoch bigint, writer text,
+//                acked_seq bigint)
 //               the last committed event (seq 0 and 32 zero bytes for an empty log); epoch: the
-//               current writer's term; writer: who began it.
+//               current writer's term; writer: who began it; acked_seq: the head this term knew
+//               to be on the synchronous standby when it last wrote the row (what followers may
+//               read, see PublishAcknowledged).
 //   checkpoints (ledger text, seq bigint, checkpoint bytea, PRIMARY KEY (ledger, seq))
 //               serialized v1::Checkpoint signing the chain at `seq`.
 //
@@ -64,6 +67,10 @@ class PgEventLog {
     std::string writer_name;
     // Events fetched per round trip by ReadRange.
     int read_page_events = 1'000;
+    // Open connects and begins a term only when false. True (a node under Patroni, see
+    // deploy/ha/): the first call that needs a term begins it, once the node's PostgreSQL is
+    // the primary; Open itself touches no server.
+    bool defer_term = false;
   };
 
   // Connects, creates the schema if missing and begins a term (see above). UNAVAILABLE when the
@@ -122,6 +129,17 @@ class PgEventLog {
   absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ReadCheckpoints(uint64_t from,
                                                                                 uint64_t to);
 
+  // Makes this term's acknowledged head visible to followers (chain_head.acked_seq, which every
+  // append sets to the head before its group, the last one known to be on the synchronous
+  // standby): one synchronous touch of chain_head under the CAS, when an append left it behind.
+  // A follower that sees acked_seq = n reads events up to n only, so it never applies an event
+  // a failover could still lose. Errors as ResolveRefs'. No term: nothing to publish, OK.
+  absl::Status PublishAcknowledged();
+
+  // Ends the term without writing (this node is no longer the primary) and lifts a fence: the
+  // next call that needs a term begins a new one (an epoch bump), wherever conninfo leads.
+  void Resign();
+
   // The head as of this term's last acknowledged commit. Begins a new term first when the last
   // one ended (in doubt, connection lost).
   absl::StatusOr<ChainHead> DurableHead();
@@ -166,7 +184,19 @@ class PgEventLog {
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   ChainHead head_ ABSL_GUARDED_BY(mu_);
   std::string fenced_ ABSL_GUARDED_BY(mu_);  // why, once fenced
+  uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;  // acked_seq as this term last committed it
 };
+
+// Visits events [from, to] of `ledger_id` through `conn`, `page_events` per round trip, each
+// checked: dense, decodes with its own sequence, hash = SHA-256(envelope) and prev_hash links
+// (the event before `from` is read too, not visited). DATA_LOSS when a check fails; a failed
+// statement is returned with `connection_failed` set (the caller closes the connection).
+// `last_hash` (out, on success): the hash of event `to`.
+absl::Status ReadCheckedEvents(
+    pg::Conn& conn, std::string_view ledger_id, uint64_t from, uint64_t to, int page_events,
+    int statement_deadline_ms,
+    const std::function<absl::Status(uint64_t, std::string_view)>& visit,
+    std::string& last_hash, bool& connection_failed);
 
 }  // namespace ledger
 

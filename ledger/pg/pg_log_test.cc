@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ledger/hash.h"
+#include "ledger/pg/acknowledged_log.h"
 #include "ledger/v1/events.pb.h"
 #include "tests/support/pg_server.h"
 
@@ -431,6 +432,94 @@ TEST_F(PgEventLogTest, AnAppendThatDoesNotChainIsACheckedCrash) {
   EXPECT_DEATH((void)log->Append(Genesis(), swapped, {}, {}), "dense");
   Group wrong_link = MakeGroup(ChainHead{0, Sha256("elsewhere")}, 1, "w");
   EXPECT_DEATH((void)log->Append(Genesis(), wrong_link.envelopes, {}, {}), "predecessor");
+}
+
+}  // namespace
+}  // namespace ledger
+
+namespace ledger {
+namespace {
+
+// Followers read only what is acknowledged: every append records the head before it (known to
+// be on the synchronous standby) as acked_seq, PublishAcknowledged brings it to the head, and the
+// acknowledged log (a follower's view) never shows an event beyond it.
+TEST_F(PgEventLogTest, TheAcknowledgedLogEndsAtThePublishedHead) {
+  std::unique_ptr<PgEventLog> log = OpenLog("writer");
+  ASSERT_NE(log, nullptr);
+  PgAcknowledgedLog follower(server_->conninfo("follower"), LedgerId(), 5'000);
+  const auto acked = [&] {
+    return server_
+        ->Query(absl::StrCat("SELECT acked_seq FROM ledger_log.chain_head WHERE ledger = '",
+                             LedgerId(), "'"))
+        .value()
+        .at(0);
+  };
+  const Group first = MakeGroup(Genesis(), 2, "a");
+  ASSERT_TRUE(log->Append(Genesis(), first.envelopes, {}, {}).ok());
+  EXPECT_EQ(acked(), "0");
+  EXPECT_EQ(follower.DurableHead()->sequence, 0u);
+  const Group second = MakeGroup(first.head, 3, "b");
+  ASSERT_TRUE(log->Append(first.head, second.envelopes, {}, {}).ok());
+  EXPECT_EQ(acked(), "2");
+  const absl::StatusOr<ChainHead> partial = follower.DurableHead();
+  ASSERT_TRUE(partial.ok()) << partial.status();
+  EXPECT_TRUE(SameHead(*partial, first.head));
+  std::vector<uint64_t> seen;
+  ASSERT_TRUE(follower.Scan(0, 0, [&](uint64_t seq, std::string_view) {
+    seen.push_back(seq);
+    return true;
+  }).ok());
+  EXPECT_THAT(seen, ElementsAre(1, 2));
+  EXPECT_FALSE(follower.Read(3)->has_value());
+
+  ASSERT_TRUE(log->PublishAcknowledged().ok());
+  EXPECT_EQ(acked(), "5");
+  EXPECT_TRUE(SameHead(*follower.DurableHead(), second.head));
+  EXPECT_EQ(*follower.Read(5), second.envelopes.back());
+  // Nothing to publish: no transaction, acked_seq stays.
+  ASSERT_TRUE(log->PublishAcknowledged().ok());
+  EXPECT_EQ(acked(), "5");
+  // A follower never appends.
+  rocksdb::WriteBatch batch;
+  EXPECT_EQ(follower.Append(second.head, EventGroup{}, batch).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// A writer that resigns (its node is no longer primary) begins a new term on its next call, even
+// after another writer fenced it, and sees that writer's head.
+TEST_F(PgEventLogTest, AResignedWriterBeginsANewTermWhenItWritesAgain) {
+  std::unique_ptr<PgEventLog> a = OpenLog("a");
+  ASSERT_NE(a, nullptr);
+  const Group first = MakeGroup(Genesis(), 1, "a");
+  ASSERT_TRUE(a->Append(Genesis(), first.envelopes, {}, {}).ok());
+  std::unique_ptr<PgEventLog> b = OpenLog("b");  // a later term fences a
+  ASSERT_NE(b, nullptr);
+  const Group second = MakeGroup(first.head, 1, "b");
+  ASSERT_TRUE(b->Append(first.head, second.envelopes, {}, {}).ok());
+  EXPECT_THAT(Message(a->Append(first.head, MakeGroup(first.head, 1, "x").envelopes, {}, {})
+                          .status()),
+              StartsWith("fenced"));
+  a->Resign();
+  const absl::StatusOr<ChainHead> head = a->DurableHead();
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_TRUE(SameHead(*head, second.head));
+  EXPECT_TRUE(a->Append(second.head, MakeGroup(second.head, 1, "a2").envelopes, {}, {}).ok());
+}
+
+// With defer_term, Open touches no server: the term begins with the first call that needs one.
+TEST_F(PgEventLogTest, ADeferredTermBeginsOnFirstUse) {
+  PgEventLog::Options options;
+  options.defer_term = true;
+  absl::StatusOr<std::unique_ptr<PgEventLog>> unreachable =
+      PgEventLog::Open("host=127.0.0.1 port=1 connect_timeout=1", LedgerId(), options);
+  ASSERT_TRUE(unreachable.ok()) << unreachable.status();
+  EXPECT_EQ((*unreachable)->Epoch(), 0u);
+  EXPECT_EQ((*unreachable)->DurableHead().status().code(), absl::StatusCode::kUnavailable);
+  std::unique_ptr<PgEventLog> log = OpenLog("deferred", options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->Epoch(), 0u);
+  ASSERT_TRUE(log->DurableHead().ok());
+  EXPECT_GT(log->Epoch(), 0u);
 }
 
 }  // namespace

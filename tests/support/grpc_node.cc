@@ -77,18 +77,22 @@ void Node::Start(bool reopen) {
                           .clock_us = options_.clock_us,
                           .checkpoint_key_pem = options_.checkpoint_key_pem,
                           .checkpoint_interval_events = options_.checkpoint_interval_events};
-  if (PostgresBackendRequested()) {
+  if (options_.postgres || PostgresBackendRequested()) {
     PgServer* pg = PostgresForTests();
     ASSERT_NE(pg, nullptr);
     options.log_backend = ledger::LogBackend::kPostgres;
     options.postgres_conninfo = pg->conninfo("grpc-node");
-    options.postgres_ledger_id = StrCat(dir_, "#", fresh_starts_);
+    options.postgres_ledger_id = options_.postgres_ledger_id.empty()
+                                     ? StrCat(dir_, "#", fresh_starts_)
+                                     : options_.postgres_ledger_id;
+    options.postgres_is_primary = options_.postgres_is_primary;
   }
   auto opened = ledger::Ledger::Open(std::move(options));
   ASSERT_TRUE(opened.ok()) << opened.status();
   ledger_ = *std::move(opened);
   auto running = services::StartServer(*ledger_, {.listen_address = "127.0.0.1:0",
                                                   .insecure_plaintext = true,
+                                                  .leader_hint = options_.leader_hint,
                                                   .replay_scratch_dir =
                                                       options_.replay_scratch_dir});
   ASSERT_TRUE(running.ok()) << running.status();

@@ -41,6 +41,13 @@ struct NodeOptions {
   uint64_t checkpoint_interval_events = 10'000;
   std::string replay_scratch_dir;  // for AuditService.ReplayCompare; removed with the node
   int max_receive_message_bytes = 0;  // the client channel's limit; 0: gRPC's default (4 MiB)
+  // The log in the process's PostgreSQL whatever LEDGER_TEST_LOG_BACKEND says, as ledger
+  // `postgres_ledger_id` (empty: one of the node's own), on a node under Patroni when
+  // `postgres_is_primary` is set (ledger::Options), answering refused writes with `leader_hint`.
+  bool postgres = false;
+  std::string postgres_ledger_id;
+  std::function<bool()> postgres_is_primary;
+  std::function<std::string()> leader_hint;
 };
 
 // One ledger in its own temporary directory, served on a free loopback port, with stubs. The

@@ -106,7 +106,13 @@ Bench::~Bench() {
 }
 
 bool Bench::OpenEmbedded() {
-  auto ledger = ledger::Ledger::Open({.data_dir = config_.data_dir, .verify_chain_on_open = false});
+  ledger::Options open{.data_dir = config_.data_dir, .verify_chain_on_open = false};
+  if (!config_.postgres_conninfo.empty()) {
+    open.log_backend = ledger::LogBackend::kPostgres;
+    open.postgres_conninfo = config_.postgres_conninfo;
+    open.postgres_ledger_id = config_.postgres_ledger_id;
+  }
+  auto ledger = ledger::Ledger::Open(std::move(open));
   if (!ledger.ok()) {
     std::cerr << "ledger-bench: " << ledger.status() << "\n";
     return false;

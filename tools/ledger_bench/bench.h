@@ -28,6 +28,11 @@ struct Config {
   std::string server;   // empty: embedded
   std::string tls_dir;  // ca.crt + tax-bureau/fund-agency certs (make-dev-certs.sh layout)
   std::string data_dir;
+  // --log-backend postgres: the embedded ledger's log in this PostgreSQL (e.g. the primary of
+  // deploy/ha/local-cluster.sh), under a ledger id of its own. Empty: RocksDB.
+  std::string log_backend = "rocksdb";
+  std::string postgres_conninfo;
+  std::string postgres_ledger_id;
   // Empty: the demo policy found from the binary's directory upwards (DemoPolicyPath()).
   std::string policy_file;
   size_t records = 100'000;

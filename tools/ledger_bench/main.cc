@@ -9,6 +9,8 @@
 // machine as they would in a same-host deployment. Each scenario ends with ONE line of key=value
 // pairs, starting with `scenario=`, for scripts. Every write is durable (fsync'd) before it is
 // acknowledged, exactly as in production: nothing here weakens durability.
+#include <ctime>
+#include <iostream>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -24,6 +26,13 @@ void AddOptions(CLI::App& app, bench::Config& config) {
   app.add_option("--tls-dir", config.tls_dir,
                  "mutual TLS with make-dev-certs.sh's files (default: plain text, embedded only)");
   app.add_option("--data-dir", config.data_dir, "embedded ledger's data directory (default: temp)");
+  app.add_option("--log-backend", config.log_backend,
+                 "embedded ledger's log: rocksdb (default) or postgres (--postgres-conninfo)")
+      ->check(CLI::IsMember({"rocksdb", "postgres"}));
+  app.add_option("--postgres-conninfo", config.postgres_conninfo,
+                 "log backend postgres: libpq conninfo of the primary");
+  app.add_option("--postgres-ledger-id", config.postgres_ledger_id,
+                 "log backend postgres: the ledger id (default: bench-<unix seconds>, a new one)");
   app.add_option("--policy", config.policy_file,
                  "policy JSON to adopt (default: deploy/policies/yanji-222401.json of the source "
                  "tree the binary was built in, found from the binary's directory upwards, so "
@@ -56,6 +65,14 @@ int main(int argc, char** argv) {
                              "interest", "benefits", "all", "sustained"}));
   AddOptions(app, config);
   CLI11_PARSE(app, argc, argv);
+  if (config.log_backend == "postgres" && config.postgres_conninfo.empty()) {
+    std::cerr << "ledger-bench: --log-backend postgres needs --postgres-conninfo\n";
+    return 1;
+  }
+  if (config.log_backend != "postgres") config.postgres_conninfo.clear();
+  if (config.postgres_ledger_id.empty()) {
+    config.postgres_ledger_id = "bench-" + std::to_string(std::time(nullptr));
+  }
   // Debian's abseil checks every absl::Mutex acquisition for lock-order cycles (gRPC takes many);
   // that is a debugging aid, measurably costly on the request path.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

@@ -1,5 +1,6 @@
-// `ledgerctl rebuild|backup|health|restore`: the operator's care of a deployment. rebuild and
-// restore are offline (they open the data directory themselves); backup and health ask the server.
+// `ledgerctl rebuild|backup|health|restore|migrate-log`: the operator's care of a deployment.
+// rebuild, restore and migrate-log are offline (they open the data directory themselves); backup
+// and health ask the server.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -8,6 +9,7 @@
 
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
+#include "ledger/pg/migrate.h"
 #include "ledger/strings.h"
 #include "services/health_client.h"
 #include "tools/ledgerctl/client.h"
@@ -75,11 +77,29 @@ int Rebuild(const std::string& data_dir) {
   return 0;
 }
 
+// Offline: the RocksDB log of `data_dir` into PostgreSQL (deploy/OPERATIONS.md, "Moving a
+// ledger between backends").
+int MigrateLog(const std::string& data_dir, const std::string& conninfo,
+               const std::string& ledger_id) {
+  auto copied = ledger::CopyLogToPostgres(data_dir, conninfo, ledger_id);
+  if (!copied.ok()) return Fail(std::string(copied.status().ToString()));
+  std::printf(
+      "copied the log of %s into PostgreSQL as ledger '%s': last_sequence=%llu chain_head=%s "
+      "references=%llu checkpoints=%llu; chain verified; start ledgerd with --log-backend "
+      "postgres\n",
+      data_dir.c_str(), ledger_id.c_str(), static_cast<unsigned long long>(copied->head.sequence),
+      ledger::HexEncode(copied->head.hash).c_str(),
+      static_cast<unsigned long long>(copied->refs),
+      static_cast<unsigned long long>(copied->checkpoints));
+  return 0;
+}
+
 }  // namespace
 
 void RegisterAdminCommands(CLI::App& app, Commands& commands) {
   struct Options {
     std::string data_dir, backup_dir, restore_from, restore_to;
+    std::string conninfo, ledger_id = "ledger";
   };
   auto o = std::make_shared<Options>();
   const Globals& g = commands.globals();
@@ -106,6 +126,18 @@ void RegisterAdminCommands(CLI::App& app, Commands& commands) {
   restore->add_option("--from", o->restore_from, "backup directory")->required();
   restore->add_option("--data-dir", o->restore_to, "new data directory for ledgerd")->required();
   commands.On(restore, [o] { return Restore(o->restore_from, o->restore_to); });
+
+  auto* migrate = app.add_subcommand(
+      "migrate-log",
+      "offline: copy a RocksDB ledger's log (chain verified) into PostgreSQL for log backend "
+      "postgres; the way back is a fresh data directory opened once on postgres");
+  migrate->add_option("--data-dir", o->data_dir, "ledgerd's data directory (server stopped)")
+      ->required();
+  migrate->add_option("--postgres-conninfo", o->conninfo, "libpq conninfo of the primary")
+      ->required();
+  migrate->add_option("--ledger-id", o->ledger_id, "the ledger's id in PostgreSQL (new)")
+      ->capture_default_str();
+  commands.On(migrate, [o] { return MigrateLog(o->data_dir, o->conninfo, o->ledger_id); });
 }
 
 }  // namespace ledgerctl

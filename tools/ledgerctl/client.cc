@@ -7,6 +7,8 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
+#include <algorithm>
 #include <utility>
 
 #include "ledger/strings.h"
@@ -51,18 +53,39 @@ std::string ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
-std::shared_ptr<grpc::Channel> Connect(const Globals& globals) {
+std::shared_ptr<grpc::Channel> Connect(const Globals& globals, const std::string& server) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);  // a full stream's outcomes
   const Globals& c = globals;
+  const std::string& address = server.empty() ? c.servers.front() : server;
   if (c.ca_file.empty() && c.cert_file.empty() && c.key_file.empty()) {
-    return grpc::CreateCustomChannel(c.server, grpc::InsecureChannelCredentials(), args);
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   }
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = ReadOrDie(c.ca_file);
   ssl.pem_cert_chain = ReadOrDie(c.cert_file);
   ssl.pem_private_key = ReadOrDie(c.key_file);
-  return grpc::CreateCustomChannel(c.server, grpc::SslCredentials(ssl), args);
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+}
+
+bool Retryable(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+std::string LeaderHint(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto it = trailers.find("ledger-leader");
+  return it == trailers.end() ? "" : std::string(it->second.data(), it->second.size());
+}
+
+void BeforeResend(int attempt, const std::string& failed_server, const grpc::Status& status,
+                  const std::string& next_server) {
+  const int ms = std::min(2'000, 100 << std::min(attempt, 5));
+  std::cerr << "retry: " << failed_server << " answered code " << status.error_code() << " ("
+            << status.error_message() << "); resending to " << next_server << " in " << ms
+            << " ms\n";
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
 Rpc::Rpc(const Globals& globals, int deadline_seconds) : Rpc(Connect(globals), deadline_seconds) {}

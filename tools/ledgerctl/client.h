@@ -9,10 +9,13 @@
 
 #include <google/protobuf/message.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
@@ -28,9 +31,30 @@ inline constexpr int kExitRowsRejected = 3;
 // How to reach the server: mutual TLS when --ca/--cert/--key are given, else plain text. Filled
 // in by parsing; read only when a command runs.
 struct Globals {
-  std::string server = "127.0.0.1:50051";
+  // --server, once per node. Unary calls go to the first and move on (see CallUnary).
+  std::vector<std::string> servers = {"127.0.0.1:50051"};
+  // --retry-for: how long a unary call keeps resending after a retryable failure; negative:
+  // 60 s with several servers, none with one.
+  int retry_for_seconds = -1;
+  // --min-sequence: a read is answered only by a node that has applied this sequence.
+  uint64_t min_sequence = 0;
   std::string ca_file, cert_file, key_file;
 };
+
+// Whether a failed call may be resent as is: the server could not answer (UNAVAILABLE: down,
+// starting, not the leader, a commit in doubt) or did not in time (DEADLINE_EXCEEDED). Every
+// command carries its idempotency key (receipt number, document reference), so a resend of one
+// that did commit is answered as a duplicate of the original sequence.
+bool Retryable(const grpc::Status& status);
+
+// Where a failed call says to go next: the `ledger-leader` trailer of a "not_leader" answer, or
+// "" (then the next --server in turn).
+std::string LeaderHint(const grpc::ClientContext& context);
+
+// Waits before resend `attempt` (0-based): 100 ms doubling to 2 s. Prints one line to stderr
+// saying what failed and where the resend goes.
+void BeforeResend(int attempt, const std::string& failed_server, const grpc::Status& status,
+                  const std::string& next_server);
 
 // Prints "error: <what>" to stderr; returns kExitError.
 int Fail(const std::string& what);
@@ -41,9 +65,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // Indented JSON with the proto field names, as `--json` prints.
 std::string ToJson(const google::protobuf::Message& message);
 
-// A channel to the server the global options name. A certificate file that cannot be read ends
-// the process with exit 1.
-std::shared_ptr<grpc::Channel> Connect(const Globals& globals);
+// A channel to `server` (default: the first --server) with the global options' credentials. A
+// certificate file that cannot be read ends the process with exit 1.
+std::shared_ptr<grpc::Channel> Connect(const Globals& globals, const std::string& server = "");
 
 // One call's client side: the channel, and a ClientContext whose deadline is set, so a hung server
 // never hangs an operator's script.
@@ -70,19 +94,46 @@ class Rpc {
 
 // The unary call every subcommand makes: `method` of a new stub on a channel to `target` (the
 // Globals, or a channel already open), under a deadline; a failed call prints its error and
-// returns kExitError, a successful one returns `then(response)`.
+// returns kExitError, a successful one returns `then(response)`. With the Globals, a retryable
+// failure is resent (Retryable) for up to --retry-for seconds: to the leader the answer names,
+// else to the next --server.
 template <typename Target, typename Stub, typename Request, typename Response, typename Then>
 int CallUnary(const Target& target,
               grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
               const Request& request, Then&& then,
               int deadline_seconds = ledger::kClientUnaryDeadlineSeconds) {
-  Rpc rpc(target, deadline_seconds);
-  Stub stub(rpc.channel());
-  Response response;
-  if (grpc::Status st = (stub.*method)(rpc.context(), request, &response); !st.ok()) {
-    return rpc.Failed(st);
+  if constexpr (std::is_same_v<Target, Globals>) {
+    const Globals& g = target;
+    const int retry_for = g.retry_for_seconds >= 0 ? g.retry_for_seconds
+                          : g.servers.size() > 1   ? 60
+                                                   : 0;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(retry_for);
+    size_t next = 0;
+    std::string server = g.servers.front();
+    for (int attempt = 0;; ++attempt) {
+      Rpc rpc(Connect(g, server), deadline_seconds);
+      if (g.min_sequence > 0) {
+        rpc.context()->AddMetadata("ledger-min-sequence", std::to_string(g.min_sequence));
+      }
+      Stub stub(rpc.channel());
+      Response response;
+      const grpc::Status st = (stub.*method)(rpc.context(), request, &response);
+      if (st.ok()) return then(response);
+      if (!Retryable(st) || std::chrono::steady_clock::now() >= give_up) return rpc.Failed(st);
+      std::string hint = LeaderHint(*rpc.context());
+      const std::string failed = server;
+      server = hint.empty() ? g.servers[++next % g.servers.size()] : std::move(hint);
+      BeforeResend(attempt, failed, st, server);
+    }
+  } else {
+    Rpc rpc(target, deadline_seconds);
+    Stub stub(rpc.channel());
+    Response response;
+    if (grpc::Status st = (stub.*method)(rpc.context(), request, &response); !st.ok()) {
+      return rpc.Failed(st);
+    }
+    return then(response);
   }
-  return then(response);
 }
 
 // Prints a command's `<what>: sequence=<first>..<last>` (plus ` duplicate=true` when the server

@@ -9,7 +9,15 @@ int main(int argc, char** argv) {
   CLI::App app{"ledgerctl: operate the pension account ledger"};
   app.require_subcommand(1);
   Globals globals;
-  app.add_option("--server", globals.server, "ledgerd address host:port")->capture_default_str();
+  app.add_option("--server", globals.servers,
+                 "ledgerd address host:port; once per node of a replicated ledger (a unary call "
+                 "goes to the leader the others name, or to the next one)")
+      ->capture_default_str();
+  app.add_option("--retry-for", globals.retry_for_seconds,
+                 "seconds a unary call keeps resending while the server is unavailable "
+                 "(default: 60 with several --server, 0 with one)");
+  app.add_option("--min-sequence", globals.min_sequence,
+                 "read on a node only once it has applied this sequence (a write's answer)");
   app.add_option("--ca", globals.ca_file, "CA that signed the server certificate (PEM)");
   app.add_option("--cert", globals.cert_file, "client certificate (PEM); its OU is the role");
   app.add_option("--key", globals.key_file, "client private key (PEM)");
