@@ -67,7 +67,7 @@ wait_healthy() {  # three members running or streaming, one leader, one sync sta
 }
 now_ms() { date +%s%3N; }
 
-"$LEDGERCTL" "${SERVERS[@]}" --retry-for 60 adopt-policy "$ROOT/deploy/policies/yanji-222401.json" \
+"$LEDGERCTL" "${SERVERS[@]}" --retry-for 60 policy adopt "$ROOT/deploy/policies/yanji-222401.json" \
   || { echo "failover: adopting the demo policy failed"; exit 1; }
 
 passed=0; failed=0; summary=""
