@@ -128,7 +128,7 @@ std::vector<Want> AsResent(const std::vector<Want>& first) {
 class LedgerServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto policy = LoadDemoPolicy();
+    auto policy = LoadDemoPolicy2025();
     ASSERT_TRUE(policy.ok()) << policy.status();
     demo_policy_ = *std::move(policy);
     node_ = std::make_unique<Node>(TestDir("ledger_it"),

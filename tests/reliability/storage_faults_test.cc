@@ -75,7 +75,7 @@ ledger::Ledger::Records Records(std::vector<v1::CollectionRecord> records) {
 }
 
 v1::Policy DemoPolicy() {
-  auto policy = LoadDemoPolicy();
+  auto policy = LoadDemoPolicy2025();
   EXPECT_TRUE(policy.ok()) << policy.status();
   return *policy;
 }
