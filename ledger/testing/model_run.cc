@@ -77,7 +77,7 @@ bool ModelRun::Run() {
   AddPerson("P2", Day(1964, 12, 5), v1::SPECIAL_GROUP_UNSPECIFIED);  // 60 in 2024-12
   // 60 before the start, in a special group: 代缴 while contributing, none once drawing a
   // pension or dead (issue 16, point 2).
-  AddPerson("P3", Day(1955, 6, 10), v1::SPECIAL_GROUP_MINIMUM_LIVING_ALLOWANCE);
+  AddPerson("P3", Day(1955, 6, 10), v1::SPECIAL_GROUP_SEVERELY_DISABLED);
   AddPerson("P4", Day(1980, 5, 20), v1::SPECIAL_GROUP_SEVERELY_DISABLED);
   AddPerson("P5", Day(1967, 1, 10), v1::SPECIAL_GROUP_UNSPECIFIED);  // 59 at the clock
   AddPerson("P6", Day(1990, 2, 2), v1::SPECIAL_GROUP_UNSPECIFIED);   // enrols later
