@@ -122,6 +122,7 @@ std::string_view ParticipantOf(const v1::EventEnvelope& e) {
     case v1::EventEnvelope::kBenefitOverpaymentRecovered:
       return e.benefit_overpayment_recovered().citizen_id();
     case v1::EventEnvelope::kBenefitStarted: return e.benefit_started().citizen_id();
+    case v1::EventEnvelope::kBenefitRecalculated: return e.benefit_recalculated().citizen_id();
     case v1::EventEnvelope::kBenefitPaid: return e.benefit_paid().citizen_id();
     case v1::EventEnvelope::kParticipantSuspended: return e.participant_suspended().citizen_id();
     case v1::EventEnvelope::kParticipantResumed: return e.participant_resumed().citizen_id();
@@ -344,6 +345,7 @@ void Enrol(const v1::ParticipantEnrolled& e, uint64_t sequence, WorkingState& st
   a.set_region_code(e.region_code());
   a.set_enrolment_date(e.enrolment_date());
   a.set_special_group(e.special_group());
+  a.set_eligibility_attestation(e.eligibility_attestation());
   a.set_status(v1::PARTICIPANT_STATUS_CONTRIBUTING);
   a.set_enrolled_sequence(sequence);
   a.set_last_sequence(sequence);
@@ -472,6 +474,14 @@ void ChangeAccount(const v1::EventEnvelope& event, v1::Account& a) {
     case v1::EventEnvelope::kBenefitPaid:
       PayBenefit(event.benefit_paid(), a);
       break;
+    case v1::EventEnvelope::kBenefitRecalculated: {
+      const auto& r = event.benefit_recalculated();
+      v1::Benefit* benefit = a.mutable_benefit();
+      benefit->set_late_credits_fen(benefit->late_credits_fen() + r.late_credit_fen());
+      benefit->set_account_pension_monthly_fen(r.account_pension_monthly_fen());
+      benefit->set_recalculated_from_month(r.effective_month());
+      break;
+    }
     case v1::EventEnvelope::kParticipantSuspended:
       a.set_status(v1::PARTICIPANT_STATUS_SUSPENDED);
       a.mutable_benefit()->set_suspended_from(event.participant_suspended().from_month());
@@ -544,6 +554,7 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
     case v1::EventEnvelope::kInterestPosted:
     case v1::EventEnvelope::kBenefitStarted:
     case v1::EventEnvelope::kBenefitPaid:
+    case v1::EventEnvelope::kBenefitRecalculated:
     case v1::EventEnvelope::kParticipantSuspended:
     case v1::EventEnvelope::kParticipantResumed:
     case v1::EventEnvelope::kParticipantDied:

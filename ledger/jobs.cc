@@ -27,6 +27,27 @@ bool Closed(const v1::Account& a) {
          a.status() == v1::PARTICIPANT_STATUS_TERMINATED;
 }
 
+// The account pension of a pensioner whose account receives `late_fen` for `year` (a year before
+// the start: a pensioner's contributions all predate it) after the determination:
+// round_half_up((balance at start + every late credit) ÷ divisor), paid from the first unpaid
+// month. Months already paid are not revisited (docs/RULES.md, point 3).
+v1::EventEnvelope Recalculation(const v1::Account& a, const JobContext& j, int year,
+                                int64_t late_fen) {
+  const v1::Benefit& b = a.benefit();
+  v1::EventEnvelope e = Envelope(a.region_code(), j.date, StrCat("job/government_subsidy/", year),
+                                 j.policy->version());
+  auto* r = e.mutable_benefit_recalculated();
+  r->set_citizen_id(a.citizen_id());
+  r->set_late_credit_fen(late_fen);
+  r->set_contribution_year(year);
+  r->set_base_fen(b.balance_at_start_fen() + b.late_credits_fen() + late_fen);
+  r->set_divisor(j.policy->account_pension_divisor());
+  r->set_previous_monthly_fen(b.account_pension_monthly_fen());
+  r->set_account_pension_monthly_fen(DivRoundHalfUp(r->base_fen(), r->divisor()));
+  r->set_effective_month(b.next_month());
+  return e;
+}
+
 AccountPlan PlanSubsidy(const v1::Account& a, const JobContext& j) {
   AccountPlan plan;
   const int year = j.request.period();
@@ -53,6 +74,11 @@ AccountPlan PlanSubsidy(const v1::Account& a, const JobContext& j) {
       if (const v1::Tier* tier = FindTier(*rules, c.amount_fen());
           tier != nullptr && tier->government_subsidy_fen() > 0) {
         add(v1::FISCAL_PURPOSE_CONTRIBUTION_SUBSIDY, tier->government_subsidy_fen(), c.amount_fen());
+        // A subsidy for a contribution made before the pension started, credited after it:
+        // the account pension is recomputed with it in the base (issue 16 point 3).
+        if (a.has_benefit()) {
+          plan.events.push_back(Recalculation(a, j, year, tier->government_subsidy_fen()));
+        }
       }
       break;
     }

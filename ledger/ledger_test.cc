@@ -1,6 +1,7 @@
 // Tests of the ledger core through its public API (ledger.h), plus the storage it leaves behind.
 #include "ledger/ledger.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include "absl/time/civil_time.h"
 #include "ledger/apply.h"
 #include "ledger/hash.h"
+#include "ledger/policy.h"
 #include "ledger/store.h"
 #include "ledger/strings.h"
 #include "ledger/working_state.h"
@@ -189,6 +191,38 @@ TEST_F(LedgerTest, PolicyAdoptionRules) {
   EXPECT_EQ(rejected->rejection->reason, v1::REASON_INVALID_POLICY);
   EXPECT_THAT(rejected->rejection->detail, HasSubstr("ascending"));
   EXPECT_EQ(ledger_->Head().sequence, 2u) << "rejections append nothing";
+}
+
+// A policy file of versions (deploy/policies/yanji-222401.json) parses into the versions in
+// order; versions out of order or of two regions are refused; a single document still parses.
+TEST(PolicyFileTest, VersionsParseInOrderOrAreRefused) {
+  auto json = [](std::vector<v1::Policy> versions) {
+    v1::PolicyVersions file;
+    for (auto& p : versions) *file.add_versions() = p;
+    std::string out;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(file, &out).ok());
+    return out;
+  };
+  const v1::Policy first = MakePolicy(1, "2009-01-01", {100});
+  const v1::Policy second = MakePolicy(2, "2026-01-01", {100, 200});
+  auto both = ParsePolicyFileJson(json({first, second}));
+  ASSERT_TRUE(both.ok()) << both.status();
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[1].effective_from(), "2026-01-01");
+
+  auto reversed = ParsePolicyFileJson(json({second, first}));
+  EXPECT_THAT(std::string(reversed.status().message()), HasSubstr("versions[1]"));
+  v1::Policy other = second;
+  other.set_region_code("222402");
+  EXPECT_FALSE(ParsePolicyFileJson(json({first, other})).ok());
+  EXPECT_FALSE(ParsePolicyFileJson(json({})).ok());
+
+  std::string single;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(first, &single).ok());
+  auto one = ParsePolicyFileJson(single);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->size(), 1u);
+  EXPECT_FALSE(ParsePolicyFileJson("{\"versions\": [], \"typo\": 1}").ok());
 }
 
 TEST_F(LedgerTest, CancellationReversesTheCreditAndItsPostings) {

@@ -108,17 +108,51 @@ absl::Status ValidatePolicy(const v1::Policy& p) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Policy> ParsePolicyJson(std::string_view json) {
-  v1::Policy policy;
+namespace {
+
+// Protobuf JSON into `message`; unknown fields are an error.
+absl::Status ParseStrictJson(std::string_view json, google::protobuf::Message* message) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   const auto st = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), &policy, options);
-  if (!st.ok()) {
-    return absl::InvalidArgumentError(StrCat("policy JSON: ", st.ToString()));
-  }
+      google::protobuf::StringPiece(json.data(), json.size()), message, options);
+  if (!st.ok()) return absl::InvalidArgumentError(StrCat("policy JSON: ", st.ToString()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Policy> ParsePolicyJson(std::string_view json) {
+  v1::Policy policy;
+  LEDGER_RETURN_IF_ERROR(ParseStrictJson(json, &policy));
   if (absl::Status valid = ValidatePolicy(policy); !valid.ok()) return valid;
   return policy;
+}
+
+absl::StatusOr<std::vector<v1::Policy>> ParsePolicyFileJson(std::string_view json) {
+  v1::PolicyVersions file;
+  if (!ParseStrictJson(json, &file).ok()) {
+    LEDGER_ASSIGN_OR_RETURN(v1::Policy single, ParsePolicyJson(json));
+    return std::vector<v1::Policy>{std::move(single)};
+  }
+  if (file.versions().empty()) return Invalid("versions is empty");
+  std::vector<v1::Policy> versions;
+  for (const v1::Policy& p : file.versions()) {
+    const std::string at = StrCat("versions[", versions.size(), "]: ");
+    if (absl::Status valid = ValidatePolicy(p); !valid.ok()) {
+      return absl::InvalidArgumentError(StrCat(at, valid.message()));
+    }
+    if (!versions.empty()) {
+      const v1::Policy& before = versions.back();
+      if (p.region_code() != before.region_code()) return Invalid(StrCat(at, "another region"));
+      if (p.version() <= before.version() ||
+          StoredDate(p.effective_from()) < StoredDate(before.effective_from())) {
+        return Invalid(StrCat(at, "not after the version before it"));
+      }
+    }
+    versions.push_back(p);
+  }
+  return versions;
 }
 
 const v1::Tier* FindTier(const v1::YearRules& year, int64_t amount_fen) {

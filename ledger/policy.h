@@ -24,6 +24,11 @@ absl::Status ValidatePolicy(const v1::Policy& policy);
 // validates it. Unknown fields are an error: a typo must not silently drop a rule.
 absl::StatusOr<v1::Policy> ParsePolicyJson(std::string_view json);
 
+// Parses a policy file: either one document (as ParsePolicyJson) or a `PolicyVersions` document
+// (`{"versions": [...]}`) whose versions are each valid, of one region, and ascending by version
+// and effective_from, so that adopting them in order succeeds. INVALID_ARGUMENT otherwise.
+absl::StatusOr<std::vector<v1::Policy>> ParsePolicyFileJson(std::string_view json);
+
 // The tier with exactly `amount_fen` in `year`'s rules, or nullptr.
 const v1::Tier* FindTier(const v1::YearRules& year, int64_t amount_fen);
 

@@ -285,6 +285,16 @@ absl::StatusOr<Decision> DecideCollection(const v1::CollectionRecord& record, Wo
   return DecideCancel(record, state, today);
 }
 
+namespace {
+
+bool IsExcludedFromScheme(v1::EligibilityAttestation attestation) {
+  return attestation == v1::ELIGIBILITY_ATTESTATION_STUDENT ||
+         attestation == v1::ELIGIBILITY_ATTESTATION_PUBLIC_SERVANT ||
+         attestation == v1::ELIGIBILITY_ATTESTATION_EMPLOYEE_SCHEME_MEMBER;
+}
+
+}  // namespace
+
 absl::StatusOr<Decision> DecideEnrolment(const v1::ParticipantEnrolled& p, WorkingState& state,
                                          absl::CivilDay today) {
   if (auto st = ValidateCitizenId(p.citizen_id()); !st.ok()) {
@@ -311,6 +321,9 @@ absl::StatusOr<Decision> DecideEnrolment(const v1::ParticipantEnrolled& p, Worki
   if (!v1::SpecialGroup_IsValid(p.special_group())) {
     return Reject(v1::REASON_INVALID_FIELD, "special_group is not a known value");
   }
+  if (!v1::EligibilityAttestation_IsValid(p.eligibility_attestation())) {
+    return Reject(v1::REASON_INVALID_FIELD, "eligibility_attestation is not a known value");
+  }
   const Decided<const v1::Policy*> policy_or = PolicyFor(state, p.region_code(), *date);
   if (auto* rej = std::get_if<Rejection>(&policy_or)) return *rej;
   const v1::Policy* policy = std::get<const v1::Policy*>(policy_or);
@@ -319,6 +332,13 @@ absl::StatusOr<Decision> DecideEnrolment(const v1::ParticipantEnrolled& p, Worki
     return Reject(v1::REASON_TOO_YOUNG,
                   StrCat("participants must be at least 16; ", MaskCitizenId(p.citizen_id()),
                                " is ", age, " on ", p.enrolment_date()));
+  }
+  // 延吉细则 第三条: students, public servants and members of the employees' scheme do not take part.
+  if (IsExcludedFromScheme(p.eligibility_attestation())) {
+    return Reject(v1::REASON_EXCLUDED_FROM_SCHEME,
+                  StrCat(MaskCitizenId(p.citizen_id()), " is attested as ",
+                         v1::EligibilityAttestation_Name(p.eligibility_attestation()),
+                         ": excluded from the residents' scheme (延吉细则 第三条)"));
   }
   LEDGER_ASSIGN_OR_RETURN(const v1::Account* account, state.FindAccount(p.citizen_id()));
   if (account != nullptr) {

@@ -50,7 +50,11 @@ v1::Statement BuildStatement(const v1::Account& account,
   std::map<v1::FundingSource, int64_t> opening, closing;
   for (const v1::EventEnvelope& e : events) {
     const auto deltas = PersonDeltas(e, account.citizen_id());
-    if (deltas.empty()) continue;
+    // A recalculation moves no money; it is listed (total 0, the month it applies from) under
+    // the job that credited the late subsidy.
+    const bool recalculated = e.has_benefit_recalculated() &&
+                              e.benefit_recalculated().citizen_id() == account.citizen_id();
+    if (deltas.empty() && !recalculated) continue;
     auto date = ParseDate(e.effective_date());
     if (!date.ok()) continue;
     if (date->year() > year) continue;  // events come in sequence order, not date order
@@ -67,6 +71,7 @@ v1::Statement BuildStatement(const v1::Account& account,
     Fill(line->mutable_parts(), deltas, &total);
     line->set_total_fen(total);
     if (e.has_benefit_paid()) line->set_month(e.benefit_paid().month());
+    if (recalculated) line->set_month(e.benefit_recalculated().effective_month());
     if (e.has_interest_posted() || e.has_interest_adjusted() || e.has_interest_accrued()) {
       st.set_interest_fen(st.interest_fen() + total);
     } else if (e.has_benefit_paid() || e.has_inheritance_paid() || e.has_contribution_refunded() ||

@@ -330,7 +330,7 @@ class AuthTest : public ::testing::Test {
     ASSERT_TRUE(certs_ok_) << "the development certificates were not made";
     dir_ = TestDir("ledger_auth");
     std::filesystem::remove_all(dir_);
-    auto policy = LoadDemoPolicy();
+    auto policy = LoadDemoPolicy2025();
     ASSERT_TRUE(policy.ok()) << policy.status();
     demo_policy_ = *std::move(policy);
 
@@ -606,9 +606,10 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       {kSuspendBenefit, 1, command(SuspendBenefit, suspend)},
       {kResumeBenefit, 1, command(ResumeBenefit, resume)},
       {kReceiveFiscalFunds, 1, command(ReceiveFiscalFunds, funds)},
-      // Died; the two months due (May, June: no benefit run yet) paid from the funds above; the
-      // funeral subsidy of a pensioner (no balance: no inheritance).
-      {kRecordDeath, 4, command(RecordDeath, death)},
+      // Died; the two months due (May, June: no benefit run yet) paid from the funds above. No
+      // funeral subsidy: the demo policy's v1 is in force in 2025 (the Yanji rules, v2, from
+      // 2026-01-01); no balance: no inheritance.
+      {kRecordDeath, 3, command(RecordDeath, death)},
       {kRecordOverpaymentRecovery, 1, command(RecordOverpaymentRecovery, recovery)},
       {kTransferOut, 1, command(TransferOut, transfer_out)},
       {kTransferIn, 1, command(TransferIn, transfer_in)},

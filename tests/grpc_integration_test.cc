@@ -128,7 +128,7 @@ std::vector<Want> AsResent(const std::vector<Want>& first) {
 class LedgerServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto policy = LoadDemoPolicy();
+    auto policy = LoadDemoPolicy2025();
     ASSERT_TRUE(policy.ok()) << policy.status();
     demo_policy_ = *std::move(policy);
     node_ = std::make_unique<Node>(TestDir("ledger_it"),
@@ -752,8 +752,8 @@ TEST_F(LedgerServerTest, RecordRejectionsFollowTheDocumentedOrder) {
        v1::REASON_UNKNOWN_REGION},
       {with(base,
             [](auto& r) {
-              r.set_contribution_year(2014);
-              r.set_collection_date("2013-12-31");
+              r.set_contribution_year(2009);
+              r.set_collection_date("2008-12-31");  // the demo policy's v1 is from 2009
             }),
        v1::REASON_NO_POLICY_IN_FORCE},
       {with(base,
@@ -769,7 +769,7 @@ TEST_F(LedgerServerTest, RecordRejectionsFollowTheDocumentedOrder) {
               r.set_amount_fen(12345);
             }),
        v1::REASON_IMPLAUSIBLE_YEAR},  // 2026 is not payable on 2024-03-01
-      {with(base, [](auto& r) { r.set_contribution_year(2013); }), v1::REASON_IMPLAUSIBLE_YEAR},
+      {with(base, [](auto& r) { r.set_contribution_year(2008); }), v1::REASON_IMPLAUSIBLE_YEAR},
       {with(base, [](auto& r) { r.set_contribution_year(2027); }), v1::REASON_IMPLAUSIBLE_YEAR},
       {with(base, [](auto& r) { r.set_amount_fen(300000); }),  // 3000 yuan: a tier from 2024 ...
        v1::REASON_UNSPECIFIED},
@@ -870,7 +870,7 @@ TEST_F(LedgerServerTest, EnrolmentRejectionsFollowTheDocumentedOrder) {
               p.set_citizen_id(kIdTooYoung);
             }),
        grpc::StatusCode::INVALID_ARGUMENT, "REASON_UNKNOWN_REGION"},
-      {with(base, [](auto& p) { p.set_enrolment_date("2013-12-31"); }),
+      {with(base, [](auto& p) { p.set_enrolment_date("2008-12-31"); }),
        grpc::StatusCode::FAILED_PRECONDITION, "REASON_NO_POLICY_IN_FORCE"},
       // 16 tomorrow: too young today.
       {with(base, [](auto& p) { p.set_citizen_id(CitizenId("20090701")); }),

@@ -25,7 +25,14 @@ run policy adopt "$src/deploy/policies/yanji-222401.json" >/dev/null
 run policy adopt "$work/222402.json" >/dev/null
 
 A=$(cid 22240119610520011) C=$(cid 22240119700808033) Y=$(cid 22240119900101022)
-run enrol --id "$A" --name 金顺姬 --region 222401 --date 2014-01-10 >/dev/null
+out=$(run policy adopt "$src/deploy/policies/yanji-222401.json")
+expect "$out" "^already adopted: policy 222401 v2 \(延吉市\) from 2026-01-01 at sequence 2$" \
+  "the demo policy's two versions, adopted again: duplicates"
+run enrol --id "$A" --name 金顺姬 --region 222401 --date 2014-01-10 --attest eligible >/dev/null
+expect "$(run account "$A")" "^eligibility +eligible$" "A's attested eligibility"
+# 延吉细则 第三条: a student (a public servant, a member of the employees' scheme) does not enrol.
+reject REASON_EXCLUDED_FROM_SCHEME enrol --id "$(cid 22240119950101044)" --name 学生 \
+  --region 222401 --date 2014-01-10 --attest student
 run enrol --id "$C" --name 朴哲 --region 222401 --date 2014-01-10 >/dev/null
 run enrol --id "$Y" --name 李明 --region 222401 --date 2014-01-10 >/dev/null
 

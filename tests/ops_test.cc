@@ -73,7 +73,7 @@ class OpsTest : public ::testing::Test {
     server_ = std::move(*running);
     channel_ = grpc::CreateChannel(StrCat("127.0.0.1:", server_.port),
                                    grpc::InsecureChannelCredentials());
-    auto policy = LoadDemoPolicy();
+    auto policy = LoadDemoPolicy2025();
     ASSERT_TRUE(policy.ok()) << policy.status();
     auto adopted = ledger_->AdoptPolicy(*policy, "test");
     ASSERT_TRUE(adopted.ok() && !adopted->rejection);
@@ -303,7 +303,7 @@ TEST(MetricsTest, ScrapeShowsCallsCommitsEventsAndTheHead) {
   {
     grpc::ClientContext context;
     v1::AdoptPolicyRequest request;
-    *request.mutable_policy() = *LoadDemoPolicy();
+    *request.mutable_policy() = *LoadDemoPolicy2025();
     v1::AdoptPolicyResponse response;
     ASSERT_TRUE(v1::PolicyService::NewStub(channel)->AdoptPolicy(&context, request, &response).ok());
   }

@@ -88,6 +88,10 @@ struct Benefit {
   uint32_t years = 0;
   int64_t paid_basic = 0, paid_account = 0, paid_pooled = 0;
   int suspended_from = 0;
+  // Subsidies for years before the start credited after it, and the first month paid at the
+  // recalculated amount (issue 16, point 3).
+  int64_t late = 0;
+  int recalculated_from = 0;
 };
 
 struct Person {

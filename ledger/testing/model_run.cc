@@ -51,6 +51,8 @@ std::string AccountDiff(const Person& p, const v1::Account& a) {
     field("benefit.paid_account_fen", b.paid_account, g.paid_account_fen());
     field("benefit.paid_pooled_fen", b.paid_pooled, g.paid_pooled_fen());
     field("benefit.suspended_from", b.suspended_from, g.suspended_from());
+    field("benefit.late_credits_fen", b.late, g.late_credits_fen());
+    field("benefit.recalculated_from_month", b.recalculated_from, g.recalculated_from_month());
   }
   if (p.death != a.date_of_death()) absl::StrAppend(&diff, " date_of_death differs;");
   return diff;
@@ -73,7 +75,9 @@ bool ModelRun::Run() {
   AddPerson("P0", Day(1966, 3, 15), v1::SPECIAL_GROUP_UNSPECIFIED);  // 60 in 2026-03
   AddPerson("P1", Day(1965, 8, 1), v1::SPECIAL_GROUP_UNSPECIFIED);   // 60 in 2025-08
   AddPerson("P2", Day(1964, 12, 5), v1::SPECIAL_GROUP_UNSPECIFIED);  // 60 in 2024-12
-  AddPerson("P3", Day(1955, 6, 10), v1::SPECIAL_GROUP_UNSPECIFIED);  // 60 before start
+  // 60 before the start, in a special group: 代缴 while contributing, none once drawing a
+  // pension or dead (issue 16, point 2).
+  AddPerson("P3", Day(1955, 6, 10), v1::SPECIAL_GROUP_SEVERELY_DISABLED);
   AddPerson("P4", Day(1980, 5, 20), v1::SPECIAL_GROUP_SEVERELY_DISABLED);
   AddPerson("P5", Day(1967, 1, 10), v1::SPECIAL_GROUP_UNSPECIFIED);  // 59 at the clock
   AddPerson("P6", Day(1990, 2, 2), v1::SPECIAL_GROUP_UNSPECIFIED);   // enrols later

@@ -180,6 +180,23 @@ bool ModelRun::SubsidyJob() {
     model_.Move(p, kGovernment, c.amount, date, Fund(c.purpose, year));
     (c.purpose == v1::FISCAL_PURPOSE_PAID_ON_BEHALF ? p.on_behalf : p.subsidy)[year] += c.amount;
     model_.Adjust(p, static_cast<int>(date.year()));
+    // A contribution subsidy reaching a pensioner is late (the contribution predates the
+    // pension): the account pension is recomputed on balance at start + late credits, from the
+    // first unpaid month (issue 16, point 3).
+    if (c.purpose == v1::FISCAL_PURPOSE_CONTRIBUTION_SUBSIDY && p.benefit) {
+      Benefit& b = *p.benefit;
+      b.late += c.amount;
+      b.monthly = HalfUp(b.balance + b.late, kDivisor);
+      b.recalculated_from = b.next;
+      ++model_.events["benefit recalculated (late subsidy)"];
+    }
+  }
+  // 代缴 withheld from special-group members who no longer contribute (issue 16, point 2).
+  for (const Person& p : model_.people) {
+    if (p.group != v1::SPECIAL_GROUP_UNSPECIFIED && p.Enrolled() &&
+        p.status != St::kContributing && p.enrolled.year() <= year) {
+      ++model_.events["paid on behalf withheld (not contributing)"];
+    }
   }
   return true;
 }

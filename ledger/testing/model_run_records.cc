@@ -328,6 +328,11 @@ void ModelRun::Reverse(ReceiptModel& rm, Day date, const std::string& other) {
                                             " is not among ", p.label, "'s contributions"));
   }
   const int year = rm.add.contribution_year();
+  if (auto ob = p.on_behalf.find(year);
+      ob != p.on_behalf.end() && ob->second > 0 && p.collective.count(year) &&
+      p.collective.at(year) > 0) {
+    ++model_.events["reversal kept the collective subsidy (代缴 remains)"];
+  }
   for (const auto& [s, back] : Clawback(p, year)) {
     ++model_.events[s == kGovernment ? "contribution subsidy reversed"
                                      : "collective subsidy reversed"];

@@ -162,9 +162,11 @@ void BuildTemplate() {
   std::ifstream in(StrCat(LEDGER_SOURCE_DIR, "/deploy/policies/yanji-222401.json"));
   std::stringstream json;
   json << in.rdbuf();
-  const v1::Policy policy = Must(ledger::ParsePolicyJson(json.str()), "the Yanji policy");
-  auto adopted = Must(l->AdoptPolicy(policy, kActor), "adopt");
-  FUZZ_CHECK(!adopted.rejection, adopted.rejection->detail);
+  for (const v1::Policy& policy :
+       Must(ledger::ParsePolicyFileJson(json.str()), "the Yanji policy")) {
+    auto adopted = Must(l->AdoptPolicy(policy, kActor), "adopt");
+    FUZZ_CHECK(!adopted.rejection, adopted.rejection->detail);
+  }
 
   const std::string zhang = "22240119650315123X";            // 60 in March 2025
   const std::string li = "222401198001014568";

@@ -172,7 +172,7 @@ class HostileInputTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(node_->Start());
 
     // Baseline: the demo policy, one enrolled participant, one credited and one suspense receipt.
-    auto policy = LoadDemoPolicy();
+    auto policy = LoadDemoPolicy2025();
     ASSERT_TRUE(policy.ok()) << policy.status();
     {
       v1::AdoptPolicyResponse response;

@@ -12,6 +12,7 @@
 // Corruption: a flipped byte in an `events` SST file, and an event rewritten with valid checksums
 // (tampering) must make the open (or VerifyChain) fail with DATA_LOSS naming the file or the
 // sequence, never serve the damaged data; a restore from the backup then re-push recovers.
+#include <algorithm>
 #include <unistd.h>
 
 #include <chrono>
@@ -74,9 +75,15 @@ ledger::Ledger::Records Records(std::vector<v1::CollectionRecord> records) {
   return out;
 }
 
+// The demo policy's v1 with its years from 2014 only: these tests write a few events and expect
+// the log to fit one SST data block (FlippedByteInEventsSst… flips a byte in it).
 v1::Policy DemoPolicy() {
-  auto policy = LoadDemoPolicy();
+  auto policy = LoadDemoPolicy2025();
   EXPECT_TRUE(policy.ok()) << policy.status();
+  auto* years = policy->mutable_years();
+  years->erase(std::remove_if(years->begin(), years->end(),
+                              [](const v1::YearRules& y) { return y.year() < 2014; }),
+               years->end());
   return *policy;
 }
 

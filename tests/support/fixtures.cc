@@ -58,10 +58,16 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
-absl::StatusOr<v1::Policy> LoadDemoPolicy() {
+absl::StatusOr<std::vector<v1::Policy>> LoadDemoPolicies() {
   auto text = ReadFile(SourcePath("deploy/policies/yanji-222401.json"));
   if (!text.ok()) return text.status();
-  return ParsePolicyJson(*text);
+  return ParsePolicyFileJson(*text);
+}
+
+absl::StatusOr<v1::Policy> LoadDemoPolicy2025() {
+  auto versions = LoadDemoPolicies();
+  if (!versions.ok()) return versions.status();
+  return versions->front();
 }
 
 std::string CitizenId(std::string_view birth, int sequence, std::string_view region) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "ledger/v1/events.pb.h"
@@ -34,8 +35,11 @@ std::string SourcePath(std::string_view relative);
 // The whole file, or NOT_FOUND naming it.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
-// The demo policy deploy/policies/yanji-222401.json, parsed (and validated) as ledgerctl does.
-absl::StatusOr<v1::Policy> LoadDemoPolicy();
+// The demo policy's versions, deploy/policies/yanji-222401.json, parsed (and validated) as
+// ledgerctl does: v1 from 2009-01-01, v2 (the Yanji rules, funeral subsidy) from 2026-01-01.
+absl::StatusOr<std::vector<v1::Policy>> LoadDemoPolicies();
+// Its version 1 alone: the demo policy of a test whose clock stays before 2026.
+absl::StatusOr<v1::Policy> LoadDemoPolicy2025();
 
 // A valid 18-character citizen ID: `region` (6 digits), `birth` (YYYYMMDD), `sequence` (its last
 // three digits are used) and the check character.

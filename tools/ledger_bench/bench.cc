@@ -201,19 +201,22 @@ bool Bench::AdoptPolicy() {
     std::cerr << "ledger-bench: cannot read the policy " << path << " (give one with --policy)\n";
     return false;
   }
-  auto policy = ledger::ParsePolicyJson(ReadFile(path));
-  if (!policy.ok()) {
-    std::cerr << "ledger-bench: " << path << ": " << policy.status() << "\n";
+  auto versions = ledger::ParsePolicyFileJson(ReadFile(path));
+  if (!versions.ok()) {
+    std::cerr << "ledger-bench: " << path << ": " << versions.status() << "\n";
     return false;
   }
   auto stub = v1::PolicyService::NewStub(Connect("admin"));
-  grpc::ClientContext context;
-  v1::AdoptPolicyRequest request;
-  *request.mutable_policy() = *policy;
-  v1::AdoptPolicyResponse response;
-  if (auto st = stub->AdoptPolicy(&context, request, &response); !st.ok()) {
-    std::cerr << "ledger-bench: adopt policy: " << st.error_message() << "\n";
-    return false;
+  for (const v1::Policy& policy : *versions) {
+    grpc::ClientContext context;
+    v1::AdoptPolicyRequest request;
+    *request.mutable_policy() = policy;
+    v1::AdoptPolicyResponse response;
+    if (auto st = stub->AdoptPolicy(&context, request, &response); !st.ok()) {
+      std::cerr << "ledger-bench: adopt policy v" << policy.version() << ": "
+                << st.error_message() << "\n";
+      return false;
+    }
   }
   return true;
 }

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "ledger/account.h"
 #include "ledger/money.h"
@@ -17,7 +18,17 @@ namespace {
 namespace v1 = ledger::v1;
 
 struct EnrolOptions {
-  std::string id, name, region_code, date, ethnicity, address, phone, group = "none";
+  std::string id, name, region_code, date, ethnicity, address, phone, group = "none",
+      attest = "none";
+};
+
+// `--attest` values and what they record (延吉细则 第三条).
+constexpr std::pair<const char*, v1::EligibilityAttestation> kAttestations[] = {
+    {"none", v1::ELIGIBILITY_ATTESTATION_UNSPECIFIED},
+    {"eligible", v1::ELIGIBILITY_ATTESTATION_ELIGIBLE},
+    {"student", v1::ELIGIBILITY_ATTESTATION_STUDENT},
+    {"public-servant", v1::ELIGIBILITY_ATTESTATION_PUBLIC_SERVANT},
+    {"employee-scheme", v1::ELIGIBILITY_ATTESTATION_EMPLOYEE_SCHEME_MEMBER},
 };
 
 int Enrol(const Globals& globals, const EnrolOptions& o) {
@@ -33,6 +44,9 @@ int Enrol(const Globals& globals, const EnrolOptions& o) {
   if (o.group == "severely-disabled") p.set_special_group(v1::SPECIAL_GROUP_SEVERELY_DISABLED);
   if (o.group == "minimum-living") p.set_special_group(v1::SPECIAL_GROUP_MINIMUM_LIVING_ALLOWANCE);
   if (o.group == "extreme-hardship") p.set_special_group(v1::SPECIAL_GROUP_EXTREME_HARDSHIP);
+  for (const auto& [name, value] : kAttestations) {
+    if (o.attest == name) p.set_eligibility_attestation(value);
+  }
   return CallUnary(globals, &v1::AccountService::Stub::Enrol, request,
                    [](const v1::EnrolResponse& response) {
                      std::cout << (response.duplicate() ? "already enrolled" : "enrolled")
@@ -51,7 +65,18 @@ void PrintBenefit(const v1::Benefit& b) {
               ledger::FormatFen(b.paid_basic_fen()).c_str(),
               ledger::FormatFen(b.paid_account_fen()).c_str(),
               ledger::FormatFen(b.paid_pooled_fen()).c_str());
+  if (b.recalculated_from_month() != 0) {
+    std::printf("recalculated from   %d (late subsidies %s in the base, BenefitRecalculated)\n",
+                b.recalculated_from_month(), ledger::FormatFen(b.late_credits_fen()).c_str());
+  }
   if (b.suspended_from() != 0) std::printf("suspended from      %d\n", b.suspended_from());
+}
+
+const char* AttestationText(v1::EligibilityAttestation a) {
+  for (const auto& [name, value] : kAttestations) {
+    if (value == a) return value == v1::ELIGIBILITY_ATTESTATION_UNSPECIFIED ? "not attested" : name;
+  }
+  return "unknown";
 }
 
 void PrintAccount(const v1::Account& a) {
@@ -62,6 +87,7 @@ void PrintAccount(const v1::Account& a) {
               v1::ParticipantStatus_Name(a.status()).substr(19).c_str());
   std::printf("enrolled            %s (sequence %llu)\n", a.enrolment_date().c_str(),
               static_cast<unsigned long long>(a.enrolled_sequence()));
+  std::printf("eligibility         %s\n", AttestationText(a.eligibility_attestation()));
   if (!a.date_of_death().empty())
     std::printf("date of death       %s\n", a.date_of_death().c_str());
   if (!a.transferred_to().empty())
@@ -121,6 +147,12 @@ void AddEnrol(CLI::App& app, Commands& commands) {
       ->add_option("--special-group", o->group,
                    "none|severely-disabled|minimum-living|extreme-hardship")
       ->check(CLI::IsMember({"none", "severely-disabled", "minimum-living", "extreme-hardship"}))
+      ->capture_default_str();
+  enrol
+      ->add_option("--attest", o->attest,
+                   "what the agency attests (延吉细则 第三条): none|eligible, or an exclusion "
+                   "student|public-servant|employee-scheme (refused: REASON_EXCLUDED_FROM_SCHEME)")
+      ->check(CLI::IsMember({"none", "eligible", "student", "public-servant", "employee-scheme"}))
       ->capture_default_str();
   commands.On(enrol, [&g = commands.globals(), o] { return Enrol(g, *o); });
 }
