@@ -53,6 +53,8 @@ std::string AccountDiff(const Person& p, const v1::Account& a) {
     field("benefit.suspended_from", b.suspended_from, g.suspended_from());
   }
   if (p.death != a.date_of_death()) absl::StrAppend(&diff, " date_of_death differs;");
+  if (p.termination != a.termination_reason()) absl::StrAppend(&diff, " termination differs;");
+  if (p.transferred_to != a.transferred_to()) absl::StrAppend(&diff, " transferred_to differs;");
   return diff;
 }
 
@@ -356,6 +358,8 @@ bool ModelRun::Step() {
       2,   // 11 death
       4,   // 12 resent / conflicting document reference
       8,   // 13 a batch of records
+      2,   // 14 termination (settled abroad, employees' scheme, 双领)
+      1,   // 15 transfer out of the region
   };
   std::discrete_distribution<int> pick(kWeights.begin(), kWeights.end());
   switch (pick(rng_)) {
@@ -387,6 +391,10 @@ bool ModelRun::Step() {
       return cur_.year() >= 2024 && Chance(50) ? Death() : true;
     case 12:
       return Resend();
+    case 14:
+      return Terminate();
+    case 15:
+      return TransferOut();
     default:
       return Batch();
   }
