@@ -886,8 +886,8 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       EXPECT_EQ(Head(), head) << "a denied call changed the ledger";
     }
   }
-  // tax-bureau 4, fund-agency 26, auditor 11, admin 6.
-  EXPECT_EQ(allowed, 47);
+  // tax-bureau 4, fund-agency 27, auditor 11, admin 6.
+  EXPECT_EQ(allowed, 48);
 
   // The allowed calls did what they say (each ran once, as the fund agency).
   auto old = ledger_->GetAccount(old_id);
