@@ -343,6 +343,13 @@ bool ModelRun::Step() {
     last_campaign_year_ = static_cast<int>(cur_.year());
     return Campaign();
   }
+  // Termination and transfer out (issue 16, points 5 and 6), before 3 steps in 100, draw from
+  // their own generator: the other commands of a seed come as they did before these existed.
+  std::swap(rng_, side_rng_);
+  const int side = Uniform(0, 99);
+  const bool ok = side < 2 ? Terminate() : side < 3 ? TransferOut() : true;
+  std::swap(rng_, side_rng_);
+  if (!ok) return false;
   static const std::vector<int> kWeights = {
       20,  // 0 collection (ADD), incl. resends and receipt conflicts
       5,   // 1 cancellation
@@ -358,8 +365,6 @@ bool ModelRun::Step() {
       2,   // 11 death
       4,   // 12 resent / conflicting document reference
       8,   // 13 a batch of records
-      2,   // 14 termination (settled abroad, employees' scheme, 双领)
-      1,   // 15 transfer out of the region
   };
   std::discrete_distribution<int> pick(kWeights.begin(), kWeights.end());
   switch (pick(rng_)) {
@@ -391,10 +396,6 @@ bool ModelRun::Step() {
       return cur_.year() >= 2024 && Chance(50) ? Death() : true;
     case 12:
       return Resend();
-    case 14:
-      return Terminate();
-    case 15:
-      return TransferOut();
     default:
       return Batch();
   }

@@ -57,7 +57,12 @@ namespace ledger::model {
 class ModelRun {
  public:
   ModelRun(uint32_t seed, int steps, std::filesystem::path dir, std::map<std::string, int>& stats)
-      : seed_(seed), steps_(steps), rng_(seed), dir_(std::move(dir)), stats_(stats) {}
+      : seed_(seed),
+        steps_(steps),
+        rng_(seed),
+        side_rng_(seed ^ 0x5eedu),
+        dir_(std::move(dir)),
+        stats_(stats) {}
   ~ModelRun();
 
   // Returns false at the first discrepancy (already reported).
@@ -239,6 +244,7 @@ class ModelRun {
   uint32_t seed_;
   int steps_;
   std::mt19937 rng_;
+  std::mt19937 side_rng_;  // termination and transfer out (Step)
   std::filesystem::path dir_;
   std::map<std::string, int>& stats_;
   std::unique_ptr<Ledger> ledger_;
