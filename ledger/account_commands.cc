@@ -124,6 +124,23 @@ Check CheckDeathFields(const v1::RecordDeathRequest& r, absl::CivilDay today,
   return CheckDate(r.date(), "date", today, date);
 }
 
+Check CheckTerminationFields(const v1::TerminateParticipantRequest& r, absl::CivilDay today,
+                             absl::CivilDay& date) {
+  if (auto rej = CheckCitizenId(r.citizen_id())) return rej;
+  if (r.reason() == v1::TERMINATION_REASON_UNSPECIFIED || !v1::TerminationReason_IsValid(r.reason())) {
+    return Reject(v1::REASON_INVALID_FIELD, "reason must be a known termination reason");
+  }
+  if (r.reason() == v1::TERMINATION_REASON_DOUBLE_RECEIPT) {
+    if (auto rej = CheckMonth(r.employee_pension_from_month(), "employee_pension_from_month")) {
+      return rej;
+    }
+  } else if (r.employee_pension_from_month() != 0) {
+    return Reject(v1::REASON_INVALID_FIELD,
+                  "employee_pension_from_month is for a DOUBLE_RECEIPT termination only");
+  }
+  return CheckDate(r.date(), "date", today, date);
+}
+
 // Field checks of every command: the citizen ID (where there is one), the dates, amounts and
 // texts. Fills `date` (the command's business date).
 Check CheckFields(const v1::AccountCommand& command, absl::CivilDay today, absl::CivilDay& date) {
@@ -143,6 +160,8 @@ Check CheckFields(const v1::AccountCommand& command, absl::CivilDay today, absl:
       return CheckDeathFields(command.record_death(), today, date);
     case v1::AccountCommand::kRecordOverpaymentRecovery:
       return CheckRecoveryFields(command.record_overpayment_recovery(), today, date);
+    case v1::AccountCommand::kTerminateParticipant:
+      return CheckTerminationFields(command.terminate_participant(), today, date);
     case v1::AccountCommand::kTransferOut:
       return CheckIdAndDate(command.transfer_out(), today, date);
     case v1::AccountCommand::kTransferIn:
@@ -163,6 +182,7 @@ std::string_view DocumentRef(const v1::AccountCommand& command) {
     case v1::AccountCommand::kResumeBenefit: return command.resume_benefit().document_ref();
     case v1::AccountCommand::kRecordDeath: return command.record_death().document_ref();
     case v1::AccountCommand::kRecordOverpaymentRecovery: return command.record_overpayment_recovery().document_ref();
+    case v1::AccountCommand::kTerminateParticipant: return command.terminate_participant().document_ref();
     case v1::AccountCommand::kTransferOut: return command.transfer_out().document_ref();
     case v1::AccountCommand::kTransferIn: return command.transfer_in().document_ref();
     case v1::AccountCommand::kReceiveTaxRemittance: return command.receive_tax_remittance().document_ref();
@@ -297,6 +317,7 @@ Outcome Dispatch(const v1::AccountCommand& command, Context& c, absl::CivilDay d
     case v1::AccountCommand::kResumeBenefit: return Resume(command.resume_benefit(), c, date);
     case v1::AccountCommand::kRecordDeath: return Death(command.record_death(), c, date);
     case v1::AccountCommand::kRecordOverpaymentRecovery: return RecoverOverpayment(command.record_overpayment_recovery(), c, date);
+    case v1::AccountCommand::kTerminateParticipant: return Terminate(command.terminate_participant(), c, date);
     case v1::AccountCommand::kTransferOut: return TransferOutOf(command.transfer_out(), c, date);
     case v1::AccountCommand::kTransferIn: return TransferInto(command.transfer_in(), c, date);
     default: return absl::UnknownError("no command given");  // CheckFields rejected it

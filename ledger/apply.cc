@@ -131,6 +131,12 @@ std::string_view ParticipantOf(const v1::EventEnvelope& e) {
       return e.benefit_overpayment_recognized().citizen_id();
     case v1::EventEnvelope::kFuneralSubsidyPaid: return e.funeral_subsidy_paid().citizen_id();
     case v1::EventEnvelope::kInheritancePaid: return e.inheritance_paid().citizen_id();
+    case v1::EventEnvelope::kParticipantTerminated:
+      return e.participant_terminated().citizen_id();
+    case v1::EventEnvelope::kTerminationSubsidyReturned:
+      return e.termination_subsidy_returned().citizen_id();
+    case v1::EventEnvelope::kTerminationBalancePaid:
+      return e.termination_balance_paid().citizen_id();
     case v1::EventEnvelope::kParticipantTransferredOut:
       return e.participant_transferred_out().citizen_id();
     case v1::EventEnvelope::kParticipantTransferredIn:
@@ -280,6 +286,25 @@ bool AddOutflowPostings(const v1::EventEnvelope& event, const std::string& id,
       }
       Add(out, std::string(accounts::kHeirsPayable),
           std::string(accounts::kOverpaymentReceivable), i.overpayment_offset_fen());
+      return true;
+    }
+    case v1::EventEnvelope::kTerminationSubsidyReturned: {
+      const auto& t = event.termination_subsidy_returned();
+      for (const auto& r : t.returns()) {
+        Add(out, Person(id, v1::FUNDING_SOURCE_GOVERNMENT),
+            accounts::FiscalFund(r.purpose(), r.year()), r.amount_fen());
+      }
+      Add(out, Person(id, v1::FUNDING_SOURCE_GOVERNMENT), std::string(accounts::kPooledFund),
+          t.to_pool_fen());
+      return true;
+    }
+    case v1::EventEnvelope::kTerminationBalancePaid: {
+      const auto& t = event.termination_balance_paid();
+      const std::string payee(t.payee() == v1::TERMINATION_PAYEE_EMPLOYEE_SCHEME
+                                  ? accounts::kEmployeeSchemePayable
+                                  : accounts::kRefundsPayable);
+      for (const auto& p : t.parts()) Add(out, Person(id, p.source()), payee, p.amount_fen());
+      Add(out, payee, std::string(accounts::kOverpaymentReceivable), t.overpayment_offset_fen());
       return true;
     }
     case v1::EventEnvelope::kParticipantTransferredOut:
@@ -493,6 +518,12 @@ void ChangeAccount(const v1::EventEnvelope& event, v1::Account& a) {
       a.set_status(v1::PARTICIPANT_STATUS_DECEASED);
       a.set_date_of_death(event.participant_died().date_of_death());
       break;
+    case v1::EventEnvelope::kParticipantTerminated:
+      a.set_status(v1::PARTICIPANT_STATUS_TERMINATED);
+      a.set_termination_reason(event.participant_terminated().reason());
+      a.set_termination_date(event.effective_date());
+      a.set_termination_document_ref(event.external_ref());
+      break;
     case v1::EventEnvelope::kParticipantTransferredOut:
       a.set_status(v1::PARTICIPANT_STATUS_TRANSFERRED_OUT);
       a.set_transferred_to(event.participant_transferred_out().to_region());
@@ -558,6 +589,7 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
     case v1::EventEnvelope::kParticipantSuspended:
     case v1::EventEnvelope::kParticipantResumed:
     case v1::EventEnvelope::kParticipantDied:
+    case v1::EventEnvelope::kParticipantTerminated:
     case v1::EventEnvelope::kParticipantTransferredOut:
     case v1::EventEnvelope::kParticipantTransferredIn: {
       LEDGER_ASSIGN_OR_RETURN(v1::Account * a, account());
@@ -576,6 +608,8 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
     case v1::EventEnvelope::kInheritancePaid:
     case v1::EventEnvelope::kInterestAccrued:  // the account changes through its postings
     case v1::EventEnvelope::kBenefitOverpaymentRecovered:
+    case v1::EventEnvelope::kTerminationSubsidyReturned:
+    case v1::EventEnvelope::kTerminationBalancePaid:
       break;  // postings only
     case v1::EventEnvelope::EVENT_NOT_SET:
       LEDGER_CHECK(false, "event without a body");

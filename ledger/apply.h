@@ -33,6 +33,8 @@ inline constexpr std::string_view kRefundsPayable = "refunds_payable";
 // Collective subsidies and sponsorships owed back to their payer after a reversal.
 inline constexpr std::string_view kCollectiveRefundsPayable = "collective_refunds_payable";
 inline constexpr std::string_view kHeirsPayable = "heirs_payable";
+// A terminated account's balance owed to the employees' scheme it joined.
+inline constexpr std::string_view kEmployeeSchemePayable = "employee_scheme_payable";
 inline constexpr std::string_view kOverpaymentReceivable = "overpayment_receivable";
 inline constexpr std::string_view kOverpaidBenefits = "overpaid_benefits";
 // Overpayments found unrecoverable (an expense).

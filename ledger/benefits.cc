@@ -152,9 +152,7 @@ AccountPlan PlanBenefits(const v1::Account& a, const JobContext& j) {
   int last = j.request.period();
   if (a.status() == v1::PARTICIPANT_STATUS_SUSPENDED) {
     // Months before the suspension are still due.
-    const int suspended = a.benefit().suspended_from();
-    int before = suspended % 100 == 1 ? (suspended / 100 - 1) * 100 + 12 : suspended - 1;
-    last = std::min(last, before);
+    last = std::min(last, PreviousMonth(a.benefit().suspended_from()));
   }
   v1::Account sim = a;
   for (int month = a.benefit().next_month(); month <= last; month = NextMonth(month)) {
@@ -179,6 +177,34 @@ AccountPlan PlanBenefits(const v1::Account& a, const JobContext& j) {
     plan.events.push_back(std::move(e));
   }
   return plan;
+}
+
+Decided<AccountPlan> PlanArrears(const v1::Account& a, int through_month, absl::CivilDay date,
+                                 const v1::Policy& policy, const WorkingState& state,
+                                 std::string_view event) {
+  v1::JobRequest request;
+  request.set_kind(v1::JOB_KIND_BENEFITS);
+  request.set_region_code(a.region_code());
+  request.set_period(through_month);
+  AccountPlan arrears = PlanBenefits(a, JobContext{request, date, &policy});
+  if (const std::string shortfalls = Shortfalls(arrears.fiscal, state, a.region_code());
+      !shortfalls.empty()) {
+    return Reject(v1::REASON_INSUFFICIENT_FISCAL_FUNDS,
+                  StrCat("the months due up to ", event, " cannot be paid: ", shortfalls));
+  }
+  return arrears;
+}
+
+v1::Account Settled(const v1::Account& a, const AccountPlan& arrears,
+                    const v1::BenefitOverpaymentRecognized& over, absl::CivilDay date) {
+  v1::Account settled = a;
+  for (const v1::EventEnvelope& e : arrears.events) {
+    for (const auto& p : e.benefit_paid().account_parts()) {
+      RecordMovement(settled, p.source(), -p.amount_fen(), date);
+    }
+  }
+  for (const auto& p : over.account_parts()) RecordMovement(settled, p.source(), p.amount_fen(), date);
+  return settled;
 }
 
 }  // namespace ledger::lifecycle

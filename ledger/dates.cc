@@ -50,6 +50,10 @@ int NextMonth(int yyyymm) {
   return yyyymm % 100 == 12 ? (yyyymm / 100 + 1) * 100 + 1 : yyyymm + 1;
 }
 
+int PreviousMonth(int yyyymm) {
+  return yyyymm % 100 == 1 ? (yyyymm / 100 - 1) * 100 + 12 : yyyymm - 1;
+}
+
 absl::CivilDay FirstDayOf(int yyyymm) { return absl::CivilDay(yyyymm / 100, yyyymm % 100, 1); }
 
 absl::CivilDay LastDayOf(int yyyymm) { return FirstDayOf(NextMonth(yyyymm)) - 1; }

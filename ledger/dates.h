@@ -25,6 +25,7 @@ std::string FormatDate(absl::CivilDay day);
 bool IsValidMonth(int yyyymm);  // years 1900–2999, months 1–12
 int MonthOf(absl::CivilDay day);
 int NextMonth(int yyyymm);
+int PreviousMonth(int yyyymm);
 absl::CivilDay FirstDayOf(int yyyymm);
 absl::CivilDay LastDayOf(int yyyymm);
 

@@ -48,23 +48,6 @@ Check CheckAccount(const v1::RecordDeathRequest& r, const v1::Account& a, absl::
   return NotInPostedYear(a, date, state);
 }
 
-// Months up to and including the month of death not yet paid are still due: paid now, before
-// the estate is settled (against basic-pension funds like any month).
-Decided<AccountPlan> PlanArrears(const v1::Account& a, int death_month, absl::CivilDay date,
-                                 const v1::Policy& policy, const WorkingState& state) {
-  v1::JobRequest request;
-  request.set_kind(v1::JOB_KIND_BENEFITS);
-  request.set_region_code(a.region_code());
-  request.set_period(death_month);
-  AccountPlan arrears = PlanBenefits(a, JobContext{request, date, &policy});
-  if (const std::string shortfalls = Shortfalls(arrears.fiscal, state, a.region_code());
-      !shortfalls.empty()) {
-    return Reject(v1::REASON_INSUFFICIENT_FISCAL_FUNDS,
-                  StrCat("the months due up to the death cannot be paid: ", shortfalls));
-  }
-  return arrears;
-}
-
 // The months paid after the month of death, with their account parts by source.
 absl::StatusOr<v1::BenefitOverpaymentRecognized> Overpayment(const v1::Account& a, int death_month,
                                                              WorkingState& state) {
@@ -91,20 +74,6 @@ absl::StatusOr<v1::BenefitOverpaymentRecognized> Overpayment(const v1::Account& 
   }
   over.set_total_fen(total);
   return over;
-}
-
-// The account as the settlement sees it: the arrears paid out of it, then the overpaid account
-// parts back in.
-v1::Account Settled(const v1::Account& a, const AccountPlan& arrears,
-                    const v1::BenefitOverpaymentRecognized& over, absl::CivilDay date) {
-  v1::Account settled = a;
-  for (const v1::EventEnvelope& e : arrears.events) {
-    for (const auto& p : e.benefit_paid().account_parts()) {
-      RecordMovement(settled, p.source(), -p.amount_fen(), date);
-    }
-  }
-  for (const auto& p : over.account_parts()) RecordMovement(settled, p.source(), p.amount_fen(), date);
-  return settled;
 }
 
 // A pensioner's funeral subsidy, by the rules in force at the death; none (amount 0) for others.
@@ -149,7 +118,7 @@ absl::StatusOr<Decided<Settlement>> Settle(const v1::Account& a, absl::CivilDay 
   LEDGER_ASSIGN_OR_RETURN(s.interest,
                           AccrueInterestTo(accrued, death, AccrualContext{state, policy, date, ""}));
   if (a.has_benefit()) {
-    auto arrears = PlanArrears(accrued, death_month, date, policy, state);
+    auto arrears = PlanArrears(accrued, death_month, date, policy, state, "the death");
     if (auto* rej = std::get_if<Rejection>(&arrears)) return *rej;
     s.arrears = std::get<AccountPlan>(std::move(arrears));
   }

@@ -7,7 +7,9 @@
 //   transfers.cc             transfers out of and into a region
 //   jobs.cc                  the region-wide batch jobs
 //   interest_adjustments.cc  the interest a backdated movement changes in posted years
-//   interest_to_date.cc      the interest to the date an account closes (death, transfer out)
+//   interest_to_date.cc      the interest to the date an account closes (death, transfer out,
+//                            termination)
+//   termination.cc           termination (关系注销) and the settlement of the balance
 //   overpayment_recovery.cc  recovery or write-off of an outstanding overpayment
 //   reversal.cc              cancellation and refund of a contribution (shared with rules.cc)
 #ifndef LEDGER_LIFECYCLE_INTERNAL_H_
@@ -123,6 +125,7 @@ Check CheckRecoveryFields(const v1::RecordOverpaymentRecoveryRequest& r, absl::C
                           absl::CivilDay& date);
 Outcome RecoverOverpayment(const v1::RecordOverpaymentRecoveryRequest& r, Context& c,
                            absl::CivilDay date);
+Outcome Terminate(const v1::TerminateParticipantRequest& r, Context& c, absl::CivilDay date);
 Outcome TransferOutOf(const v1::TransferOutRequest& r, Context& c, absl::CivilDay date);
 Outcome TransferInto(const v1::TransferInRequest& r, Context& c, absl::CivilDay date);
 
@@ -149,6 +152,18 @@ int64_t BasicPension(const v1::Policy& policy, int month, uint32_t years);
 
 // The benefits due to `a` up to the job's period, not paid yet (benefits.cc).
 AccountPlan PlanBenefits(const v1::Account& a, const JobContext& j);
+
+// The months up to and including `through_month` not yet paid, when an account closes (death,
+// termination): still due, paid now before the balance is settled, against the basic-pension
+// funds like any month (INSUFFICIENT_FISCAL_FUNDS naming `event` when short) (benefits.cc).
+Decided<AccountPlan> PlanArrears(const v1::Account& a, int through_month, absl::CivilDay date,
+                                 const v1::Policy& policy, const WorkingState& state,
+                                 std::string_view event);
+
+// The account as a closing settlement sees it: the arrears paid out of it, then the overpaid
+// account parts back in (benefits.cc).
+v1::Account Settled(const v1::Account& a, const AccountPlan& arrears,
+                    const v1::BenefitOverpaymentRecognized& over, absl::CivilDay date);
 
 // What the fiscal funds of `region` lack for `need` ("<fund> needs A, has B, short by C", "; "
 // between funds); empty when they cover it (jobs.cc).

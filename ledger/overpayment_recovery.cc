@@ -22,6 +22,8 @@ int64_t Outstanding(const std::vector<v1::EventEnvelope>& events) {
       outstanding += e.benefit_overpayment_recognized().total_fen();
     } else if (e.has_inheritance_paid()) {
       outstanding -= e.inheritance_paid().overpayment_offset_fen();
+    } else if (e.has_termination_balance_paid()) {
+      outstanding -= e.termination_balance_paid().overpayment_offset_fen();
     } else if (e.has_benefit_overpayment_recovered()) {
       outstanding -= e.benefit_overpayment_recovered().amount_fen();
     }

@@ -75,7 +75,8 @@ v1::Statement BuildStatement(const v1::Account& account,
     if (e.has_interest_posted() || e.has_interest_adjusted() || e.has_interest_accrued()) {
       st.set_interest_fen(st.interest_fen() + total);
     } else if (e.has_benefit_paid() || e.has_inheritance_paid() || e.has_contribution_refunded() ||
-               e.has_participant_transferred_out() || e.has_benefit_overpayment_recognized()) {
+               e.has_participant_transferred_out() || e.has_benefit_overpayment_recognized() ||
+               e.has_termination_subsidy_returned() || e.has_termination_balance_paid()) {
       // An overpayment recognised returns what was paid for months after death: it reduces
       // what was paid out.
       st.set_paid_out_fen(st.paid_out_fen() - total);

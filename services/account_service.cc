@@ -58,6 +58,7 @@ class AccountServiceImpl final : public v1::AccountService::Service {
   LEDGER_COMMAND_METHOD(ResumeBenefit, resume_benefit)
   LEDGER_COMMAND_METHOD(RecordDeath, record_death)
   LEDGER_COMMAND_METHOD(RecordOverpaymentRecovery, record_overpayment_recovery)
+  LEDGER_COMMAND_METHOD(TerminateParticipant, terminate_participant)
   LEDGER_COMMAND_METHOD(TransferOut, transfer_out)
   LEDGER_COMMAND_METHOD(TransferIn, transfer_in)
 

@@ -7,7 +7,7 @@ namespace {
 
 constexpr Role kAllRoles[] = {Role::kTaxBureau, Role::kFundAgency, Role::kAuditor, Role::kAdmin};
 
-constexpr std::array<const Method*, 32> kAllMethods = {
+constexpr std::array<const Method*, 33> kAllMethods = {
     &methods::kPushCollections,
     &methods::kStreamCollections,
     &methods::kReportDailyTotals,
@@ -20,6 +20,7 @@ constexpr std::array<const Method*, 32> kAllMethods = {
     &methods::kResumeBenefit,
     &methods::kRecordDeath,
     &methods::kRecordOverpaymentRecovery,
+    &methods::kTerminateParticipant,
     &methods::kTransferOut,
     &methods::kTransferIn,
     &methods::kRunJob,

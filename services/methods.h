@@ -63,6 +63,8 @@ inline constexpr Method kRecordDeath{"/ledger.v1.AccountService/RecordDeath",
                                      {Role::kFundAgency}};
 inline constexpr Method kRecordOverpaymentRecovery{
     "/ledger.v1.AccountService/RecordOverpaymentRecovery", {Role::kFundAgency}};
+inline constexpr Method kTerminateParticipant{
+    "/ledger.v1.AccountService/TerminateParticipant", {Role::kFundAgency}};
 inline constexpr Method kTransferOut{"/ledger.v1.AccountService/TransferOut",
                                      {Role::kFundAgency}};
 inline constexpr Method kTransferIn{"/ledger.v1.AccountService/TransferIn", {Role::kFundAgency}};

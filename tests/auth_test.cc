@@ -94,6 +94,7 @@ constexpr char kResumeBenefit[] = "/ledger.v1.AccountService/ResumeBenefit";
 constexpr char kRecordDeath[] = "/ledger.v1.AccountService/RecordDeath";
 constexpr char kRecordOverpaymentRecovery[] =
     "/ledger.v1.AccountService/RecordOverpaymentRecovery";
+constexpr char kTerminateParticipant[] = "/ledger.v1.AccountService/TerminateParticipant";
 constexpr char kTransferOut[] = "/ledger.v1.AccountService/TransferOut";
 constexpr char kTransferIn[] = "/ledger.v1.AccountService/TransferIn";
 constexpr char kRunJob[] = "/ledger.v1.AccountService/RunJob";
@@ -127,8 +128,8 @@ const std::map<std::string, std::set<std::string>>& SpecifiedAccess() {
       {kTaxBureau, {kPushCollections, kStreamCollections, kReportDailyTotals, kGetPolicy}},
       {kFundAgency,
        {kEnrol, kGetAccount, kCreditCollectiveSubsidy, kRefundContribution, kDetermineBenefit,
-        kSuspendBenefit, kResumeBenefit, kRecordDeath, kRecordOverpaymentRecovery, kTransferOut,
-        kTransferIn, kRunJob, kGetStatement, kGetPolicy, kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents,
+        kSuspendBenefit, kResumeBenefit, kRecordDeath, kRecordOverpaymentRecovery,
+        kTerminateParticipant, kTransferOut, kTransferIn, kRunJob, kGetStatement, kGetPolicy, kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents,
         kVerifyChain, kGetCheckpoints, kBalanceAsOf, kReceiveTaxRemittance,
         kTransferBetweenFundAccounts, kReceiveBankInterest, kReportBankBalance, kGetFundBalance,
         kGetReconciliation}},
@@ -147,7 +148,7 @@ constexpr const char* kRegionScopedCommands[] = {
     kResumeBenefit,           kRecordDeath,        kTransferOut,      kTransferIn,
     kRunJob,                  kReceiveFiscalFunds, kReceiveTaxRemittance,
     kTransferBetweenFundAccounts, kReceiveBankInterest, kReportBankBalance,
-    kRecordOverpaymentRecovery,
+    kRecordOverpaymentRecovery, kTerminateParticipant,
 };
 
 using RpcResult = Rpc;
@@ -239,6 +240,7 @@ LEDGER_TEST_COMMAND(AccountService, SuspendBenefit)
 LEDGER_TEST_COMMAND(AccountService, ResumeBenefit)
 LEDGER_TEST_COMMAND(AccountService, RecordDeath)
 LEDGER_TEST_COMMAND(AccountService, RecordOverpaymentRecovery)
+LEDGER_TEST_COMMAND(AccountService, TerminateParticipant)
 LEDGER_TEST_COMMAND(AccountService, TransferOut)
 LEDGER_TEST_COMMAND(AccountService, TransferIn)
 LEDGER_TEST_COMMAND(FundService, ReceiveFiscalFunds)
@@ -480,6 +482,11 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
   const std::string old_id = CitizenId("19450501");
   auto enrolled_old = ledger_->Enrol(Participant(old_id, "朴老"), "test-setup");
   ASSERT_TRUE(enrolled_old.ok() && !enrolled_old->rejection) << "cannot enrol the old resident";
+  // A resident who settles abroad (issue 16, point 5): nothing in the account, so the
+  // termination is its one event.
+  const std::string leaving_id = CitizenId("19800101", 888);
+  auto enrolled_leaving = ledger_->Enrol(Participant(leaving_id, "赵离"), "test-setup");
+  ASSERT_TRUE(enrolled_leaving.ok() && !enrolled_leaving->rejection) << "cannot enrol";
   ASSERT_NO_FATAL_FAILURE(AdoptOtherRegionPolicy());
   // The payment account holds what the old resident's death pays (issue 16, point 4), and a
   // pensioner of a third region owes an overpayment the estate could not cover (point 6).
@@ -530,6 +537,11 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
   recovery.set_date("2025-06-01");
   recovery.set_method(v1::OVERPAYMENT_RECOVERY_METHOD_RECOVERED);
   recovery.set_document_ref("AUTH-RECOVERY");
+  v1::TerminateParticipantRequest terminate;
+  terminate.set_citizen_id(leaving_id);
+  terminate.set_reason(v1::TERMINATION_REASON_SETTLED_ABROAD);
+  terminate.set_date("2025-06-01");
+  terminate.set_document_ref("AUTH-TERMINATE");
   v1::TransferOutRequest transfer_out;  // kIdB is enrolled by the fund agency's Enrol
   transfer_out.set_citizen_id(kIdB);
   transfer_out.set_to_region(kOtherRegion);
@@ -611,6 +623,7 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       // 2026-01-01); no balance: no inheritance.
       {kRecordDeath, 3, command(RecordDeath, death)},
       {kRecordOverpaymentRecovery, 1, command(RecordOverpaymentRecovery, recovery)},
+      {kTerminateParticipant, 1, command(TerminateParticipant, terminate)},
       {kTransferOut, 1, command(TransferOut, transfer_out)},
       {kTransferIn, 1, command(TransferIn, transfer_in)},
       // kIdA's 2024 interest and JobCompleted.
@@ -874,8 +887,8 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       EXPECT_EQ(Head(), head) << "a denied call changed the ledger";
     }
   }
-  // tax-bureau 4, fund-agency 26, auditor 11, admin 6.
-  EXPECT_EQ(allowed, 47);
+  // tax-bureau 4, fund-agency 27, auditor 11, admin 6.
+  EXPECT_EQ(allowed, 48);
 
   // The allowed calls did what they say (each ran once, as the fund agency).
   auto old = ledger_->GetAccount(old_id);
@@ -936,11 +949,11 @@ TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
       }
     }
   }
-  EXPECT_EQ(methods.size(), 32u);
+  EXPECT_EQ(methods.size(), 33u);
   for (const char* method :
        {kPushCollections, kStreamCollections, kEnrol, kGetAccount, kCreditCollectiveSubsidy,
         kRefundContribution, kDetermineBenefit, kSuspendBenefit, kResumeBenefit, kRecordDeath,
-        kRecordOverpaymentRecovery, kTransferOut, kTransferIn, kRunJob, kGetStatement, kAdoptPolicy, kGetPolicy, kBackup,
+        kRecordOverpaymentRecovery, kTerminateParticipant, kTransferOut, kTransferIn, kRunJob, kGetStatement, kAdoptPolicy, kGetPolicy, kBackup,
         kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents, kVerifyChain, kGetCheckpoints,
         kBalanceAsOf, kReplayCompare, kReceiveTaxRemittance, kTransferBetweenFundAccounts,
         kReceiveBankInterest, kReportBankBalance, kGetFundBalance, kGetReconciliation,
@@ -1222,6 +1235,11 @@ TEST_F(AuthTest, RegionLimitedFundAgencyIsDeniedLifecycleCommandsOutsideItsRegio
   recovery.set_date("2025-06-01");
   recovery.set_method(v1::OVERPAYMENT_RECOVERY_METHOD_WRITTEN_OFF);
   recovery.set_document_ref("SCOPE-RECOVERY");
+  v1::TerminateParticipantRequest terminate;
+  terminate.set_citizen_id(kIdA);
+  terminate.set_reason(v1::TERMINATION_REASON_SETTLED_ABROAD);
+  terminate.set_date("2025-06-01");
+  terminate.set_document_ref("SCOPE-TERMINATE");
   v1::TransferOutRequest transfer_out;  // even towards the certificate's own region
   transfer_out.set_citizen_id(kIdA);
   transfer_out.set_to_region(kOtherRegion);
@@ -1287,6 +1305,7 @@ TEST_F(AuthTest, RegionLimitedFundAgencyIsDeniedLifecycleCommandsOutsideItsRegio
       {kRecordDeath, [&] { return RecordDeath(limited, death, &response); }},
       {kRecordOverpaymentRecovery,
        [&] { return RecordOverpaymentRecovery(limited, recovery, &response); }},
+      {kTerminateParticipant, [&] { return TerminateParticipant(limited, terminate, &response); }},
       {kTransferOut, [&] { return TransferOut(limited, transfer_out, &response); }},
       {kTransferIn, [&] { return TransferIn(limited, transfer_in, &response); }},
       {kRunJob, [&] { return RunJob(limited, job, &progress); }},

@@ -8,7 +8,8 @@
 # every year, gets the government subsidy (60 yuan a year) and interest, a collective subsidy,
 # draws a pension from 2026-02 (suspended and resumed once), dies in 2026-06 with July already
 # paid, and the 2026 statement shows the account settled to zero. Participant C transfers to
-# region 222402 and back in within this ledger; Y (too young) is refused a pension.
+# region 222402 and back in within this ledger, then settles abroad (termination); Y (too young)
+# is refused a pension.
 # Every date is fixed and in the past, so the run does not depend on the day it runs.
 #   lifecycle_cli_test.sh LEDGERD LEDGERCTL SOURCE_DIR
 set -euo pipefail
@@ -124,6 +125,18 @@ interest_c=$(run statement "$C" --year 2026 | sed -nE 's/^interest +//p')
 (( $(fen "$interest_c") > 0 )) || fail "no interest to the date of the transfer: $interest_c"
 expect "$out" "^total +$(yuan $(( $(fen "$total_c") + $(fen "$interest_c") ))) yuan$" \
   "C's balance travelled with C, with its interest to the date"
+# C settles abroad (关系注销, issue 16 point 5): the interest to the date, the government money
+# (credited in 222401, so none of it to a 222402 fund) to the pool, the rest refunded.
+expect "$(run terminate "$C" --reason settled-abroad --date 2026-04-01 --ref ZX-2026-001)" \
+  "^terminated: sequence=" "terminate"
+out=$(run account "$C")
+expect "$out" "^status +TERMINATED$" "C after termination"
+expect "$out" "^terminated +2026-04-01 \(SETTLED_ABROAD\), document ZX-2026-001$" "termination shown"
+expect "$out" "^total +0.00 yuan$" "C's account is settled"
+text_c=$(run statement "$C" --year 2026)
+expect "$text_c" " termination_balance_paid +ZX-2026-001 " "refund line"
+expect "$text_c" " termination_subsidy_returned +ZX-2026-001 " "government money line"
+reject REASON_WRONG_STATE terminate "$C" --reason employee-scheme --date 2026-04-02 --ref ZX-2026-002
 
 # Benefits: Y is too young; A is determined from February 2026.
 reject REASON_NOT_ELIGIBLE benefit determine "$Y" --date 2026-02-10 --ref DY-2026-000

@@ -77,6 +77,10 @@ v1::ParticipantStatus ToProto(St s) {
       return v1::PARTICIPANT_STATUS_SUSPENDED;
     case St::kDeceased:
       return v1::PARTICIPANT_STATUS_DECEASED;
+    case St::kTerminated:
+      return v1::PARTICIPANT_STATUS_TERMINATED;
+    case St::kTransferredOut:
+      return v1::PARTICIPANT_STATUS_TRANSFERRED_OUT;
     case St::kAbsent:
       break;
   }

@@ -59,7 +59,10 @@ using BySource = std::array<int64_t, kNumSources>;
 std::string Ind(int s);
 std::string Fund(v1::FiscalPurpose purpose, int year);
 
-enum class St { kAbsent, kContributing, kDrawing, kSuspended, kDeceased };
+// A region outside the model, where transfers out go.
+inline constexpr char kElsewhere[] = "222499";
+
+enum class St { kAbsent, kContributing, kDrawing, kSuspended, kDeceased, kTerminated, kTransferredOut };
 
 v1::ParticipantStatus ToProto(St s);
 
@@ -110,11 +113,17 @@ struct Person {
   std::optional<Benefit> benefit;
   std::vector<Paid> paid;
   std::string death;
+  v1::TerminationReason termination = v1::TERMINATION_REASON_UNSPECIFIED;
+  std::string transferred_to;
 
   int64_t Balance(int s) const { return principal[s] + interest[s]; }
   int64_t Total() const;
   std::set<int> ContributionYears() const;
   bool Enrolled() const { return status != St::kAbsent; }
+  // Deceased, terminated or transferred out: no job, collection or command changes it.
+  bool Closed() const {
+    return status == St::kDeceased || status == St::kTerminated || status == St::kTransferredOut;
+  }
 };
 
 // Takes `amount` from `first` (as far as it is positive), the rest from `second`.

@@ -55,6 +55,8 @@ std::string AccountDiff(const Person& p, const v1::Account& a) {
     field("benefit.recalculated_from_month", b.recalculated_from, g.recalculated_from_month());
   }
   if (p.death != a.date_of_death()) absl::StrAppend(&diff, " date_of_death differs;");
+  if (p.termination != a.termination_reason()) absl::StrAppend(&diff, " termination differs;");
+  if (p.transferred_to != a.transferred_to()) absl::StrAppend(&diff, " transferred_to differs;");
   return diff;
 }
 
@@ -345,6 +347,13 @@ bool ModelRun::Step() {
     last_campaign_year_ = static_cast<int>(cur_.year());
     return Campaign();
   }
+  // Termination and transfer out (issue 16, points 5 and 6), before 3 steps in 100, draw from
+  // their own generator: the other commands of a seed come as they did before these existed.
+  std::swap(rng_, side_rng_);
+  const int side = Uniform(0, 99);
+  const bool ok = side < 2 ? Terminate() : side < 3 ? TransferOut() : true;
+  std::swap(rng_, side_rng_);
+  if (!ok) return false;
   static const std::vector<int> kWeights = {
       20,  // 0 collection (ADD), incl. resends and receipt conflicts
       5,   // 1 cancellation

@@ -11,7 +11,8 @@
 // order, repeated, not yet due), benefit determination (too young, too few years, in a posted
 // year), monthly benefit jobs (catch-up, out of order, funds short), suspension / resumption with
 // back pay, death (overpaid months offset against the estate, funeral subsidy, the pre-2014 pool
-// rule), and resent / conflicting document references. Two policy versions are in force (v2
+// rule), termination (settled abroad, employees' scheme, 双领 with its overpayment), transfer out
+// (with the interest to its date), and resent / conflicting document references. Two policy versions are in force (v2
 // from 2024-01-01), so every rule must come from the version in force on the right date.
 //
 // For every command the model predicts acceptance or the exact rejection reason (and a job's
@@ -56,7 +57,12 @@ namespace ledger::model {
 class ModelRun {
  public:
   ModelRun(uint32_t seed, int steps, std::filesystem::path dir, std::map<std::string, int>& stats)
-      : seed_(seed), steps_(steps), rng_(seed), dir_(std::move(dir)), stats_(stats) {}
+      : seed_(seed),
+        steps_(steps),
+        rng_(seed),
+        side_rng_(seed ^ 0x5eedu),
+        dir_(std::move(dir)),
+        stats_(stats) {}
   ~ModelRun();
 
   // Returns false at the first discrepancy (already reported).
@@ -219,6 +225,18 @@ class ModelRun {
   void SettleDeath(Person& q, Day died, Day date, const std::vector<Paid>& arrears,
                    const std::vector<Accrual>& accruals);
 
+  // Termination (issue 16, point 5): settled abroad or joined the employees' scheme (a
+  // contributor), 双领 (a pensioner, from a random month of the employees' pension).
+  bool Terminate();
+  // Books an accepted termination: the interest to the date, 双领's arrears and overpayment, the
+  // government money back to its funds (the rest to the pool), the balance to the payee.
+  void SettleTermination(Person& q, v1::TerminationReason reason, int from, Day date,
+                         const std::vector<Paid>& arrears, const std::vector<Accrual>& accruals);
+  // Transfer out to a region outside the model: the interest to the date (point 6) and the
+  // whole balance to transfers_in_transit.
+  bool TransferOut();
+  void BookAccruals(Person& q, const std::vector<Accrual>& accruals, const char* what);
+
   // A resent command (same document, same content → the original answer) or a different command
   // under a used document reference (→ DUPLICATE_REFERENCE_CONFLICT).
   bool Resend();
@@ -226,6 +244,7 @@ class ModelRun {
   uint32_t seed_;
   int steps_;
   std::mt19937 rng_;
+  std::mt19937 side_rng_;  // termination and transfer out (Step)
   std::filesystem::path dir_;
   std::map<std::string, int>& stats_;
   std::unique_ptr<Ledger> ledger_;

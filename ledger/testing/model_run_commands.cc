@@ -210,7 +210,7 @@ bool ModelRun::Resume() {
 bool ModelRun::Death() {
   std::vector<int> pensioners;
   for (size_t i = 0; i < model_.people.size(); ++i) {
-    if (model_.people[i].benefit && model_.people[i].status != St::kDeceased)
+    if (model_.people[i].benefit && !model_.people[i].Closed())
       pensioners.push_back(static_cast<int>(i));
   }
   const int k =
@@ -241,7 +241,7 @@ bool ModelRun::Death() {
     e = Reject(v1::REASON_INVALID_DATE);
   } else if (!p.Enrolled()) {
     e = Reject(v1::REASON_UNKNOWN_PARTICIPANT);
-  } else if (p.status == St::kDeceased) {
+  } else if (p.Closed()) {
     e = Reject(v1::REASON_WRONG_STATE);
   } else if (died < p.enrolled) {
     e = Reject(v1::REASON_INVALID_DATE);
@@ -292,13 +292,7 @@ bool ModelRun::Death() {
 void ModelRun::SettleDeath(Person& q, Day died, Day date, const std::vector<Paid>& arrears,
                            const std::vector<Accrual>& accruals) {
   const int death_month = MonthOf(died);
-  for (const Accrual& a : accruals) {
-    for (int s = 0; s < kNumSources; ++s) {
-      if (a.parts[s] != 0) model_.AddInterest(q, s, a.parts[s], a.year);
-    }
-    ++model_.events[a.through < 12 ? "death: interest to the month of death"
-                                   : "death: a whole unposted year's interest"];
-  }
+  BookAccruals(q, accruals, "death");
   for (const Paid& paid : arrears) {
     BookPaid(q, paid, date);
     ++model_.events["death: months due up to the death paid"];
@@ -349,6 +343,194 @@ void ModelRun::SettleDeath(Person& q, Day died, Day date, const std::vector<Paid
   model_.Post("heirs_payable", "overpayment_receivable", offset);
   q.status = St::kDeceased;
   q.death = Fmt(died);
+}
+
+void ModelRun::BookAccruals(Person& q, const std::vector<Accrual>& accruals, const char* what) {
+  for (const Accrual& a : accruals) {
+    for (int s = 0; s < kNumSources; ++s) {
+      if (a.parts[s] != 0) model_.AddInterest(q, s, a.parts[s], a.year);
+    }
+    ++model_.events[absl::StrCat(what, a.through < 12 ? ": interest to the month of the event"
+                                                      : ": a whole unposted year's interest")];
+  }
+}
+
+bool ModelRun::Terminate() {
+  std::vector<int> pensioners;
+  for (size_t i = 0; i < model_.people.size(); ++i) {
+    const St st = model_.people[i].status;
+    if (st == St::kDrawing || st == St::kSuspended) pensioners.push_back(static_cast<int>(i));
+  }
+  int k;
+  v1::TerminationReason reason;
+  if (!pensioners.empty() && Chance(50)) {
+    k = Pick(pensioners);
+    reason = Chance(90) ? v1::TERMINATION_REASON_DOUBLE_RECEIPT
+                        : v1::TERMINATION_REASON_SETTLED_ABROAD;  // a pensioner: WRONG_STATE
+  } else {
+    k = PickPerson({2, 2, 2, 3, 1, 1, 1, 1});
+    const int u = Uniform(0, 99);
+    reason = u < 45   ? v1::TERMINATION_REASON_SETTLED_ABROAD
+             : u < 90 ? v1::TERMINATION_REASON_EMPLOYEE_SCHEME
+                      : v1::TERMINATION_REASON_DOUBLE_RECEIPT;
+  }
+  const Person& p = model_.people[k];
+  bool posted;
+  const Day date = MaybePostedDate(posted);
+  int from = 0;
+  if (reason == v1::TERMINATION_REASON_DOUBLE_RECEIPT) {
+    // Usually months already paid overlap; sometimes months still due come first; rarely the
+    // employees' pension starts after the date (INVALID_PERIOD).
+    from = Chance(95) ? MonthOf(date - Uniform(0, 500)) : NextMonth(MonthOf(date));
+  }
+  v1::AccountCommand c;
+  auto* f = c.mutable_terminate_participant();
+  f->set_citizen_id(p.id);
+  f->set_reason(reason);
+  f->set_employee_pension_from_month(from);
+  f->set_date(Fmt(date));
+  f->set_document_ref(NextRef("TERM"));
+  const bool double_receipt = reason == v1::TERMINATION_REASON_DOUBLE_RECEIPT;
+  Expect e;
+  if (!p.Enrolled()) {
+    e = Reject(v1::REASON_UNKNOWN_PARTICIPANT);
+  } else if (double_receipt ? (p.status != St::kDrawing && p.status != St::kSuspended)
+                            : p.status != St::kContributing) {
+    e = Reject(v1::REASON_WRONG_STATE);
+  } else if (date < p.enrolled || model_.PostedYear(static_cast<int>(date.year()))) {
+    e = Reject(v1::REASON_INVALID_DATE);
+  } else if (from > MonthOf(date)) {
+    e = Reject(v1::REASON_INVALID_PERIOD);
+  }
+  const std::vector<Accrual> accruals =
+      e.accept ? model_.AccrualsTo(p, date, date) : std::vector<Accrual>();
+  Person accrued = p;
+  for (const Accrual& a : accruals) {
+    for (int s = 0; s < kNumSources; ++s) accrued.interest[s] += a.parts[s];
+  }
+  std::map<std::string, int64_t> need;
+  const std::vector<Paid> arrears = e.accept && double_receipt
+                                        ? PlanPerson(accrued, PrevMonth(from), date, need)
+                                        : std::vector<Paid>();
+  for (const auto& [fund, amount] : need) {
+    if (amount > model_.Available(fund)) e = Reject(v1::REASON_INSUFFICIENT_FISCAL_FUNDS);
+  }
+  int64_t pay = 0;
+  for (const Paid& paid : arrears) pay += paid.basic + p.benefit->monthly;
+  if (e.accept && pay > model_.PaymentBalance()) {
+    if (Chance(85) && !FundPayment(pay - model_.PaymentBalance())) return false;
+    if (pay > model_.PaymentBalance()) {
+      e = Reject(v1::REASON_INSUFFICIENT_PAYMENT_ACCOUNT);
+      ++model_.events["termination refused: payment account short"];
+    }
+  }
+  const std::string what = absl::StrCat("terminate ", p.label, " ",
+                                        v1::TerminationReason_Name(reason), " from ", from, " on ",
+                                        Fmt(date), " (balance ", Yuan(p.Total()), ")");
+  Log(what);
+  if (!Check(what, e, ledger_->Execute(c, kActor))) return false;
+  if (!e.accept) return true;
+  SettleTermination(model_.people[k], reason, from, date, arrears, accruals);
+  accepted_.push_back(c);
+  return true;
+}
+
+void ModelRun::SettleTermination(Person& q, v1::TerminationReason reason, int from, Day date,
+                                 const std::vector<Paid>& arrears,
+                                 const std::vector<Accrual>& accruals) {
+  BookAccruals(q, accruals, "termination");
+  for (const Paid& paid : arrears) {
+    BookPaid(q, paid, date);
+    ++model_.events["双领: months due before the employees' pension paid"];
+  }
+  // 双领: the basic pension of the months paid from the employees' pension on.
+  int64_t over = 0;
+  if (reason == v1::TERMINATION_REASON_DOUBLE_RECEIPT) {
+    for (const Paid& paid : q.paid) {
+      if (paid.month >= from) over += paid.basic;
+    }
+  }
+  model_.Post("overpayment_receivable", "overpaid_benefits", over);
+  const bool to_scheme = reason == v1::TERMINATION_REASON_EMPLOYEE_SCHEME;
+  if (!to_scheme) {
+    // The government principal back to its funds, the latest years first (代缴 before the
+    // contribution subsidy of the same year); its interest and the rest to the pool.
+    int64_t principal = q.principal[kGovernment];
+    std::map<std::pair<int, int>, int64_t> credited;
+    for (const auto& [year, amount] : q.subsidy) {
+      credited[{year, v1::FISCAL_PURPOSE_CONTRIBUTION_SUBSIDY}] += amount;
+    }
+    for (const auto& [year, amount] : q.on_behalf) {
+      credited[{year, v1::FISCAL_PURPOSE_PAID_ON_BEHALF}] += amount;
+    }
+    for (auto it = credited.rbegin(); it != credited.rend() && principal > 0; ++it) {
+      const int64_t amount = std::min(principal, it->second);
+      if (amount <= 0) continue;
+      model_.Move(q, kGovernment, -amount, date,
+                  Fund(static_cast<v1::FiscalPurpose>(it->first.second), it->first.first), true);
+      principal -= amount;
+      ++model_.events["termination: government subsidy back to its fund"];
+    }
+    if (const int64_t rest = q.Balance(kGovernment); rest > 0) {
+      model_.Move(q, kGovernment, -rest, date, "pooled_fund", true);
+      ++model_.events["termination: government interest to the pool"];
+    }
+  }
+  const std::string payee = to_scheme ? "employee_scheme_payable" : "refunds_payable";
+  int64_t owed = 0;
+  for (int s = 0; s < kNumSources; ++s) {
+    const int64_t b = q.Balance(s);
+    if (b == 0) continue;
+    owed += b;
+    model_.Move(q, s, -b, date, payee, true);
+  }
+  const int64_t offset = std::min(over, owed);
+  model_.Post(payee, "overpayment_receivable", offset);
+  ++model_.events[absl::StrCat("termination ", v1::TerminationReason_Name(reason))];
+  if (over > 0) {
+    ++model_.events[offset < over ? "双领: overpayment partly offset"
+                                  : "双领: overpayment fully offset"];
+  }
+  q.status = St::kTerminated;
+  q.termination = reason;
+}
+
+bool ModelRun::TransferOut() {
+  const int k = PickPerson({2, 2, 2, 3, 1, 1, 1, 1});
+  const Person& p = model_.people[k];
+  bool posted;
+  const Day date = MaybePostedDate(posted);
+  v1::AccountCommand c;
+  auto* f = c.mutable_transfer_out();
+  f->set_citizen_id(p.id);
+  f->set_to_region(kElsewhere);
+  f->set_date(Fmt(date));
+  f->set_document_ref(NextRef("OUT"));
+  Expect e;
+  if (!p.Enrolled()) {
+    e = Reject(v1::REASON_UNKNOWN_PARTICIPANT);
+  } else if (p.status != St::kContributing) {
+    e = Reject(v1::REASON_WRONG_STATE);
+  } else if (model_.PostedYear(static_cast<int>(date.year()))) {
+    e = Reject(v1::REASON_INVALID_DATE);
+  }
+  const std::string what = absl::StrCat("transfer out ", p.label, " on ", Fmt(date),
+                                        " (balance ", Yuan(p.Total()), ")");
+  Log(what);
+  if (!Check(what, e, ledger_->Execute(c, kActor))) return false;
+  if (!e.accept) return true;
+  Person& q = model_.people[k];
+  BookAccruals(q, model_.AccrualsTo(q, date, date), "transfer out");
+  for (int s = 0; s < kNumSources; ++s) {
+    if (const int64_t b = q.Balance(s); b != 0) {
+      model_.Move(q, s, -b, date, "transfers_in_transit", true);
+    }
+  }
+  ++model_.events["transfer out"];
+  q.status = St::kTransferredOut;
+  q.transferred_to = kElsewhere;
+  accepted_.push_back(c);
+  return true;
 }
 
 bool ModelRun::Resend() {

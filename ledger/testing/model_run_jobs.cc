@@ -113,7 +113,7 @@ std::vector<ModelRun::Credit> ModelRun::PlanSubsidy(int year, Day date) const {
   std::vector<Credit> plan;
   for (size_t k = 0; k < model_.people.size(); ++k) {
     const Person& p = model_.people[k];
-    if (!p.Enrolled() || p.status == St::kDeceased) continue;
+    if (!p.Enrolled() || p.Closed()) continue;
     const auto sub = p.subsidy.find(year);
     if (sub == p.subsidy.end() || sub->second == 0) {
       const auto c = p.contributions.find(year);
@@ -228,7 +228,7 @@ bool ModelRun::InterestJob(int year) {
   if (x.e.accept && !x.noop) {
     for (size_t k = 0; k < model_.people.size(); ++k) {
       const Person& p = model_.people[k];
-      if (!p.Enrolled() || p.status == St::kDeceased || p.interest_posted.count(year)) continue;
+      if (!p.Enrolled() || p.Closed() || p.interest_posted.count(year)) continue;
       YearInterest yi = Model::Compute(p, year);
       if (yi.negative_numerator) {
         model_.anomalies.push_back(

@@ -160,6 +160,8 @@ ModelRun::RecordPlan ModelRun::PlanAdd(const v1::CollectionRecord& r) {
     plan.outcome = v1::OUTCOME_SUSPENSE, plan.suspense = v1::SUSPENSE_REASON_NOT_ENROLLED;
   } else if (p.status == St::kDeceased) {
     plan.outcome = v1::OUTCOME_SUSPENSE, plan.suspense = v1::SUSPENSE_REASON_DECEASED;
+  } else if (p.Closed()) {
+    plan.outcome = v1::OUTCOME_SUSPENSE, plan.suspense = v1::SUSPENSE_REASON_TERMINATED;
   } else if (p.status == St::kDrawing || p.status == St::kSuspended) {
     plan.outcome = v1::OUTCOME_SUSPENSE, plan.suspense = v1::SUSPENSE_REASON_DRAWING_PENSION;
   } else if (p.contributions.count(year)) {

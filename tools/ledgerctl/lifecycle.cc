@@ -47,7 +47,7 @@ const std::map<std::string, v1::FundingSource>& FundingSources() {
 struct Options {
   std::string id, amount, date, ref, payer, reason_text, date_of_death, to_region, from_region;
   int year = 0, month = 0;
-  std::string source, refund_reason, method;
+  std::string source, refund_reason, method, termination_reason;
   std::vector<std::string> parts;
   std::vector<int> years;
 };
@@ -216,6 +216,35 @@ void AddBenefitAndDeath(CLI::App& app, Family& f) {
   });
 }
 
+const std::map<std::string, v1::TerminationReason>& TerminationReasons() {
+  static const auto* kMap = new std::map<std::string, v1::TerminationReason>{
+      {"employee-scheme", v1::TERMINATION_REASON_EMPLOYEE_SCHEME},
+      {"settled-abroad", v1::TERMINATION_REASON_SETTLED_ABROAD},
+      {"double-receipt", v1::TERMINATION_REASON_DOUBLE_RECEIPT}};
+  return *kMap;
+}
+
+void AddTermination(CLI::App& app, Family& f) {
+  auto* terminate = app.add_subcommand(
+      "terminate",
+      "end the relationship (关系注销): interest to the date, then the balance refunded less the "
+      "government subsidies (settled abroad, 双领) or moved to the employees' scheme; for 双领 "
+      "the basic pension of the overlap is recovered");
+  f.AddId(terminate);
+  terminate->add_option("--reason", f.o().termination_reason, "why")
+      ->required()
+      ->check(CLI::IsMember(Names(TerminationReasons())));
+  terminate->add_option("--employee-pension-from", f.o().month,
+                        "double-receipt: first month of the employees' pension, YYYYMM");
+  f.AddDateRef(terminate);
+  f.OnSend(terminate, "terminated", &Stub::TerminateParticipant,
+           [](const Options& o, v1::TerminateParticipantRequest& r) {
+             r.set_citizen_id(o.id);
+             r.set_reason(TerminationReasons().at(o.termination_reason));
+             r.set_employee_pension_from_month(o.month);
+           });
+}
+
 void AddTransfer(CLI::App& app, Family& f) {
   auto* transfer = app.add_subcommand("transfer", "move an account between regions");
   transfer->require_subcommand(1);
@@ -261,6 +290,7 @@ void RegisterLifecycleCommands(CLI::App& app, Commands& commands) {
   Family family(commands, std::make_shared<Options>());
   AddSubsidyAndRefund(app, family);
   AddBenefitAndDeath(app, family);
+  AddTermination(app, family);
   AddTransfer(app, family);
 }
 

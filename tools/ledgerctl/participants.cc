@@ -92,6 +92,11 @@ void PrintAccount(const v1::Account& a) {
     std::printf("date of death       %s\n", a.date_of_death().c_str());
   if (!a.transferred_to().empty())
     std::printf("transferred to      %s\n", a.transferred_to().c_str());
+  if (!a.termination_date().empty()) {
+    std::printf("terminated          %s (%s), document %s\n", a.termination_date().c_str(),
+                v1::TerminationReason_Name(a.termination_reason()).substr(19).c_str(),
+                a.termination_document_ref().c_str());
+  }
   if (a.has_benefit()) PrintBenefit(a.benefit());
   std::printf("%-20s%14s %14s\n", "balance by source", "principal", "interest");
   for (const auto& b : a.balances()) {
