@@ -9,6 +9,7 @@
 //   interest_adjustments.cc  the interest a backdated movement changes in posted years
 //   interest_to_date.cc      the interest to the date an account closes (death, transfer out)
 //   overpayment_recovery.cc  recovery or write-off of an outstanding overpayment
+//   cadre_subsidy.cc         village cadre roles and the cadre subsidy program's credit
 //   reversal.cc              cancellation and refund of a contribution (shared with rules.cc)
 #ifndef LEDGER_LIFECYCLE_INTERNAL_H_
 #define LEDGER_LIFECYCLE_INTERNAL_H_
@@ -122,6 +123,13 @@ Outcome Death(const v1::RecordDeathRequest& r, Context& c, absl::CivilDay date);
 Check CheckRecoveryFields(const v1::RecordOverpaymentRecoveryRequest& r, absl::CivilDay today,
                           absl::CivilDay& date);
 Outcome RecoverOverpayment(const v1::RecordOverpaymentRecoveryRequest& r, Context& c,
+                           absl::CivilDay date);
+Check CheckCadreRoleFields(const v1::RecordCadreRoleRequest& r, absl::CivilDay today,
+                           absl::CivilDay& date);
+Outcome RecordCadreRole(const v1::RecordCadreRoleRequest& r, Context& c, absl::CivilDay date);
+Check CheckCadreSubsidyFields(const v1::CreditCadreSubsidyRequest& r, absl::CivilDay today,
+                              absl::CivilDay& date);
+Outcome CreditCadreSubsidy(const v1::CreditCadreSubsidyRequest& r, Context& c,
                            absl::CivilDay date);
 Outcome TransferOutOf(const v1::TransferOutRequest& r, Context& c, absl::CivilDay date);
 Outcome TransferInto(const v1::TransferInRequest& r, Context& c, absl::CivilDay date);

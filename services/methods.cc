@@ -7,7 +7,7 @@ namespace {
 
 constexpr Role kAllRoles[] = {Role::kTaxBureau, Role::kFundAgency, Role::kAuditor, Role::kAdmin};
 
-constexpr std::array<const Method*, 32> kAllMethods = {
+constexpr std::array<const Method*, 34> kAllMethods = {
     &methods::kPushCollections,
     &methods::kStreamCollections,
     &methods::kReportDailyTotals,
@@ -22,6 +22,8 @@ constexpr std::array<const Method*, 32> kAllMethods = {
     &methods::kRecordOverpaymentRecovery,
     &methods::kTransferOut,
     &methods::kTransferIn,
+    &methods::kRecordCadreRole,
+    &methods::kCreditCadreSubsidy,
     &methods::kRunJob,
     &methods::kGetStatement,
     &methods::kReceiveFiscalFunds,
