@@ -156,6 +156,18 @@ void AddCollective(v1::Account& account, int year, v1::FundingSource source, int
   it->set_amount_fen(it->amount_fen() + delta_fen);
 }
 
+int64_t CadreSubsidyFor(const v1::Account& account, int year) {
+  for (const auto& c : account.cadre_subsidies()) {
+    if (c.year() == year) return c.amount_fen();
+  }
+  return 0;
+}
+
+int64_t CollectiveForCap(const v1::Account& account, int year) {
+  const v1::AccountYear* y = FindYear(account, year);
+  return (y ? y->collective_sponsorship_fen() : 0) + CadreSubsidyFor(account, year);
+}
+
 const v1::AccountYear* FindYear(const v1::Account& account, int year) {
   for (const auto& y : account.years()) {
     if (y.year() == year) return &y;

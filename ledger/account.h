@@ -50,6 +50,11 @@ const v1::AccountYear* FindYear(const v1::Account& account, int year);
 // Collective subsidy or sponsorship for contribution year `year` (a reversal: negative): the
 // year's total and its entry for `source`.
 void AddCollective(v1::Account& account, int year, v1::FundingSource source, int64_t delta_fen);
+// The village cadre subsidy credited for `year`, net of reversals (0: none).
+int64_t CadreSubsidyFor(const v1::Account& account, int year);
+// What the collective subsidy + sponsorship cap of `year` counts: the year's collective subsidies
+// and sponsorships and its cadre subsidy (also 集体补助).
+int64_t CollectiveForCap(const v1::Account& account, int year);
 
 // A movement of `delta_fen` (credit positive) on `source` dated `date`: changes the balance
 // (a debit takes principal first, then interest) and the year's net and weighted fen-months

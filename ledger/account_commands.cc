@@ -162,6 +162,10 @@ Check CheckFields(const v1::AccountCommand& command, absl::CivilDay today, absl:
       return CheckRecoveryFields(command.record_overpayment_recovery(), today, date);
     case v1::AccountCommand::kTerminateParticipant:
       return CheckTerminationFields(command.terminate_participant(), today, date);
+    case v1::AccountCommand::kRecordCadreRole:
+      return CheckCadreRoleFields(command.record_cadre_role(), today, date);
+    case v1::AccountCommand::kCreditCadreSubsidy:
+      return CheckCadreSubsidyFields(command.credit_cadre_subsidy(), today, date);
     case v1::AccountCommand::kTransferOut:
       return CheckIdAndDate(command.transfer_out(), today, date);
     case v1::AccountCommand::kTransferIn:
@@ -183,6 +187,8 @@ std::string_view DocumentRef(const v1::AccountCommand& command) {
     case v1::AccountCommand::kRecordDeath: return command.record_death().document_ref();
     case v1::AccountCommand::kRecordOverpaymentRecovery: return command.record_overpayment_recovery().document_ref();
     case v1::AccountCommand::kTerminateParticipant: return command.terminate_participant().document_ref();
+    case v1::AccountCommand::kRecordCadreRole: return command.record_cadre_role().document_ref();
+    case v1::AccountCommand::kCreditCadreSubsidy: return command.credit_cadre_subsidy().document_ref();
     case v1::AccountCommand::kTransferOut: return command.transfer_out().document_ref();
     case v1::AccountCommand::kTransferIn: return command.transfer_in().document_ref();
     case v1::AccountCommand::kReceiveTaxRemittance: return command.receive_tax_remittance().document_ref();
@@ -241,7 +247,7 @@ Check CheckCollectiveRules(const v1::CreditCollectiveSubsidyRequest& r, const v1
                            "sponsorship only for a year the participant contributed"));
     }
   }
-  const int64_t already = y ? y->collective_sponsorship_fen() : 0;
+  const int64_t already = CollectiveForCap(a, r.contribution_year());
   if (already + r.amount_fen() > rules->highest_tier_fen()) {
     return Reject(v1::REASON_OVER_CAP,
                   StrCat("collective subsidy + sponsorship for ", r.contribution_year(),
@@ -318,6 +324,8 @@ Outcome Dispatch(const v1::AccountCommand& command, Context& c, absl::CivilDay d
     case v1::AccountCommand::kRecordDeath: return Death(command.record_death(), c, date);
     case v1::AccountCommand::kRecordOverpaymentRecovery: return RecoverOverpayment(command.record_overpayment_recovery(), c, date);
     case v1::AccountCommand::kTerminateParticipant: return Terminate(command.terminate_participant(), c, date);
+    case v1::AccountCommand::kRecordCadreRole: return RecordCadreRole(command.record_cadre_role(), c, date);
+    case v1::AccountCommand::kCreditCadreSubsidy: return CreditCadreSubsidy(command.credit_cadre_subsidy(), c, date);
     case v1::AccountCommand::kTransferOut: return TransferOutOf(command.transfer_out(), c, date);
     case v1::AccountCommand::kTransferIn: return TransferInto(command.transfer_in(), c, date);
     default: return absl::UnknownError("no command given");  // CheckFields rejected it

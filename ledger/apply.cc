@@ -116,6 +116,9 @@ std::string_view ParticipantOf(const v1::EventEnvelope& e) {
       return e.government_subsidy_reversed().citizen_id();
     case v1::EventEnvelope::kCollectiveSubsidyReversed:
       return e.collective_subsidy_reversed().citizen_id();
+    case v1::EventEnvelope::kCadreRoleRecorded: return e.cadre_role_recorded().citizen_id();
+    case v1::EventEnvelope::kCadreSubsidyCredited: return e.cadre_subsidy_credited().citizen_id();
+    case v1::EventEnvelope::kCadreSubsidyReversed: return e.cadre_subsidy_reversed().citizen_id();
     case v1::EventEnvelope::kInterestPosted: return e.interest_posted().citizen_id();
     case v1::EventEnvelope::kInterestAdjusted: return e.interest_adjusted().citizen_id();
     case v1::EventEnvelope::kInterestAccrued: return e.interest_accrued().citizen_id();
@@ -190,6 +193,18 @@ bool AddInflowPostings(const v1::EventEnvelope& event, const std::string& id,
     case v1::EventEnvelope::kCollectiveSubsidyReversed: {
       const auto& c = event.collective_subsidy_reversed();
       Add(out, Person(id, c.source()), std::string(accounts::kCollectiveRefundsPayable),
+          c.amount_fen());
+      return true;
+    }
+    case v1::EventEnvelope::kCadreSubsidyCredited: {
+      const auto& c = event.cadre_subsidy_credited();
+      Add(out, accounts::FiscalFund(c.purpose(), c.year()),
+          Person(id, v1::FUNDING_SOURCE_COLLECTIVE), c.amount_fen());
+      return true;
+    }
+    case v1::EventEnvelope::kCadreSubsidyReversed: {
+      const auto& c = event.cadre_subsidy_reversed();
+      Add(out, Person(id, v1::FUNDING_SOURCE_COLLECTIVE), accounts::FiscalFund(c.purpose(), c.year()),
           c.amount_fen());
       return true;
     }
@@ -425,6 +440,52 @@ void CreditSubsidy(const v1::GovernmentSubsidyCredited& g, v1::Account& a) {
   Recount(a);
 }
 
+// The roles in force: a record replacing another takes its place (a withdrawal just removes it).
+void RecordCadreRole(const v1::CadreRoleRecorded& r, const v1::EventEnvelope& event,
+                     v1::Account& a) {
+  auto* roles = a.mutable_cadre_roles();
+  if (!r.replaces_ref().empty()) {
+    auto it = std::find_if(roles->begin(), roles->end(), [&](const v1::CadreRole& role) {
+      return role.document_ref() == r.replaces_ref();
+    });
+    LEDGER_CHECK(it != roles->end(), "replacing a cadre role the account does not hold");
+    roles->erase(it);
+  }
+  if (r.withdrawn()) return;
+  v1::CadreRole* role = roles->Add();
+  role->set_document_ref(event.external_ref());
+  role->set_post(r.post());
+  role->set_served_from(r.served_from());
+  role->set_served_to(r.served_to());
+  role->set_sequence(event.sequence());
+}
+
+void CreditCadreSubsidy(const v1::CadreSubsidyCredited& c, const v1::EventEnvelope& event,
+                        v1::Account& a) {
+  auto* list = a.mutable_cadre_subsidies();
+  auto it = std::find_if(list->begin(), list->end(),
+                         [&](const v1::CadreSubsidyYear& y) { return y.year() >= c.year(); });
+  LEDGER_CHECK(it == list->end() || it->year() != c.year(), "a year's cadre subsidy credited twice");
+  const int at = static_cast<int>(it - list->begin());
+  v1::CadreSubsidyYear* y = list->Add();
+  y->set_year(c.year());
+  y->set_amount_fen(c.amount_fen());
+  y->set_program(c.program());
+  y->set_purpose(c.purpose());
+  y->set_document_ref(event.external_ref());
+  for (int i = list->size() - 1; i > at; --i) list->SwapElements(i, i - 1);
+}
+
+void ReverseCadreSubsidy(const v1::CadreSubsidyReversed& c, v1::Account& a) {
+  auto* list = a.mutable_cadre_subsidies();
+  auto it = std::find_if(list->begin(), list->end(),
+                         [&](const v1::CadreSubsidyYear& y) { return y.year() == c.year(); });
+  LEDGER_CHECK(it != list->end() && it->amount_fen() >= c.amount_fen(),
+               "reversing more cadre subsidy than was credited");
+  it->set_amount_fen(it->amount_fen() - c.amount_fen());
+  if (it->amount_fen() == 0) list->erase(it);
+}
+
 void StartBenefit(const v1::BenefitStarted& b, v1::Account& a) {
   a.set_status(v1::PARTICIPANT_STATUS_DRAWING_PENSION);
   v1::Benefit* benefit = a.mutable_benefit();
@@ -490,6 +551,15 @@ void ChangeAccount(const v1::EventEnvelope& event, v1::Account& a) {
       AddCollective(a, c.contribution_year(), c.source(), -c.amount_fen());
       break;
     }
+    case v1::EventEnvelope::kCadreRoleRecorded:
+      RecordCadreRole(event.cadre_role_recorded(), event, a);
+      break;
+    case v1::EventEnvelope::kCadreSubsidyCredited:
+      CreditCadreSubsidy(event.cadre_subsidy_credited(), event, a);
+      break;
+    case v1::EventEnvelope::kCadreSubsidyReversed:
+      ReverseCadreSubsidy(event.cadre_subsidy_reversed(), a);
+      break;
     case v1::EventEnvelope::kInterestPosted:
       YearOf(a, event.interest_posted().year()).set_interest_posted(true);
       break;
@@ -582,6 +652,9 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
     case v1::EventEnvelope::kCollectiveSubsidyCredited:
     case v1::EventEnvelope::kGovernmentSubsidyReversed:
     case v1::EventEnvelope::kCollectiveSubsidyReversed:
+    case v1::EventEnvelope::kCadreRoleRecorded:
+    case v1::EventEnvelope::kCadreSubsidyCredited:
+    case v1::EventEnvelope::kCadreSubsidyReversed:
     case v1::EventEnvelope::kInterestPosted:
     case v1::EventEnvelope::kBenefitStarted:
     case v1::EventEnvelope::kBenefitPaid:

@@ -11,6 +11,7 @@
 //                            termination)
 //   termination.cc           termination (关系注销) and the settlement of the balance
 //   overpayment_recovery.cc  recovery or write-off of an outstanding overpayment
+//   cadre_subsidy.cc         village cadre roles and the cadre subsidy program's credit
 //   reversal.cc              cancellation and refund of a contribution (shared with rules.cc)
 #ifndef LEDGER_LIFECYCLE_INTERNAL_H_
 #define LEDGER_LIFECYCLE_INTERNAL_H_
@@ -126,6 +127,13 @@ Check CheckRecoveryFields(const v1::RecordOverpaymentRecoveryRequest& r, absl::C
 Outcome RecoverOverpayment(const v1::RecordOverpaymentRecoveryRequest& r, Context& c,
                            absl::CivilDay date);
 Outcome Terminate(const v1::TerminateParticipantRequest& r, Context& c, absl::CivilDay date);
+Check CheckCadreRoleFields(const v1::RecordCadreRoleRequest& r, absl::CivilDay today,
+                           absl::CivilDay& date);
+Outcome RecordCadreRole(const v1::RecordCadreRoleRequest& r, Context& c, absl::CivilDay date);
+Check CheckCadreSubsidyFields(const v1::CreditCadreSubsidyRequest& r, absl::CivilDay today,
+                              absl::CivilDay& date);
+Outcome CreditCadreSubsidy(const v1::CreditCadreSubsidyRequest& r, Context& c,
+                           absl::CivilDay date);
 Outcome TransferOutOf(const v1::TransferOutRequest& r, Context& c, absl::CivilDay date);
 Outcome TransferInto(const v1::TransferInRequest& r, Context& c, absl::CivilDay date);
 

@@ -61,6 +61,31 @@ absl::Status ValidateYear(const v1::YearRules& y, int previous_year) {
   return absl::OkStatus();
 }
 
+// The village cadre subsidy program: named, paid from its own fiscal purpose, an amount within
+// the highest tier of every year it pays for (it is collective subsidy, under the same cap).
+absl::Status ValidateCadreProgram(const v1::Policy& p) {
+  const v1::CadreSubsidyProgram& c = p.cadre_subsidy();
+  if (c.name().empty() || !IsCleanText(c.name(), 128)) {
+    return Invalid("cadre_subsidy.name must be 1-128 bytes of UTF-8 text");
+  }
+  if (c.first_year() < kFirstContributionYear || c.first_year() > 2999) {
+    return Invalid("cadre_subsidy.first_year out of range");
+  }
+  if (c.funded_from() != v1::FISCAL_PURPOSE_CADRE_SUBSIDY) {
+    return Invalid("cadre_subsidy.funded_from must be FISCAL_PURPOSE_CADRE_SUBSIDY");
+  }
+  if (c.amount_per_year_fen() <= 0 || c.amount_per_year_fen() > kAmountFenMax) {
+    return Invalid("cadre_subsidy.amount_per_year_fen must be positive");
+  }
+  for (const v1::YearRules& y : p.years()) {
+    if (y.year() >= c.first_year() && c.amount_per_year_fen() > y.highest_tier_fen()) {
+      return Invalid(StrCat("cadre_subsidy.amount_per_year_fen is above the highest tier of ",
+                            y.year()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidatePolicy(const v1::Policy& p) {
@@ -101,6 +126,7 @@ absl::Status ValidatePolicy(const v1::Policy& p) {
   if (f.fixed_fen() < 0 || f.fixed_fen() > kAmountFenMax || f.basic_pension_months() > 120) {
     return Invalid("funeral_subsidy out of range");
   }
+  if (p.has_cadre_subsidy()) LEDGER_RETURN_IF_ERROR(ValidateCadreProgram(p));
   if (p.region_name().size() > 64 || p.source_documents().size() > 4096 ||
       p.exhausted_account_payer().size() > 64) {
     return Invalid("a text field is too long");

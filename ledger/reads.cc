@@ -98,6 +98,10 @@ absl::StatusOr<std::string> Ledger::CommandRegion(const v1::AccountCommand& comm
       return account_region(command.record_overpayment_recovery().citizen_id());
     case v1::AccountCommand::kTerminateParticipant:
       return account_region(command.terminate_participant().citizen_id());
+    case v1::AccountCommand::kRecordCadreRole:
+      return account_region(command.record_cadre_role().citizen_id());
+    case v1::AccountCommand::kCreditCadreSubsidy:
+      return account_region(command.credit_cadre_subsidy().citizen_id());
     default:
       break;  // the fund commands above; COMMAND_NOT_SET
   }

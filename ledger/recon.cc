@@ -306,7 +306,8 @@ absl::Status ReconcilePostingLeg(const v1::EventEnvelope& event, std::string_vie
   if (account.starts_with(kFiscalPrefix)) {
     // Credited when received, debited when used.
     const std::string key = StrCat(std::string(1, kTagFiscal), event.region_code(), account);
-    if (event.has_government_subsidy_reversed() || event.has_termination_subsidy_returned()) {
+    if (event.has_government_subsidy_reversed() || event.has_termination_subsidy_returned() ||
+        event.has_cadre_subsidy_reversed()) {
       return AddI64(state, key, delta_fen, 8, 16);  // given back: "used" goes down
     }
     return delta_fen < 0 ? AddI64(state, key, -delta_fen, 0, 16) : AddI64(state, key, delta_fen, 8, 16);

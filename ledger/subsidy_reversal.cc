@@ -41,12 +41,12 @@ std::vector<v1::EventEnvelope> PlanSubsidyReversals(const v1::Account& a,
                                                     uint32_t policy_version) {
   std::vector<v1::EventEnvelope> out;
   const int year = original.contribution_year();
+  const bool contribution_remains = AnyContributionRemains(a, year, original.receipt_number());
   const v1::AccountYear* y = FindYear(a, year);
-  if (y == nullptr) return out;
   const v1::Policy* policy = state.policies().InForce(region, date);
   const v1::YearRules* rules = policy == nullptr ? nullptr : PolicyBook::Year(*policy, year);
   const auto [earns, tier] = RemainingEarns(a, year, original.receipt_number(), rules);
-  if (const int64_t back = y->government_subsidy_fen() - earns; back > 0) {
+  if (const int64_t back = (y ? y->government_subsidy_fen() : 0) - earns; back > 0) {
     v1::EventEnvelope& e = out.emplace_back(command::Envelope(region, date, ref, policy_version));
     auto* g = e.mutable_government_subsidy_reversed();
     g->set_citizen_id(a.citizen_id());
@@ -57,9 +57,21 @@ std::vector<v1::EventEnvelope> PlanSubsidyReversals(const v1::Account& a,
     g->set_caused_by_sequence(caused_by);
     g->set_remaining_tier_fen(tier);
   }
+  // The cadre subsidy needs the person's own contribution whatever the policy's collective rule
+  // (渝人社发〔2014〕65号), and goes back to the fiscal funds it came from.
+  for (const v1::CadreSubsidyYear& cadre : a.cadre_subsidies()) {
+    if (cadre.year() != year || cadre.amount_fen() <= 0 || contribution_remains) continue;
+    v1::EventEnvelope& e = out.emplace_back(command::Envelope(region, date, ref, policy_version));
+    auto* c = e.mutable_cadre_subsidy_reversed();
+    c->set_citizen_id(a.citizen_id());
+    c->set_year(year);
+    c->set_amount_fen(cadre.amount_fen());
+    c->set_purpose(cadre.purpose());
+    c->set_receipt_number(original.receipt_number());
+    c->set_caused_by_sequence(caused_by);
+  }
   const bool needs_contribution = policy != nullptr && policy->collective_requires_contribution();
-  if (!needs_contribution || y->paid_on_behalf_fen() > 0 ||
-      AnyContributionRemains(a, year, original.receipt_number())) {
+  if (y == nullptr || !needs_contribution || y->paid_on_behalf_fen() > 0 || contribution_remains) {
     return out;
   }
   for (const v1::SourceAmount& s : y->collective_by_source()) {
@@ -82,6 +94,8 @@ std::vector<std::pair<v1::FundingSource, int64_t>> SubsidyReversalDebits(
   for (const v1::EventEnvelope& e : reversals) {
     if (e.has_government_subsidy_reversed()) {
       out.emplace_back(v1::FUNDING_SOURCE_GOVERNMENT, e.government_subsidy_reversed().amount_fen());
+    } else if (e.has_cadre_subsidy_reversed()) {
+      out.emplace_back(v1::FUNDING_SOURCE_COLLECTIVE, e.cadre_subsidy_reversed().amount_fen());
     } else {
       out.emplace_back(e.collective_subsidy_reversed().source(),
                        e.collective_subsidy_reversed().amount_fen());

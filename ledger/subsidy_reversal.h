@@ -6,7 +6,10 @@
 //     policy in force on the reversal date: GovernmentSubsidyReversed, back to the fiscal fund;
 //   - the collective subsidies and sponsorships of the year, by source, when no contribution and
 //     no 代缴 remains for the year and the policy requires a contribution for them:
-//     CollectiveSubsidyReversed, owed back to the payer (collective_refunds_payable).
+//     CollectiveSubsidyReversed, owed back to the payer (collective_refunds_payable);
+//   - the village cadre subsidy of the year when no personal contribution remains for it
+//     (whatever 代缴 or the policy's collective rule): CadreSubsidyReversed, back to the fiscal
+//     funds of the program's purpose (issue 16, point 8).
 // 代缴 (paid on behalf) is not tied to a contribution and stays.
 // Writer thread only.
 #ifndef LEDGER_SUBSIDY_REVERSAL_H_

@@ -61,6 +61,8 @@ class AccountServiceImpl final : public v1::AccountService::Service {
   LEDGER_COMMAND_METHOD(TerminateParticipant, terminate_participant)
   LEDGER_COMMAND_METHOD(TransferOut, transfer_out)
   LEDGER_COMMAND_METHOD(TransferIn, transfer_in)
+  LEDGER_COMMAND_METHOD(RecordCadreRole, record_cadre_role)
+  LEDGER_COMMAND_METHOD(CreditCadreSubsidy, credit_cadre_subsidy)
 
   grpc::Status RunJob(grpc::ServerContext* context, const v1::JobRequest* request,
                       grpc::ServerWriter<v1::JobProgress>* writer) override {

@@ -7,7 +7,7 @@ namespace {
 
 constexpr Role kAllRoles[] = {Role::kTaxBureau, Role::kFundAgency, Role::kAuditor, Role::kAdmin};
 
-constexpr std::array<const Method*, 33> kAllMethods = {
+constexpr std::array<const Method*, 35> kAllMethods = {
     &methods::kPushCollections,
     &methods::kStreamCollections,
     &methods::kReportDailyTotals,
@@ -23,6 +23,8 @@ constexpr std::array<const Method*, 33> kAllMethods = {
     &methods::kTerminateParticipant,
     &methods::kTransferOut,
     &methods::kTransferIn,
+    &methods::kRecordCadreRole,
+    &methods::kCreditCadreSubsidy,
     &methods::kRunJob,
     &methods::kGetStatement,
     &methods::kReceiveFiscalFunds,

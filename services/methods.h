@@ -67,6 +67,10 @@ inline constexpr Method kTerminateParticipant{
     "/ledger.v1.AccountService/TerminateParticipant", {Role::kFundAgency}};
 inline constexpr Method kTransferOut{"/ledger.v1.AccountService/TransferOut",
                                      {Role::kFundAgency}};
+inline constexpr Method kRecordCadreRole{"/ledger.v1.AccountService/RecordCadreRole",
+                                         {Role::kFundAgency}};
+inline constexpr Method kCreditCadreSubsidy{"/ledger.v1.AccountService/CreditCadreSubsidy",
+                                            {Role::kFundAgency}};
 inline constexpr Method kTransferIn{"/ledger.v1.AccountService/TransferIn", {Role::kFundAgency}};
 inline constexpr Method kRunJob{"/ledger.v1.AccountService/RunJob", {Role::kFundAgency}};
 inline constexpr Method kGetStatement{"/ledger.v1.AccountService/GetStatement",

@@ -97,6 +97,8 @@ constexpr char kRecordOverpaymentRecovery[] =
 constexpr char kTerminateParticipant[] = "/ledger.v1.AccountService/TerminateParticipant";
 constexpr char kTransferOut[] = "/ledger.v1.AccountService/TransferOut";
 constexpr char kTransferIn[] = "/ledger.v1.AccountService/TransferIn";
+constexpr char kRecordCadreRole[] = "/ledger.v1.AccountService/RecordCadreRole";
+constexpr char kCreditCadreSubsidy[] = "/ledger.v1.AccountService/CreditCadreSubsidy";
 constexpr char kRunJob[] = "/ledger.v1.AccountService/RunJob";
 constexpr char kGetStatement[] = "/ledger.v1.AccountService/GetStatement";
 constexpr char kAdoptPolicy[] = "/ledger.v1.PolicyService/AdoptPolicy";
@@ -129,7 +131,8 @@ const std::map<std::string, std::set<std::string>>& SpecifiedAccess() {
       {kFundAgency,
        {kEnrol, kGetAccount, kCreditCollectiveSubsidy, kRefundContribution, kDetermineBenefit,
         kSuspendBenefit, kResumeBenefit, kRecordDeath, kRecordOverpaymentRecovery,
-        kTerminateParticipant, kTransferOut, kTransferIn, kRunJob, kGetStatement, kGetPolicy, kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents,
+        kTerminateParticipant, kTransferOut, kTransferIn, kRecordCadreRole, kCreditCadreSubsidy,
+        kRunJob, kGetStatement, kGetPolicy, kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents,
         kVerifyChain, kGetCheckpoints, kBalanceAsOf, kReceiveTaxRemittance,
         kTransferBetweenFundAccounts, kReceiveBankInterest, kReportBankBalance, kGetFundBalance,
         kGetReconciliation}},
@@ -148,7 +151,7 @@ constexpr const char* kRegionScopedCommands[] = {
     kResumeBenefit,           kRecordDeath,        kTransferOut,      kTransferIn,
     kRunJob,                  kReceiveFiscalFunds, kReceiveTaxRemittance,
     kTransferBetweenFundAccounts, kReceiveBankInterest, kReportBankBalance,
-    kRecordOverpaymentRecovery, kTerminateParticipant,
+    kRecordOverpaymentRecovery, kTerminateParticipant, kRecordCadreRole, kCreditCadreSubsidy,
 };
 
 using RpcResult = Rpc;
@@ -243,6 +246,8 @@ LEDGER_TEST_COMMAND(AccountService, RecordOverpaymentRecovery)
 LEDGER_TEST_COMMAND(AccountService, TerminateParticipant)
 LEDGER_TEST_COMMAND(AccountService, TransferOut)
 LEDGER_TEST_COMMAND(AccountService, TransferIn)
+LEDGER_TEST_COMMAND(AccountService, RecordCadreRole)
+LEDGER_TEST_COMMAND(AccountService, CreditCadreSubsidy)
 LEDGER_TEST_COMMAND(FundService, ReceiveFiscalFunds)
 LEDGER_TEST_COMMAND(FundService, ReceiveTaxRemittance)
 LEDGER_TEST_COMMAND(FundService, TransferBetweenFundAccounts)
@@ -415,6 +420,11 @@ class AuthTest : public ::testing::Test {
   // covers (the account is empty), outstanding for RecordOverpaymentRecovery.
   void SetUpOutstandingOverpayment(const std::string& id) {
     v1::Policy third = PaperPolicy(kThirdRegion);
+    v1::CadreSubsidyProgram* cadre = third.mutable_cadre_subsidy();  // for SetUpCadre
+    cadre->set_name("村专职工作人员参保缴费补贴");
+    cadre->set_amount_per_year_fen(90000);
+    cadre->set_first_year(2014);
+    cadre->set_funded_from(v1::FISCAL_PURPOSE_CADRE_SUBSIDY);
     third.mutable_funeral_subsidy()->set_fixed_fen(0);
     third.mutable_funeral_subsidy()->set_basic_pension_months(0);
     auto adopted = ledger_->AdoptPolicy(third, "test-setup");
@@ -442,6 +452,35 @@ class AuthTest : public ::testing::Test {
     death.mutable_record_death()->set_date("2025-03-01");
     death.mutable_record_death()->set_document_ref("SETUP-DEATH");
     ASSERT_NO_FATAL_FAILURE(SetupCommand(death));
+  }
+
+  // A village cadre of kThirdRegion (after SetUpOutstandingOverpayment adopted its policy, with
+  // the cadre program) who contributed for 2024, and the program's 2024 funds received: a
+  // CreditCadreSubsidy for 2024 is valid.
+  void SetUpCadre(const std::string& id) {
+    auto enrolled = ledger_->Enrol(Participant(id, "冉书记", "2020-01-01", kThirdRegion), "test-setup");
+    ASSERT_TRUE(enrolled.ok() && !enrolled->rejection) << "cannot enrol the cadre";
+    v1::AccountCommand role;
+    auto* r = role.mutable_record_cadre_role();
+    r->set_citizen_id(id);
+    r->set_served_from("2021-01-01");
+    r->set_date("2025-01-05");
+    r->set_document_ref("SETUP-CADRE-ROLE");
+    ASSERT_NO_FATAL_FAILURE(SetupCommand(role));
+    ledger::Ledger::Records records;
+    *records.Add() = AddRecord("SETUP-CADRE-2024", id, 2024, 10000, "2024-11-10", kThirdRegion);
+    auto pushed = ledger_->PushCollections(records, "test-setup");
+    ASSERT_TRUE(pushed.ok() && pushed->size() == 1 &&
+                (*pushed)[0].outcome() == v1::OUTCOME_ACCEPTED) << "cannot collect for the cadre";
+    v1::AccountCommand funds;
+    auto* f = funds.mutable_receive_fiscal_funds();
+    f->set_region_code(kThirdRegion);
+    f->set_purpose(v1::FISCAL_PURPOSE_CADRE_SUBSIDY);
+    f->set_year(2024);
+    f->set_amount_fen(90000);
+    f->set_date("2025-02-20");
+    f->set_document_ref("SETUP-CADRE-FUNDS");
+    ASSERT_NO_FATAL_FAILURE(SetupCommand(funds));
   }
 
   void AdoptOtherRegionPolicy() {
@@ -493,6 +532,8 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
   ASSERT_NO_FATAL_FAILURE(FundPaymentAccount(1000000));
   const std::string overpaid_id = CitizenId("19450501", 777, kThirdRegion);
   ASSERT_NO_FATAL_FAILURE(SetUpOutstandingOverpayment(overpaid_id));
+  const std::string cadre_id = CitizenId("19700808", 778, kThirdRegion);
+  ASSERT_NO_FATAL_FAILURE(SetUpCadre(cadre_id));
   v1::Policy version2 = demo_policy_;
   version2.set_version(2);
 
@@ -542,6 +583,18 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
   terminate.set_reason(v1::TERMINATION_REASON_SETTLED_ABROAD);
   terminate.set_date("2025-06-01");
   terminate.set_document_ref("AUTH-TERMINATE");
+  v1::RecordCadreRoleRequest cadre_role;
+  cadre_role.set_citizen_id(kIdA);
+  cadre_role.set_post("村党组织书记");
+  cadre_role.set_served_from("2023-01-01");
+  cadre_role.set_date("2025-03-01");
+  cadre_role.set_document_ref("AUTH-CADRE-ROLE");
+  v1::CreditCadreSubsidyRequest cadre_credit;  // the cadre set up above
+  cadre_credit.set_citizen_id(cadre_id);
+  cadre_credit.set_year(2024);
+  cadre_credit.set_amount_fen(90000);
+  cadre_credit.set_date("2025-03-01");
+  cadre_credit.set_document_ref("AUTH-CADRE-CREDIT");
   v1::TransferOutRequest transfer_out;  // kIdB is enrolled by the fund agency's Enrol
   transfer_out.set_citizen_id(kIdB);
   transfer_out.set_to_region(kOtherRegion);
@@ -626,6 +679,8 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       {kTerminateParticipant, 1, command(TerminateParticipant, terminate)},
       {kTransferOut, 1, command(TransferOut, transfer_out)},
       {kTransferIn, 1, command(TransferIn, transfer_in)},
+      {kRecordCadreRole, 1, command(RecordCadreRole, cadre_role)},
+      {kCreditCadreSubsidy, 1, command(CreditCadreSubsidy, cadre_credit)},
       // kIdA's 2024 interest and JobCompleted.
       {kRunJob, 2,
        [&interest](const Channel& channel, std::string_view) {
@@ -887,8 +942,8 @@ TEST_F(AuthTest, AccessMatrixForEveryMethodAndIdentity) {
       EXPECT_EQ(Head(), head) << "a denied call changed the ledger";
     }
   }
-  // tax-bureau 4, fund-agency 27, auditor 11, admin 6.
-  EXPECT_EQ(allowed, 48);
+  // tax-bureau 4, fund-agency 29, auditor 11, admin 6.
+  EXPECT_EQ(allowed, 50);
 
   // The allowed calls did what they say (each ran once, as the fund agency).
   auto old = ledger_->GetAccount(old_id);
@@ -949,9 +1004,10 @@ TEST(MethodRolesTest, EveryServiceMethodHasAnEntryAndEveryEntryIsARealMethod) {
       }
     }
   }
-  EXPECT_EQ(methods.size(), 33u);
+  EXPECT_EQ(methods.size(), 35u);
   for (const char* method :
        {kPushCollections, kStreamCollections, kEnrol, kGetAccount, kCreditCollectiveSubsidy,
+        kRecordCadreRole, kCreditCadreSubsidy,
         kRefundContribution, kDetermineBenefit, kSuspendBenefit, kResumeBenefit, kRecordDeath,
         kRecordOverpaymentRecovery, kTerminateParticipant, kTransferOut, kTransferIn, kRunJob, kGetStatement, kAdoptPolicy, kGetPolicy, kBackup,
         kReceiveFiscalFunds, kGetLedgerBalances, kStreamEvents, kVerifyChain, kGetCheckpoints,
@@ -1240,6 +1296,17 @@ TEST_F(AuthTest, RegionLimitedFundAgencyIsDeniedLifecycleCommandsOutsideItsRegio
   terminate.set_reason(v1::TERMINATION_REASON_SETTLED_ABROAD);
   terminate.set_date("2025-06-01");
   terminate.set_document_ref("SCOPE-TERMINATE");
+  v1::RecordCadreRoleRequest cadre_role;
+  cadre_role.set_citizen_id(kIdA);
+  cadre_role.set_served_from("2024-01-01");
+  cadre_role.set_date("2025-06-01");
+  cadre_role.set_document_ref("SCOPE-CADRE-ROLE");
+  v1::CreditCadreSubsidyRequest cadre_credit;
+  cadre_credit.set_citizen_id(kIdA);
+  cadre_credit.set_year(2024);
+  cadre_credit.set_amount_fen(90000);
+  cadre_credit.set_date("2025-06-01");
+  cadre_credit.set_document_ref("SCOPE-CADRE-CREDIT");
   v1::TransferOutRequest transfer_out;  // even towards the certificate's own region
   transfer_out.set_citizen_id(kIdA);
   transfer_out.set_to_region(kOtherRegion);
@@ -1306,6 +1373,8 @@ TEST_F(AuthTest, RegionLimitedFundAgencyIsDeniedLifecycleCommandsOutsideItsRegio
       {kRecordOverpaymentRecovery,
        [&] { return RecordOverpaymentRecovery(limited, recovery, &response); }},
       {kTerminateParticipant, [&] { return TerminateParticipant(limited, terminate, &response); }},
+      {kRecordCadreRole, [&] { return RecordCadreRole(limited, cadre_role, &response); }},
+      {kCreditCadreSubsidy, [&] { return CreditCadreSubsidy(limited, cadre_credit, &response); }},
       {kTransferOut, [&] { return TransferOut(limited, transfer_out, &response); }},
       {kTransferIn, [&] { return TransferIn(limited, transfer_in, &response); }},
       {kRunJob, [&] { return RunJob(limited, job, &progress); }},

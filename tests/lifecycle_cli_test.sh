@@ -224,6 +224,32 @@ for s in sources + ["total"]:
     assert fen(rows[0][s]) + sum(fen(r[s]) for r in rows[1:-1]) == fen(rows[-1][s]), s
 EOF
 
+# Issue 16 point 8: the Chongqing demo policy's village cadre program (忠县, 500233). Q served as
+# 村委会主任 from 2020 to 30 June 2025, paid the 2025 contribution, and is credited 900 yuan in
+# March 2026 from the program's fiscal funds once they arrived, as collective subsidy.
+run policy adopt "$src/deploy/policies/chongqing-500233.json" >/dev/null
+Q=$(cid 50023319700303044)
+run enrol --id "$Q" --name 冉光明 --region 500233 --date 2020-06-01 >/dev/null
+out=$(run subsidy cadre-role "$Q" --from 2020-01-01 --to 2025-06-30 --post 村委会主任 \
+  --date 2026-01-20 --ref ZX-ROLE-1)
+expect "$out" "^cadre role recorded: sequence=[0-9]+\.\.[0-9]+$" "cadre role"
+{ echo "$header"; echo "Q2025,$Q,冉光明,500233,2025,100,2025-11-10,15002330000,TXQ2025"; } >"$work/q.csv"
+expect "$(run import "$work/q.csv")" "rows=1 accepted=1" "import Q 2025"
+reject REASON_INSUFFICIENT_FISCAL_FUNDS subsidy cadre-credit "$Q" --year 2025 --amount 900 \
+  --date 2026-03-10 --ref ZX-CADRE-2025
+run funds receive --region 500233 --purpose cadre_subsidy --year 2025 --amount 900 \
+  --date 2026-02-25 --ref ZX-CZ-2025 >/dev/null
+reject REASON_CADRE_AMOUNT_MISMATCH subsidy cadre-credit "$Q" --year 2025 --amount 800 \
+  --date 2026-03-10 --ref ZX-CADRE-X
+out=$(run subsidy cadre-credit "$Q" --year 2025 --amount 900 --date 2026-03-10 --ref ZX-CADRE-2025)
+expect "$out" "^cadre subsidy credited: sequence=[0-9]+\.\.[0-9]+$" "cadre credit"
+acct=$(run account "$Q")
+expect "$acct" "^  cadre role  2020-01-01 to 2025-06-30  村委会主任  \(ref ZX-ROLE-1\)$" "cadre role shown"
+expect "$acct" "^  cadre subsidy 2025  900.00 collective \(.*, fiscal funds CADRE_SUBSIDY 2025, ref ZX-CADRE-2025\)$" \
+  "cadre subsidy shown with its source"
+expect "$acct" "^  collective +900.00 " "collective balance"
+expect "$(run statement "$Q" --year 2026)" " cadre_subsidy_credited +ZX-CADRE-2025 " "cadre statement line"
+
 echo "----- ledgerctl statement <A> --year 2026 -----"
 echo "$text"
 stop_ledgerd

@@ -923,7 +923,7 @@ TEST_F(HostileInputTest, UnknownEnumValuesAreRejected) {
                  std::vector<v1::Reason>(6, v1::REASON_INVALID_RECORD_TYPE));
   ExpectUnchanged(before);
 
-  for (int purpose : {0, 4, 99, -1}) {
+  for (int purpose : {0, 5, 99, -1}) {  // 5: the first unknown (4 is CADRE_SUBSIDY)
     SCOPED_TRACE(purpose);
     v1::ReceiveFiscalFundsRequest f;
     f.set_region_code(kRegion);

@@ -28,7 +28,8 @@ const std::map<std::string, v1::FiscalPurpose>& FiscalPurposes() {
   static const auto* kMap = new std::map<std::string, v1::FiscalPurpose>{
       {"contribution_subsidy", v1::FISCAL_PURPOSE_CONTRIBUTION_SUBSIDY},
       {"paid_on_behalf", v1::FISCAL_PURPOSE_PAID_ON_BEHALF},
-      {"basic_pension", v1::FISCAL_PURPOSE_BASIC_PENSION}};
+      {"basic_pension", v1::FISCAL_PURPOSE_BASIC_PENSION},
+      {"cadre_subsidy", v1::FISCAL_PURPOSE_CADRE_SUBSIDY}};
   return *kMap;
 }
 

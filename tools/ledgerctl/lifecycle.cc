@@ -48,6 +48,8 @@ struct Options {
   std::string id, amount, date, ref, payer, reason_text, date_of_death, to_region, from_region;
   int year = 0, month = 0;
   std::string source, refund_reason, method, termination_reason;
+  std::string post, served_from, served_to, replaces;
+  bool withdrawn = false;
   std::vector<std::string> parts;
   std::vector<int> years;
 };
@@ -136,6 +138,44 @@ void AddSubsidyAndRefund(CLI::App& app, Family& f) {
                   r.set_amount_fen(*fen);
                   r.set_source(FundingSources().at(o.source));
                   r.set_payer(o.payer);
+                });
+  });
+
+  // The village cadre subsidy program of the policy (渝人社发〔2014〕65号).
+  auto* role = subsidy->add_subcommand(
+      "cadre-role",
+      "record a village cadre's serving period, or end/correct/withdraw one (--replaces)");
+  f.AddId(role);
+  role->add_option("--from", f.o().served_from, "first day served, YYYY-MM-DD");
+  role->add_option("--to", f.o().served_to, "last day served, YYYY-MM-DD (none: still serving)");
+  role->add_option("--post", f.o().post, "post held, e.g. 村委会主任");
+  role->add_option("--replaces", f.o().replaces, "--ref of the role record this one replaces");
+  role->add_flag("--withdrawn", f.o().withdrawn, "with --replaces: that record is withdrawn");
+  f.AddDateRef(role);
+  f.OnSend(role, "cadre role recorded", &Stub::RecordCadreRole,
+           [](const Options& o, v1::RecordCadreRoleRequest& r) {
+             r.set_citizen_id(o.id);
+             r.set_post(o.post);
+             r.set_served_from(o.served_from);
+             r.set_served_to(o.served_to);
+             r.set_replaces_ref(o.replaces);
+             r.set_withdrawn(o.withdrawn);
+           });
+  auto* cadre = subsidy->add_subcommand(
+      "cadre-credit",
+      "credit the policy's village cadre subsidy for a year served (集体补助, from its fiscal funds)");
+  f.AddId(cadre);
+  cadre->add_option("--year", f.o().year, "the year served")->required();
+  cadre->add_option("--amount", f.o().amount, "yuan: the program's amount per year")->required();
+  f.AddDateRef(cadre);
+  f.On(cadre, [](const Globals& g, const Options& o) {
+    auto fen = YuanOption("--amount", o.amount);
+    if (!fen.ok()) return Fail(std::string(fen.status().message()));
+    return Send(g, o, "cadre subsidy credited", &Stub::CreditCadreSubsidy,
+                [&](v1::CreditCadreSubsidyRequest& r) {
+                  r.set_citizen_id(o.id);
+                  r.set_year(o.year);
+                  r.set_amount_fen(*fen);
                 });
   });
 

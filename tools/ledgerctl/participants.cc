@@ -121,6 +121,19 @@ void PrintAccount(const v1::Account& a) {
                 ledger::FormatFen(y.paid_on_behalf_fen()).c_str(),
                 ledger::FormatFen(y.collective_sponsorship_fen()).c_str());
   }
+  // The village cadre program: the serving periods in force and the subsidy of each year, with
+  // the fiscal funds it came from (`statement` shows cadre_subsidy_credited / _reversed).
+  for (const auto& r : a.cadre_roles()) {
+    std::printf("  cadre role  %s to %s  %s  (ref %s)\n", r.served_from().c_str(),
+                r.served_to().empty() ? "now" : r.served_to().c_str(), r.post().c_str(),
+                r.document_ref().c_str());
+  }
+  for (const auto& c : a.cadre_subsidies()) {
+    std::printf("  cadre subsidy %d  %s collective (%s, fiscal funds %s %d, ref %s)\n", c.year(),
+                ledger::FormatFen(c.amount_fen()).c_str(), c.program().c_str(),
+                v1::FiscalPurpose_Name(c.purpose()).substr(15).c_str(), c.year(),
+                c.document_ref().c_str());
+  }
   std::printf("as of sequence      %llu\n", static_cast<unsigned long long>(a.last_sequence()));
 }
 
