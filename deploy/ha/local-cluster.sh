@@ -69,7 +69,7 @@ start_etcd() {
     --listen-peer-urls http://127.0.0.1:$(etcd_peer_port $n) \
     --initial-advertise-peer-urls http://127.0.0.1:$(etcd_peer_port $n) \
     --initial-cluster $ETCD_CLUSTER --initial-cluster-state new --initial-cluster-token ledger-ha \
-    --heartbeat-interval 100 --election-timeout 1000
+    --heartbeat-interval 100 --election-timeout 1000 --enable-v2=true
 }
 
 write_patroni_config() {
@@ -82,7 +82,7 @@ name: pg$n
 restapi:
   listen: 127.0.0.1:$(rest_port $n)
   connect_address: 127.0.0.1:$(rest_port $n)
-etcd3:
+etcd:   # the v2 API: see deploy/ha/patroni.yml for why not etcd3
   hosts: $ETCD_ENDPOINTS
 bootstrap:
   dcs:

@@ -35,7 +35,8 @@ for tool in etcd patroni patronictl "$LEDGERD" "$PROBE" "$LEDGERCTL"; do
 done
 
 "$CLUSTER" down >/dev/null 2>&1 || true
-trap '"$CLUSTER" down >/dev/null 2>&1 || true' EXIT
+# The cluster's logs stay with the results (Patroni, PostgreSQL, etcd and ledgerd of each node).
+trap 'cp -r "$BASE/logs" "$OUT/cluster-logs" 2>/dev/null; "$CLUSTER" down >/dev/null 2>&1 || true' EXIT
 "$CLUSTER" up || { echo "failover: the cluster did not start"; exit 1; }
 
 pid_of() { cat "$BASE/pids/$1" 2>/dev/null || true; }
@@ -67,7 +68,7 @@ wait_healthy() {  # three members running or streaming, one leader, one sync sta
 }
 now_ms() { date +%s%3N; }
 
-"$LEDGERCTL" "${SERVERS[@]}" --retry-for 60 policy adopt "$ROOT/deploy/policies/yanji-222401.json" \
+"$LEDGERCTL" "${SERVERS[@]}" --retry-for 60 policy adopt "${HA_POLICY:-$ROOT/deploy/policies/yanji-222401.json}" \
   || { echo "failover: adopting the demo policy failed"; exit 1; }
 
 passed=0; failed=0; summary=""
@@ -106,6 +107,7 @@ run_scenario() {
     sync-standby) "$CLUSTER" start-node "$sync" ;;
   esac
   wait_healthy || echo "the cluster did not become healthy again within 120 s"
+  patronictl -c "$BASE/patroni1.yml" list >"$OUT/$name.members" 2>&1 || true
   local gap; gap=$("$PROBE" gaps --acked "$OUT/$name.tsv" --since "$t_measure")
   local failover_s=${gap#failover_s=}
   cat "$OUT"/*.tsv >"$OUT/all-acked.tsv"
