@@ -21,17 +21,8 @@ using ::ledger::testing::PgServer;
 
 class LedgerOnPostgresTest : public testing::OpenedLedgerTest {
  protected:
-  static void SetUpTestSuite() {
-    auto server = PgServer::Start({});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(server).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
+    server_ = testing::SharedPgServer();
     ASSERT_NE(server_, nullptr);
     ledger_id_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     configure_ = [this](Options& o) {
@@ -63,12 +54,10 @@ class LedgerOnPostgresTest : public testing::OpenedLedgerTest {
     return testing::AddRecord(receipt, id_, 2026, 10'000, "2026-03-01");
   }
 
-  static PgServer* server_;
+  PgServer* server_ = nullptr;
   std::string ledger_id_;
   const std::string id_ = testing::CitizenId("19700101", 7);
 };
-
-PgServer* LedgerOnPostgresTest::server_ = nullptr;
 
 TEST_F(LedgerOnPostgresTest, CommandsCommitToPostgresAndAFreshDataDirectoryCatchesUp) {
   PushOk({Record("R1"), Record("R2")});

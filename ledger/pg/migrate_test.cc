@@ -20,16 +20,8 @@ using ::ledger::testing::PgServer;
 
 class MigrateLogTest : public testing::OpenedLedgerTest {
  protected:
-  static void SetUpTestSuite() {
-    auto server = PgServer::Start({});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(server).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
+    server_ = testing::SharedPgServer();
     ASSERT_NE(server_, nullptr);
     Open();  // RocksDB
     AdoptPolicy(testing::PaperPolicy());
@@ -44,11 +36,9 @@ class MigrateLogTest : public testing::OpenedLedgerTest {
     };
   }
 
-  static PgServer* server_;
+  PgServer* server_ = nullptr;
   const std::string id_ = testing::CitizenId("19700101", 7);
 };
-
-PgServer* MigrateLogTest::server_ = nullptr;
 
 TEST_F(MigrateLogTest, ARocksDbLedgerMovesToPostgresAndBack) {
   const ChainHead head = ledger_->Head();

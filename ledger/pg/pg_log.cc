@@ -337,13 +337,8 @@ absl::StatusOr<absl::flat_hash_map<std::string, std::string>> PgEventLog::Resolv
     found.emplace(pg::Cell(r->get(), row, 0), pg::Cell(r->get(), row, 1));
   }
   if (found.empty()) return found;
-  // The barrier: a synchronous commit of this term, later than every row the read saw.
-  absl::Status s = conn_->Exec("BEGIN", {}, StatementDeadline()).status();
-  if (s.ok()) s = CompareAndSet(head_, "resolving references");
-  if (conn_ == nullptr) return s;  // fenced
-  if (s.ok()) s = conn_->Commit(absl::Now() + absl::Milliseconds(options_.commit_deadline_ms));
-  if (!s.ok()) return EndTerm(std::move(s));
-  published_ = head_.sequence;
+  // A synchronous commit of this term, later than every row the read saw.
+  LEDGER_RETURN_IF_ERROR(TouchHead("resolving references"));
   return found;
 }
 
@@ -351,8 +346,12 @@ absl::Status PgEventLog::PublishAcknowledged() {
   absl::MutexLock lock(&mu_);
   LEDGER_RETURN_IF_ERROR(CheckUsable());
   if (conn_ == nullptr || published_ >= head_.sequence) return absl::OkStatus();
+  return TouchHead("publishing the acknowledged head");
+}
+
+absl::Status PgEventLog::TouchHead(absl::string_view what) {
   absl::Status s = conn_->Exec("BEGIN", {}, StatementDeadline()).status();
-  if (s.ok()) s = CompareAndSet(head_, "publishing the acknowledged head");
+  if (s.ok()) s = CompareAndSet(head_, what);
   if (conn_ == nullptr) return s;  // fenced
   if (s.ok()) s = conn_->Commit(absl::Now() + absl::Milliseconds(options_.commit_deadline_ms));
   if (!s.ok()) return EndTerm(std::move(s));

@@ -162,6 +162,9 @@ class PgEventLog {
   // are this term's; zero rows updated fences this writer.
   absl::Status CompareAndSet(const ChainHead& next, absl::string_view what)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One synchronous commit of this term that touches chain_head under the CAS (and so publishes
+  // the head as acknowledged): the barrier of ResolveRefs and PublishAcknowledged.
+  absl::Status TouchHead(absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteGroup(const ChainHead& expected, const std::vector<std::string>& envelopes,
                           const std::vector<std::pair<std::string, std::string>>& refs,
                           const std::vector<std::pair<uint64_t, std::string>>& checkpoints,

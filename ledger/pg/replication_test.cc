@@ -24,17 +24,8 @@ using ::ledger::testing::PgServer;
 
 class ReplicatedLedgerTest : public testing::OpenedLedgerTest {
  protected:
-  static void SetUpTestSuite() {
-    auto server = PgServer::Start({});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(server).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
+    server_ = testing::SharedPgServer();
     ASSERT_NE(server_, nullptr);
     ledger_id_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     configure_ = [this](Options& o) { Configure(o, a_primary_); };
@@ -83,15 +74,13 @@ class ReplicatedLedgerTest : public testing::OpenedLedgerTest {
     return false;
   }
 
-  static PgServer* server_;
+  PgServer* server_ = nullptr;
   std::string ledger_id_;
   std::atomic<bool> a_primary_{false};
   std::atomic<bool> b_primary_{false};
   std::unique_ptr<Ledger> b_;
   const std::string id_ = testing::CitizenId("19700101", 7);
 };
-
-PgServer* ReplicatedLedgerTest::server_ = nullptr;
 
 TEST_F(ReplicatedLedgerTest, OnlyThePrimaryWritesAndTheOtherFollowsUpToTheAcknowledgedHead) {
   PushOk({Record("R1"), Record("R2")});

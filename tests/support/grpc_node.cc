@@ -14,17 +14,6 @@ namespace ledger::testing {
 
 namespace {
 
-// LEDGER_TEST_LOG_BACKEND=postgres: the process's PostgreSQL server, started on first use and
-// stopped at exit; null (after a test failure) when it does not start.
-PgServer* PostgresForTests() {
-  static const std::unique_ptr<PgServer> server = [] {
-    auto started = PgServer::Start({});
-    EXPECT_TRUE(started.ok()) << started.status();
-    return started.ok() ? std::move(started).value() : nullptr;
-  }();
-  return server.get();
-}
-
 bool PostgresBackendRequested() {
   const char* backend = std::getenv("LEDGER_TEST_LOG_BACKEND");
   return backend != nullptr && std::string_view(backend) == "postgres";
@@ -78,7 +67,7 @@ void Node::Start(bool reopen) {
                           .checkpoint_key_pem = options_.checkpoint_key_pem,
                           .checkpoint_interval_events = options_.checkpoint_interval_events};
   if (options_.postgres || PostgresBackendRequested()) {
-    PgServer* pg = PostgresForTests();
+    PgServer* pg = SharedPgServer();
     ASSERT_NE(pg, nullptr);
     options.log_backend = ledger::LogBackend::kPostgres;
     options.postgres_conninfo = pg->conninfo("grpc-node");

@@ -1,5 +1,7 @@
 #include "tests/support/pg_server.h"
 
+#include "gtest/gtest.h"
+
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <pwd.h>
@@ -258,6 +260,15 @@ absl::Status PgServer::SetSynchronousStandbyNames(std::string_view names) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return absl::DeadlineExceededError("synchronous_standby_names did not take effect");
+}
+
+PgServer* SharedPgServer() {
+  static const std::unique_ptr<PgServer> server = [] {
+    auto started = PgServer::Start({});
+    EXPECT_TRUE(started.ok()) << started.status();
+    return started.ok() ? std::move(started).value() : nullptr;
+  }();
+  return server.get();
 }
 
 }  // namespace ledger::testing

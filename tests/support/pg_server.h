@@ -71,6 +71,11 @@ class PgServer {
   bool running_ = false;
 };
 
+// The process's server, shared by every suite that needs one: started on first use and stopped
+// at exit. Null (after recording a test failure) when it does not start. A test that changes
+// its settings (synchronous_standby_names) sets them back.
+PgServer* SharedPgServer();
+
 }  // namespace ledger::testing
 
 #endif  // TESTS_SUPPORT_PG_SERVER_H_
