@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "ledger/strings.h"
+#include "services/patroni.h"
 
 namespace {
 
@@ -98,6 +99,47 @@ TEST_F(ConfigTest, PrintedConfigurationReadsBackUnchanged) {
   EXPECT_EQ(services::ToToml(*back), services::ToToml(c));
   EXPECT_EQ(back->data_dir, c.data_dir);
   EXPECT_FALSE(back->verify_chain_on_start);
+}
+
+}  // namespace
+
+namespace {
+
+// [ha]: a node under Patroni (deploy/ha/). The shipped three-machine example loads; Patroni
+// without the PostgreSQL log, a URL that is not http://host:port or a malformed peer list stop
+// start-up with the key.
+TEST_F(ConfigTest, HaKeysAreCheckedAndTheHaExampleLoads) {
+  auto ha = services::LoadConfig(ledger::StrCat(LEDGER_SOURCE_DIR, "/deploy/ha/ledgerd-ha.toml"),
+                                 services::LedgerdConfig());
+  ASSERT_TRUE(ha.ok()) << ha.status();
+  EXPECT_EQ(ha->log_backend, "postgres");
+  EXPECT_EQ(ha->patroni_url, "http://127.0.0.1:8008");
+  auto peers = services::ParsePeers(ha->ha_peers);
+  ASSERT_TRUE(peers.ok()) << peers.status();
+  EXPECT_EQ(peers->at("pg2"), "10.0.0.2:50051");
+
+  const auto message = [&](const std::string& toml) {
+    auto c = services::LoadConfig(Write(toml), services::LedgerdConfig());
+    return c.ok() ? std::string("loaded") : std::string(c.status().message());
+  };
+  EXPECT_THAT(message("[ha]\npatroni_url = \"http://127.0.0.1:8008\"\n"),
+              ::testing::HasSubstr("'ha.patroni_url': needs log.backend postgres"));
+  EXPECT_THAT(message("[log]\nbackend = \"postgres\"\npostgres_conninfo = \"host=x\"\n"
+                      "[ha]\npatroni_url = \"127.0.0.1:8008\"\n"),
+              ::testing::HasSubstr("'ha.patroni_url': must be http://host:port"));
+  EXPECT_THAT(message("[log]\nbackend = \"postgres\"\npostgres_conninfo = \"host=x\"\n"
+                      "[ha]\npatroni_url = \"http://127.0.0.1:8008\"\npeers = \"pg1\"\n"),
+              ::testing::HasSubstr("'ha.peers': peer 'pg1'"));
+}
+
+TEST(PatroniTest, TheLeaderIsFoundInTheClusterAnswer) {
+  EXPECT_EQ(services::LeaderOf(R"({"members": [
+      {"name": "pg1", "role": "replica", "state": "streaming"},
+      {"name": "pg2", "role": "leader", "state": "running"},
+      {"name": "pg3", "role": "sync_standby", "state": "streaming"}]})"),
+            "pg2");
+  EXPECT_EQ(services::LeaderOf(R"({"members": [{"name": "pg1", "role": "replica"}]})"), "");
+  EXPECT_EQ(services::LeaderOf("not json"), "");
 }
 
 }  // namespace
