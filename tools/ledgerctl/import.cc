@@ -139,42 +139,66 @@ absl::Status Tally(const v1::PushCollectionsResponse& response, const std::vecto
   return absl::OkStatus();
 }
 
-// One StreamCollections call: the file's next records (at most kStreamRecordsMax), sent in
-// messages of `batch_size` as they are read. `lines` gets each record's line; it is left empty,
-// and no call made, at the end of the file.
-absl::Status SendStream(const std::shared_ptr<grpc::Channel>& channel, Rows& rows,
-                        size_t batch_size, ImportTotals& totals, Progress& progress,
-                        std::vector<size_t>& lines) {
+// The file's next records (at most kStreamRecordsMax) in messages of `batch_size`; `lines` gets
+// each record's line. Both are left empty at the end of the file.
+void ReadStream(Rows& rows, size_t batch_size, std::vector<v1::PushCollectionsRequest>& messages,
+                std::vector<size_t>& lines) {
+  messages.clear();
   lines.clear();
   v1::CollectionRecord record;
-  if (!rows.Next(record)) return absl::OkStatus();
-  Rpc rpc(channel, ledger::kClientStreamDeadlineSeconds);
-  auto stub = rpc.Stub<v1::CollectionService>();
-  v1::PushCollectionsResponse response;
-  auto writer = stub->StreamCollections(rpc.context(), &response);
-  v1::PushCollectionsRequest message;
-  // Once a write fails the server has ended the stream (Finish says why): the stream's remaining
-  // rows are still read, so the report names them as not processed.
-  bool writing = true;
-  auto send = [&] {
-    if (writing && message.records_size() > 0) {
-      writing = writer->Write(message);
-      if (writing) progress.Report(lines.size());
+  while (lines.size() < ledger::kStreamRecordsMax && rows.Next(record)) {
+    if (messages.empty() || static_cast<size_t>(messages.back().records_size()) == batch_size) {
+      messages.emplace_back();
     }
-    message.clear_records();
-  };
-  do {
     lines.push_back(rows.line());
-    *message.add_records() = std::move(record);
-    if (static_cast<size_t>(message.records_size()) == batch_size) send();
-  } while (lines.size() < ledger::kStreamRecordsMax && rows.Next(record));
-  send();
+    *messages.back().add_records() = std::move(record);
+  }
+}
+
+// One StreamCollections call of `messages` to `server`. A message the server stops reading ends
+// the writes (Finish says why).
+grpc::Status SendStream(const Globals& globals, const std::string& server,
+                        const std::vector<v1::PushCollectionsRequest>& messages,
+                        Progress& progress, v1::PushCollectionsResponse& response,
+                        std::string& leader_hint) {
+  Rpc rpc(Connect(globals, server), ledger::kClientStreamDeadlineSeconds);
+  auto writer = rpc.Stub<v1::CollectionService>()->StreamCollections(rpc.context(), &response);
+  size_t sent = 0;
+  for (const v1::PushCollectionsRequest& message : messages) {
+    if (!writer->Write(message)) break;
+    sent += static_cast<size_t>(message.records_size());
+    progress.Report(sent);
+  }
   writer->WritesDone();
   grpc::Status st = writer->Finish();
-  if (!st.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+  leader_hint = st.ok() ? "" : LeaderHint(*rpc.context());
+  return st;
+}
+
+// Sends one stream until it is answered: a retryable failure (Retryable) resends the whole stream
+// for up to --retry-for seconds, to the leader the answer names or the next --server; rows it
+// had committed come back as duplicates of their sequences.
+absl::Status SendUntilAnswered(const Globals& globals,
+                               const std::vector<v1::PushCollectionsRequest>& messages,
+                               const std::vector<size_t>& lines, Progress& progress,
+                               ImportTotals& totals, size_t& next_server) {
+  const int retry_for = globals.retry_for_seconds >= 0 ? globals.retry_for_seconds
+                        : globals.servers.size() > 1   ? 60
+                                                       : 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(retry_for);
+  std::string server = globals.servers[next_server % globals.servers.size()];
+  for (int attempt = 0;; ++attempt) {
+    v1::PushCollectionsResponse response;
+    std::string hint;
+    const grpc::Status st = SendStream(globals, server, messages, progress, response, hint);
+    if (st.ok()) return Tally(response, lines, totals);
+    if (!Retryable(st) || std::chrono::steady_clock::now() >= give_up) {
+      return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+    }
+    const std::string failed = server;
+    server = hint.empty() ? globals.servers[++next_server % globals.servers.size()] : hint;
+    BeforeResend(attempt, failed, st, server);
   }
-  return Tally(response, lines, totals);
 }
 
 }  // namespace
@@ -193,17 +217,20 @@ int Import(const Globals& globals, const std::string& file, size_t batch_size) {
   Progress progress(std::max<size_t>(1, CountLineEnds(file)) - 1);
   ImportTotals totals;
   Rows rows(reader, *csv, totals);
-  const std::shared_ptr<grpc::Channel> channel = Connect(globals);
+  std::vector<v1::PushCollectionsRequest> messages;
   std::vector<size_t> lines;
-  do {
-    if (auto st = SendStream(channel, rows, batch_size, totals, progress, lines); !st.ok()) {
+  size_t next_server = 0;
+  for (ReadStream(rows, batch_size, messages, lines); !lines.empty();
+       ReadStream(rows, batch_size, messages, lines)) {
+    if (auto st = SendUntilAnswered(globals, messages, lines, progress, totals, next_server);
+        !st.ok()) {
       progress.EndLine();
       return Fail(StrCat("import stopped; rows before line ", lines.front(),
                          " are committed: ", std::string(st.message()),
                          " (re-run the import: committed rows come back as duplicate)"));
     }
     progress.StreamDone(lines.size());
-  } while (!lines.empty());
+  }
   progress.EndLine();
   if (totals.printed > kRejectedRowsPrintedMax) {
     std::cerr << "... and " << totals.printed - kRejectedRowsPrintedMax << " more rejected rows\n";
