@@ -224,6 +224,8 @@ void Writer::WriterLoop() {
       Answer(group, absl::UnavailableError(
                         "not_leader: this node's PostgreSQL is not the primary (Patroni); "
                         "send writes to the leader"));
+      // Writes sent here must not keep the projections from following the log.
+      if (std::chrono::steady_clock::now() - last_idle_ >= kReplicationTick) Idle();
     } else {
       CommitGroup(group);
     }
@@ -243,6 +245,7 @@ bool Writer::Leading() {
 
 void Writer::Idle() {
   if (replication_ == nullptr) return;
+  last_idle_ = std::chrono::steady_clock::now();
   if (Leading()) {
     // Errors are the next append's to report (the term ends on them).
     if (CatchUpIfNeeded().ok()) replication_->PublishAcknowledged().IgnoreError();

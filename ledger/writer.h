@@ -12,6 +12,7 @@
 #ifndef LEDGER_WRITER_H_
 #define LEDGER_WRITER_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -165,6 +166,7 @@ class Writer {
   Replication* const replication_;
   bool needs_catch_up_ = false;  // writer thread only
   bool leading_ = false;         // writer thread only (with replication)
+  std::chrono::steady_clock::time_point last_idle_;  // writer thread only: the last Idle()
 
   // Written only by the writer thread, under the lock.
   mutable absl::Mutex published_mu_;

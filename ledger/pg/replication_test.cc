@@ -131,5 +131,23 @@ TEST_F(ReplicatedLedgerTest, WhenTheRolesSwapTheNewPrimaryCatchesUpAndTheOldOneF
   ASSERT_TRUE(Converges(*b_, *ledger_));
 }
 
+// Writes sent to the follower without pause are refused and do not keep it from following.
+TEST_F(ReplicatedLedgerTest, RefusedWritesDoNotStopTheFollowerFollowing) {
+  std::atomic<bool> done{false};
+  std::atomic<int> refused{0};
+  std::thread hammer([&] {
+    for (int i = 0; !done; ++i) {
+      const auto r = PushTo(*b_, "B" + std::to_string(i));
+      if (!r.ok() && absl::StartsWith(r.status().message(), "not_leader")) ++refused;
+    }
+  });
+  PushOk({Record("R1"), Record("R2", 2025)});
+  const bool converged = Converges(*b_, *ledger_);
+  done = true;
+  hammer.join();
+  EXPECT_TRUE(converged);
+  EXPECT_GT(refused.load(), 0);
+}
+
 }  // namespace
 }  // namespace ledger
