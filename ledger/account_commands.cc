@@ -41,6 +41,15 @@ absl::Status Recorder::Add(v1::EventEnvelope e, bool adjust_interest) {
   return absl::OkStatus();
 }
 
+absl::Status Recorder::AddUnder(std::string_view external_ref,
+                                std::vector<v1::EventEnvelope>& events) {
+  for (v1::EventEnvelope& e : events) {
+    e.set_external_ref(std::string(external_ref));
+    LEDGER_RETURN_IF_ERROR(Add(std::move(e), false));
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 using command::IsReference;

@@ -140,14 +140,8 @@ absl::StatusOr<CommandResult> Record(const v1::RecordDeathRequest& r, const v1::
                                      Settlement& s, Context& c, absl::CivilDay date,
                                      uint32_t version) {
   Recorder rec{c.state, c.append};
-  for (v1::EventEnvelope& e : s.interest) {
-    e.set_external_ref(std::string(c.document_ref));
-    LEDGER_RETURN_IF_ERROR(rec.Add(std::move(e), false));
-  }
-  for (v1::EventEnvelope& e : s.arrears.events) {
-    e.set_external_ref(std::string(c.document_ref));
-    LEDGER_RETURN_IF_ERROR(rec.Add(std::move(e), false));
-  }
+  LEDGER_RETURN_IF_ERROR(rec.AddUnder(c.document_ref, s.interest));
+  LEDGER_RETURN_IF_ERROR(rec.AddUnder(c.document_ref, s.arrears.events));
   v1::EventEnvelope died = Envelope(a.region_code(), date, c.document_ref, version);
   died.mutable_participant_died()->set_citizen_id(a.citizen_id());
   died.mutable_participant_died()->set_date_of_death(r.date_of_death());

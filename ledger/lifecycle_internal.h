@@ -115,6 +115,9 @@ struct Recorder {
   CommandResult result;
 
   absl::Status Add(v1::EventEnvelope e, bool adjust_interest);
+  // Adds `events` (prepared before the command's own event: interest to a date, arrears) under
+  // the command's reference `external_ref`, without interest adjustments.
+  absl::Status AddUnder(std::string_view external_ref, std::vector<v1::EventEnvelope>& events);
 };
 
 // The handlers. `date` is the command's checked business date.

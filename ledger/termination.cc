@@ -170,14 +170,8 @@ absl::StatusOr<CommandResult> Record(const v1::TerminateParticipantRequest& r,
                                      const v1::Account& a, Settlement& s, Context& c,
                                      absl::CivilDay date, uint32_t version) {
   Recorder rec{c.state, c.append};
-  for (v1::EventEnvelope& e : s.interest) {
-    e.set_external_ref(std::string(c.document_ref));
-    LEDGER_RETURN_IF_ERROR(rec.Add(std::move(e), false));
-  }
-  for (v1::EventEnvelope& e : s.arrears.events) {
-    e.set_external_ref(std::string(c.document_ref));
-    LEDGER_RETURN_IF_ERROR(rec.Add(std::move(e), false));
-  }
+  LEDGER_RETURN_IF_ERROR(rec.AddUnder(c.document_ref, s.interest));
+  LEDGER_RETURN_IF_ERROR(rec.AddUnder(c.document_ref, s.arrears.events));
   v1::EventEnvelope ended = Envelope(a.region_code(), date, c.document_ref, version);
   auto* t = ended.mutable_participant_terminated();
   t->set_citizen_id(a.citizen_id());

@@ -23,12 +23,6 @@ namespace v1 = ledger::v1;
 using namespace ledger::testing;  // NOLINT: the shared fixtures of the gRPC tests
 using ::ledger::StrCat;
 
-std::string Trailer(const grpc::ClientContext& context, const char* key) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  const auto it = trailers.find(key);
-  return it == trailers.end() ? "" : std::string(it->second.data(), it->second.size());
-}
-
 class ReplicationGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -65,7 +59,7 @@ TEST_F(ReplicationGrpcTest, TheFollowerRefusesWritesNamingTheLeader) {
   const Rpc refused = PushRecords(follower_->collections(), context, Records("R1"), &response);
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(refused);
   EXPECT_EQ(refused.reason, "not_leader");
-  EXPECT_EQ(Trailer(context, "ledger-leader"), StrCat("127.0.0.1:", leader_->port()));
+  EXPECT_EQ(TrailerOf(context, "ledger-leader"), StrCat("127.0.0.1:", leader_->port()));
 
   // Resent where the answer says: taken once.
   grpc::ClientContext again;

@@ -7,10 +7,14 @@
 
 namespace ledger::testing {
 
-std::string ReasonOf(const grpc::ClientContext& context) {
+std::string TrailerOf(const grpc::ClientContext& context, const std::string& key) {
   const auto& trailers = context.GetServerTrailingMetadata();
-  auto it = trailers.find(services::kReasonMetadataKey);
+  auto it = trailers.find(key);
   return it == trailers.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+std::string ReasonOf(const grpc::ClientContext& context) {
+  return TrailerOf(context, services::kReasonMetadataKey);
 }
 
 std::string Describe(const Rpc& r) {

@@ -11,6 +11,8 @@
 
 namespace ledger::testing {
 
+// The trailer `key` of a finished call, or "".
+std::string TrailerOf(const grpc::ClientContext& context, const std::string& key);
 // The ledger-reason trailer of a finished call, or "".
 std::string ReasonOf(const grpc::ClientContext& context);
 

@@ -79,13 +79,30 @@ std::string LeaderHint(const grpc::ClientContext& context) {
   return it == trailers.end() ? "" : std::string(it->second.data(), it->second.size());
 }
 
-void BeforeResend(int attempt, const std::string& failed_server, const grpc::Status& status,
-                  const std::string& next_server) {
-  const int ms = std::min(2'000, 100 << std::min(attempt, 5));
-  std::cerr << "retry: " << failed_server << " answered code " << status.error_code() << " ("
-            << status.error_message() << "); resending to " << next_server << " in " << ms
+Resender::Resender(const Globals& globals, size_t first)
+    : globals_(globals),
+      give_up_(std::chrono::steady_clock::now() +
+               std::chrono::seconds(globals.retry_for_seconds >= 0 ? globals.retry_for_seconds
+                                    : globals.servers.size() > 1   ? 60
+                                                                   : 0)),
+      next_(first % globals.servers.size()),
+      server_(globals.servers[next_]) {}
+
+bool Resender::Resend(const grpc::Status& status, std::string leader_hint) {
+  if (!Retryable(status) || std::chrono::steady_clock::now() >= give_up_) return false;
+  const std::string failed = std::move(server_);
+  if (leader_hint.empty()) {
+    next_ = (next_ + 1) % globals_.servers.size();
+    server_ = globals_.servers[next_];
+  } else {
+    server_ = std::move(leader_hint);
+  }
+  const int ms = std::min(2'000, 100 << std::min(attempt_++, 5));
+  std::cerr << "retry: " << failed << " answered code " << status.error_code() << " ("
+            << status.error_message() << "); resending to " << server_ << " in " << ms
             << " ms\n";
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return true;
 }
 
 Rpc::Rpc(const Globals& globals, int deadline_seconds) : Rpc(Connect(globals), deadline_seconds) {}

@@ -51,10 +51,27 @@ bool Retryable(const grpc::Status& status);
 // "" (then the next --server in turn).
 std::string LeaderHint(const grpc::ClientContext& context);
 
-// Waits before resend `attempt` (0-based): 100 ms doubling to 2 s. Prints one line to stderr
-// saying what failed and where the resend goes.
-void BeforeResend(int attempt, const std::string& failed_server, const grpc::Status& status,
-                  const std::string& next_server);
+// Where a call goes, and whether a failed one is resent: a Retryable failure, for up to
+// --retry-for seconds from construction (default: 60 with several --server, 0 with one), to the
+// leader the answer named or else the next --server in turn.
+class Resender {
+ public:
+  // Starts at the `first`-th --server (modulo their number).
+  explicit Resender(const Globals& globals, size_t first = 0);
+  const std::string& server() const { return server_; }
+  // The position of server() among the --server addresses, for the next call to start from.
+  size_t position() const { return next_; }
+  // After a failed call: false when it is not resent; else waits (100 ms doubling to 2 s), says
+  // on stderr what failed and where the resend goes, and moves server() there.
+  bool Resend(const grpc::Status& status, std::string leader_hint);
+
+ private:
+  const Globals& globals_;
+  const std::chrono::steady_clock::time_point give_up_;
+  size_t next_;
+  std::string server_;
+  int attempt_ = 0;
+};
 
 // Prints "error: <what>" to stderr; returns kExitError.
 int Fail(const std::string& what);
@@ -104,14 +121,8 @@ int CallUnary(const Target& target,
               int deadline_seconds = ledger::kClientUnaryDeadlineSeconds) {
   if constexpr (std::is_same_v<Target, Globals>) {
     const Globals& g = target;
-    const int retry_for = g.retry_for_seconds >= 0 ? g.retry_for_seconds
-                          : g.servers.size() > 1   ? 60
-                                                   : 0;
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(retry_for);
-    size_t next = 0;
-    std::string server = g.servers.front();
-    for (int attempt = 0;; ++attempt) {
-      Rpc rpc(Connect(g, server), deadline_seconds);
+    for (Resender resender(g);;) {
+      Rpc rpc(Connect(g, resender.server()), deadline_seconds);
       if (g.min_sequence > 0) {
         rpc.context()->AddMetadata("ledger-min-sequence", std::to_string(g.min_sequence));
       }
@@ -119,11 +130,7 @@ int CallUnary(const Target& target,
       Response response;
       const grpc::Status st = (stub.*method)(rpc.context(), request, &response);
       if (st.ok()) return then(response);
-      if (!Retryable(st) || std::chrono::steady_clock::now() >= give_up) return rpc.Failed(st);
-      std::string hint = LeaderHint(*rpc.context());
-      const std::string failed = server;
-      server = hint.empty() ? g.servers[++next % g.servers.size()] : std::move(hint);
-      BeforeResend(attempt, failed, st, server);
+      if (!resender.Resend(st, LeaderHint(*rpc.context()))) return rpc.Failed(st);
     }
   } else {
     Rpc rpc(target, deadline_seconds);

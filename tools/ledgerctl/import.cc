@@ -182,22 +182,16 @@ absl::Status SendUntilAnswered(const Globals& globals,
                                const std::vector<v1::PushCollectionsRequest>& messages,
                                const std::vector<size_t>& lines, Progress& progress,
                                ImportTotals& totals, size_t& next_server) {
-  const int retry_for = globals.retry_for_seconds >= 0 ? globals.retry_for_seconds
-                        : globals.servers.size() > 1   ? 60
-                                                       : 0;
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(retry_for);
-  std::string server = globals.servers[next_server % globals.servers.size()];
-  for (int attempt = 0;; ++attempt) {
+  for (Resender resender(globals, next_server);;) {
     v1::PushCollectionsResponse response;
     std::string hint;
-    const grpc::Status st = SendStream(globals, server, messages, progress, response, hint);
+    const grpc::Status st =
+        SendStream(globals, resender.server(), messages, progress, response, hint);
+    next_server = resender.position();
     if (st.ok()) return Tally(response, lines, totals);
-    if (!Retryable(st) || std::chrono::steady_clock::now() >= give_up) {
+    if (!resender.Resend(st, std::move(hint))) {
       return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
     }
-    const std::string failed = server;
-    server = hint.empty() ? globals.servers[++next_server % globals.servers.size()] : hint;
-    BeforeResend(attempt, failed, st, server);
   }
 }
 
