@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <future>
+#include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -126,6 +127,32 @@ absl::StatusOr<CommandResult> Ledger::Execute(const v1::AccountCommand& sent,
   return RunForResult(impl_->writer(), AccountRequest{.command = &command}, actor);
 }
 
+namespace {
+
+// One chunk of a job on the writer: queued, decided (its cursor is then final), answered.
+struct JobChunk {
+  Command command;
+  std::promise<void> decided;
+  std::future<void> done;
+
+  const JobCursor& cursor() const { return std::get<JobChunkRequest>(command.request).cursor; }
+};
+
+// Queues the chunk that continues from `from` and waits until the writer has decided it.
+std::unique_ptr<JobChunk> SubmitChunk(Writer& writer, const v1::JobRequest& request,
+                                      JobCursor from, std::string_view actor) {
+  auto chunk = std::make_unique<JobChunk>();
+  chunk->command.request = JobChunkRequest{.job = &request, .cursor = std::move(from)};
+  chunk->command.actor = actor;
+  chunk->command.on_decided = [decided = &chunk->decided] { decided->set_value(); };
+  std::future<void> decided = chunk->decided.get_future();
+  chunk->done = writer.Enqueue(chunk->command);
+  decided.wait();
+  return chunk;
+}
+
+}  // namespace
+
 absl::StatusOr<Ledger::JobOutcome> Ledger::RunJob(
     const v1::JobRequest& request, std::string_view actor,
     const std::function<void(const v1::JobProgress&)>& on_progress) {
@@ -138,20 +165,34 @@ absl::StatusOr<Ledger::JobOutcome> Ledger::RunJob(
     return outcome;
   }
   JobCursor cursor = std::move(std::get<JobStartRequest>(start.request).cursor);
-  while (!cursor.progress.completed()) {
-    Command chunk{.request = JobChunkRequest{.job = &request, .cursor = std::move(cursor)},
-                  .actor = actor};
-    impl_->writer().Run(chunk);
-    if (!chunk.status.ok()) return chunk.status;
-    cursor = std::move(std::get<JobChunkRequest>(chunk.request).cursor);
-    if (chunk.result.rejection) {
-      outcome.rejection = chunk.result.rejection;
-      break;
+  // Chunk N+1 is queued as soon as chunk N is decided, so the writer decides it while N is
+  // written; N's progress is reported once N is durable. A chunk decided on a chunk whose write
+  // failed fails too: the first failure is the job's answer.
+  std::unique_ptr<JobChunk> previous;
+  while (true) {
+    const JobCursor& from = previous ? previous->cursor() : cursor;
+    std::unique_ptr<JobChunk> next;
+    if (!from.progress.completed() && !(previous && previous->command.result.rejection)) {
+      next = SubmitChunk(impl_->writer(), request, from, actor);
     }
-    if (on_progress) on_progress(cursor.progress);
+    if (previous) {
+      previous->done.wait();
+      if (!previous->command.status.ok()) {
+        if (next) next->done.wait();
+        return previous->command.status;
+      }
+      outcome.progress = previous->cursor().progress;
+      if (previous->command.result.rejection) {
+        outcome.rejection = previous->command.result.rejection;
+        return outcome;
+      }
+      if (on_progress) on_progress(outcome.progress);
+    } else {
+      outcome.progress = cursor.progress;
+    }
+    if (!next) return outcome;
+    previous = std::move(next);
   }
-  outcome.progress = cursor.progress;
-  return outcome;
 }
 
 absl::StatusOr<ChainHead> Ledger::Backup(const std::string& directory) {

@@ -190,7 +190,8 @@ const v1::Tier* FindTier(const v1::YearRules& year, int64_t amount_fen) {
 
 void PolicyBook::Add(const v1::Policy& policy) {
   auto& versions = regions_[policy.region_code()];
-  versions.push_back(Version{StoredDate(policy.effective_from()), policy});
+  versions.push_back(
+      std::make_shared<const Version>(Version{StoredDate(policy.effective_from()), policy}));
 }
 
 bool PolicyBook::HasRegion(std::string_view region_code) const {
@@ -200,15 +201,15 @@ bool PolicyBook::HasRegion(std::string_view region_code) const {
 const v1::Policy* PolicyBook::Latest(std::string_view region_code) const {
   auto it = regions_.find(region_code);
   if (it == regions_.end() || it->second.empty()) return nullptr;
-  return &it->second.back().policy;
+  return &it->second.back()->policy;
 }
 
 const v1::Policy* PolicyBook::InForce(std::string_view region_code, absl::CivilDay day) const {
   auto it = regions_.find(region_code);
   if (it == regions_.end()) return nullptr;
   const v1::Policy* best = nullptr;
-  for (const Version& v : it->second) {
-    if (v.effective_from <= day) best = &v.policy;
+  for (const auto& v : it->second) {
+    if (v->effective_from <= day) best = &v->policy;
   }
   return best;
 }

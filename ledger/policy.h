@@ -3,6 +3,7 @@
 #define LEDGER_POLICY_H_
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,8 +53,9 @@ class PolicyBook {
     absl::CivilDay effective_from;
     v1::Policy policy;
   };
-  // Region → versions ascending by version number.
-  std::map<std::string, std::vector<Version>, std::less<>> regions_;
+  // Region → versions ascending by version number. Shared and immutable, so that copying the
+  // book (every group's working state holds a copy of the committed one) copies no policy.
+  std::map<std::string, std::vector<std::shared_ptr<const Version>>, std::less<>> regions_;
 };
 
 }  // namespace ledger

@@ -40,6 +40,17 @@ WorkingState::WorkingState(const Store& store, const EventLog& log,
                            const CommittedState& committed)
     : store_(store), log_(log), committed_(committed), head_(committed.head) {}
 
+WorkingState::WorkingState(const Store& store, const EventLog& log,
+                           const WorkingState& in_flight)
+    : store_(store), log_(log), predecessor_(&in_flight), committed_(in_flight.committed_) {
+  in_flight.Publish(committed_);
+  head_ = committed_.head;
+}
+
+uint64_t WorkingState::durable_sequence() const {
+  return predecessor_ ? predecessor_->committed_.head.sequence : committed_.head.sequence;
+}
+
 absl::StatusOr<uint64_t> WorkingState::Append(v1::EventEnvelope event) {
   event.set_sequence(head_.sequence + 1);
   event.set_prev_hash(head_.hash);
@@ -79,9 +90,19 @@ absl::Status WorkingState::Replay(uint64_t sequence, std::string_view stored) {
   return absl::OkStatus();
 }
 
+v1::Account* WorkingState::OwnCopy(const v1::Account* theirs) {
+  if (theirs == nullptr) return nullptr;
+  auto* account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
+  account->CopyFrom(*theirs);
+  return account;
+}
+
 absl::StatusOr<v1::Account*> WorkingState::FindAccount(std::string_view citizen_id) {
   auto it = accounts_.find(citizen_id);
   if (it == accounts_.end()) {
+    if (const auto* theirs = Predecessors(&WorkingState::accounts_, citizen_id)) {
+      return accounts_.emplace(citizen_id, OwnCopy(*theirs)).first->second;
+    }
     LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kAccounts, citizen_id));
     v1::Account* account = nullptr;
     if (bytes) {
@@ -97,6 +118,9 @@ absl::StatusOr<v1::Account*> WorkingState::AccountFromRow(std::string_view citiz
                                                           std::string_view row) {
   auto it = accounts_.find(citizen_id);
   if (it == accounts_.end()) {
+    if (const auto* theirs = Predecessors(&WorkingState::accounts_, citizen_id)) {
+      return accounts_.emplace(citizen_id, OwnCopy(*theirs)).first->second;
+    }
     auto* account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
     LEDGER_CHECK(account->ParseFromArray(row.data(), static_cast<int>(row.size())),
                  "account projection does not decode");
@@ -109,6 +133,7 @@ const v1::Account* WorkingState::PeekAccountRow(std::string_view citizen_id,
                                                 std::string_view row,
                                                 v1::Account& scratch) const {
   if (auto it = accounts_.find(citizen_id); it != accounts_.end()) return it->second;
+  if (const auto* theirs = Predecessors(&WorkingState::accounts_, citizen_id)) return *theirs;
   LEDGER_CHECK(scratch.ParseFromArray(row.data(), static_cast<int>(row.size())),
                "account projection does not decode");
   return &scratch;
@@ -118,6 +143,9 @@ absl::StatusOr<std::optional<DocumentEntry>> WorkingState::FindDocument(
     std::string_view document_ref) {
   auto it = documents_.find(std::string(document_ref));
   if (it == documents_.end()) {
+    if (const auto* theirs = Predecessors(&WorkingState::documents_, std::string(document_ref))) {
+      return documents_.emplace(std::string(document_ref), *theirs).first->second;
+    }
     LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kIdempotency, keys::Document(document_ref)));
     std::optional<DocumentEntry> entry;
     if (bytes) {
@@ -164,11 +192,16 @@ absl::StatusOr<std::vector<v1::EventEnvelope>> WorkingState::ParticipantEvents(
        it->Valid() && it->key().starts_with(rocksdb::Slice(citizen_id.data(), citizen_id.size()));
        it->Next()) {
     const uint64_t sequence = keys::DecodeU64(it->key().ToStringView().substr(citizen_id.size()));
-    if (sequence > committed_.head.sequence) break;
+    if (sequence > durable_sequence()) break;
     LEDGER_ASSIGN_OR_RETURN(v1::EventEnvelope e, Event(sequence));
     out.push_back(std::move(e));
   }
   if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  if (predecessor_) {
+    for (const v1::EventEnvelope& e : predecessor_->appended_events_) {
+      if (ParticipantOf(e) == citizen_id) out.push_back(e);
+    }
+  }
   for (const v1::EventEnvelope& e : appended_events_) {
     if (ParticipantOf(e) == citizen_id) out.push_back(e);
   }
@@ -179,6 +212,7 @@ v1::Account& WorkingState::NewAccount(std::string_view citizen_id) {
   v1::Account*& slot = accounts_[citizen_id];
   LEDGER_CHECK(slot == nullptr, "enrolling an enrolled participant");
   slot = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
+  created_accounts_ = true;
   MarkAccountDirty(citizen_id);
   return *slot;
 }
@@ -191,6 +225,9 @@ absl::StatusOr<std::optional<ReceiptEntry>> WorkingState::FindReceipt(
     std::string_view receipt_number) {
   auto it = receipts_.find(receipt_number);
   if (it == receipts_.end()) {
+    if (const auto* theirs = Predecessors(&WorkingState::receipts_, receipt_number)) {
+      return receipts_.emplace(receipt_number, *theirs).first->second;
+    }
     LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kIdempotency, keys::Receipt(receipt_number)));
     std::optional<ReceiptEntry> entry;
     if (bytes) {
@@ -210,8 +247,11 @@ void WorkingState::PutReceipt(std::string_view receipt_number, ReceiptEntry entr
 absl::StatusOr<std::optional<uint64_t>> WorkingState::FindPolicyAdoption(std::string_view region,
                                                                          uint32_t version) {
   const std::string key = keys::PolicyAdoption(region, version);
-  for (const auto& [k, v] : new_adoption_rows_) {
-    if (k == key) return keys::DecodeU64(v);
+  for (const WorkingState* s : {static_cast<const WorkingState*>(this), predecessor_}) {
+    if (s == nullptr) continue;
+    for (const auto& [k, v] : s->new_adoption_rows_) {
+      if (k == key) return keys::DecodeU64(v);
+    }
   }
   LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kIdempotency, key));
   if (!bytes) return std::nullopt;
@@ -222,6 +262,9 @@ absl::StatusOr<v1::EventEnvelope> WorkingState::Event(uint64_t sequence) {
   const uint64_t first_new = committed_.head.sequence + 1;
   if (sequence >= first_new && sequence <= head_.sequence) {
     return appended_events_[sequence - first_new];
+  }
+  if (sequence > durable_sequence() && sequence < first_new) {
+    return predecessor_->appended_events_[sequence - durable_sequence() - 1];
   }
   LEDGER_ASSIGN_OR_RETURN(auto bytes, log_.Read(sequence));
   if (!bytes) return absl::NotFoundError(StrCat("no event ", sequence));
@@ -245,6 +288,9 @@ void WorkingState::PutPolicy(const v1::Policy& policy, uint64_t sequence) {
 absl::StatusOr<std::optional<std::string>> WorkingState::ReconRow(std::string_view key) {
   auto it = recon_.find(std::string(key));
   if (it == recon_.end()) {
+    if (const auto* theirs = Predecessors(&WorkingState::recon_, std::string(key))) {
+      return recon_.emplace(std::string(key), *theirs).first->second;
+    }
     LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kRecon, key));
     it = recon_.emplace(std::string(key), std::move(bytes)).first;
   }
@@ -356,12 +402,13 @@ void WorkingState::AddProjections(rocksdb::WriteBatch& batch) const {
   put(Cf::kMeta, keys::kChainHead, head_.hash);
 }
 
-void WorkingState::Publish(CommittedState& committed) {
-  LEDGER_CHECK(&committed == &committed_, "publishing onto a state this group was not built on");
+void WorkingState::Publish(CommittedState& committed) const {
+  LEDGER_CHECK(committed.head.sequence == committed_.head.sequence,
+               "publishing onto a state this group was not built on");
   committed.head = head_;
   for (const auto& [key, delta] : totals_delta_) committed.ledger_totals[key] += delta;
   for (const auto& [key, period] : job_marks_delta_) committed.job_marks[key] = period;
-  if (policies_) committed.policies = std::move(*policies_);
+  if (policies_) committed.policies = *policies_;
 }
 
 }  // namespace ledger

@@ -2,7 +2,13 @@
 // from RocksDB and memory, overlaid with the effects of the events appended so far in the group.
 // Rules read it to decide; Apply() mutates it; Events() and AddProjections() turn it into the
 // writes of one commit.
-// Used by the single writer thread only.
+//
+// The writer decides a group while the group before it is still being written (ledger/writer.h):
+// that group's state is then this one's predecessor. It is read first, before RocksDB, for every
+// projection row it holds, and its effects on the in-memory state (head, totals, job marks,
+// policies) are part of this state's base. A predecessor's overlay is read, never changed, so the
+// thread writing it may read it at the same time.
+// Built and changed by one thread at a time.
 #ifndef LEDGER_WORKING_STATE_H_
 #define LEDGER_WORKING_STATE_H_
 
@@ -69,7 +75,17 @@ struct CommittedState {
 class WorkingState {
  public:
   // Projections are read from `store`, committed events from `log`; both must outlive the state.
+  // `committed` is copied: the state's base.
   WorkingState(const Store& store, const EventLog& log, const CommittedState& committed);
+  // A state on top of `in_flight`, a group decided but not yet durable: its base is in_flight's
+  // base with in_flight's effects, and in_flight's rows are read before the store's. `in_flight`
+  // must outlive this state's decisions (until ForgetPredecessor()).
+  WorkingState(const Store& store, const EventLog& log, const WorkingState& in_flight);
+  // Once the predecessor is durable (or this state is done deciding): reads go to the store.
+  void ForgetPredecessor() { predecessor_ = nullptr; }
+  // Whether an event of this group created an account (enrolment, transfer in): a scan of the
+  // store's accounts does not see it until the group is durable.
+  bool created_accounts() const { return created_accounts_; }
 
   // Write path: assigns the next sequence and the predecessor hash, serializes deterministically,
   // hashes, applies. Returns the sequence. Non-OK only for a storage read failure.
@@ -127,18 +143,33 @@ class WorkingState {
   // Adds every changed projection row, then the projections' head (meta: last sequence, chain
   // head), to `batch`. Checks the double-entry invariant: all ledger accounts sum to zero.
   void AddProjections(rocksdb::WriteBatch& batch) const;
-  // Applies this group's effects to `committed` (the state it was built on) in place, once
-  // its writes are durable: the new head, the changed ledger-account totals and, only if a
-  // policy was adopted, the new policy book. The working state is spent afterwards.
-  void Publish(CommittedState& committed);
+  // Applies this group's effects to `committed` (a copy of the state it was built on) in
+  // place, once its writes are durable: the new head, the changed ledger-account totals and,
+  // only if a policy was adopted, the new policy book.
+  void Publish(CommittedState& committed) const;
 
  private:
   // The changed ledger-account balances; checks double entry overall and per region.
   void AddLedgerTotals(rocksdb::WriteBatch& batch) const;
 
+  // The durable state's head: events after it are the predecessor's or this group's.
+  uint64_t durable_sequence() const;
+  // The predecessor's entry for `key` in one of its overlay maps, or nullptr (or no predecessor).
+  template <typename Map, typename Key>
+  const typename Map::mapped_type* Predecessors(Map WorkingState::*map, const Key& key) const {
+    if (predecessor_ == nullptr) return nullptr;
+    const Map& theirs = predecessor_->*map;
+    auto it = theirs.find(key);
+    return it == theirs.end() ? nullptr : &it->second;
+  }
+  // A copy of a predecessor's account on this state's arena (nullptr stays nullptr).
+  v1::Account* OwnCopy(const v1::Account* theirs);
+
   const Store& store_;
   const EventLog& log_;
-  const CommittedState& committed_;
+  const WorkingState* predecessor_ = nullptr;
+  CommittedState committed_;  // the base: the committed state (and the predecessor's effects)
+  bool created_accounts_ = false;
   ChainHead head_;
   std::optional<PolicyBook> policies_;  // copy-on-write when a policy is adopted
   std::map<std::string, int64_t> totals_delta_;

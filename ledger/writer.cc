@@ -160,8 +160,12 @@ Writer::Writer(Store& store, EventLog& log, CommittedState committed, WriterOpti
       authoritative_(options.authoritative),
       replication_(options.replication),
       committed_(std::move(committed)) {
+  committer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ledger-commit");  // visible in top, perf, gdb
+    CommitLoop();
+  });
   writer_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "ledger-writer");  // visible in top, perf, gdb
+    pthread_setname_np(pthread_self(), "ledger-writer");
     WriterLoop();
   });
 }
@@ -172,7 +176,13 @@ Writer::~Writer() {
     stopping_ = true;
   }
   queue_cv_.notify_all();
-  writer_.join();
+  writer_.join();  // drains: nothing is in flight afterwards
+  {
+    std::lock_guard lock(flight_mu_);
+    stop_committing_ = true;
+  }
+  flight_cv_.notify_all();
+  committer_.join();
 }
 
 std::future<void> Writer::Enqueue(Command& c) {
@@ -217,7 +227,8 @@ void Writer::WriterLoop() {
     bool stopping = false;
     const std::vector<Command*> group = TakeGroup(stopping);
     if (group.empty()) {
-      if (stopping) return;  // everything queued has been answered
+      Drain().IgnoreError();  // its commands have their answers
+      if (stopping) return;   // everything queued has been answered
       Idle();
     } else if (replication_ != nullptr && !Leading()) {
       RecordStats(group, 0, absl::OkStatus(), 0);
@@ -234,6 +245,7 @@ void Writer::WriterLoop() {
 
 bool Writer::Leading() {
   const bool primary = replication_->IsPrimary();
+  if (primary != leading_) Drain().IgnoreError();  // a term begins or ends with nothing in flight
   if (primary && !leading_) needs_catch_up_ = true;  // a new term, and what it holds
   if (!primary && leading_) {
     replication_->Resign();
@@ -282,30 +294,92 @@ std::vector<Command*> Writer::TakeGroup(bool& stopping) {
   return group;
 }
 
-// Validates every command of the group in order, commits all resulting events in one synced
-// WriteBatch, publishes the new committed state, then answers. On a storage error nothing of
-// the group is applied (in memory or on disk) and every command gets the error.
+// Validates every command of the group in order, on top of the group in flight; once that one is
+// durable, hands this one's events and projections to the commit thread, which writes them in one
+// synced WriteBatch, publishes the new committed state, then answers. On a storage error nothing
+// of the group is applied (in memory or on disk) and every command gets the error.
 void Writer::CommitGroup(const std::vector<Command*>& group) {
   const int64_t now_us = clock_();
   const absl::CivilDay today = BeijingDay(now_us);
+  // A job scans the store's accounts: it needs the accounts created in flight to be there.
+  const bool scans_accounts = std::any_of(group.begin(), group.end(), [](const Command* c) {
+    return std::holds_alternative<JobStartRequest>(c->request) ||
+           std::holds_alternative<JobChunkRequest>(c->request);
+  });
+  if (needs_catch_up_ || (scans_accounts && in_flight_ && in_flight_->state->created_accounts())) {
+    Drain().IgnoreError();
+  }
   if (absl::Status caught_up = CatchUpIfNeeded(); !caught_up.ok()) {
     RecordStats(group, 0, caught_up, 0);
     Answer(group, caught_up);
     return;
   }
-  WorkingState state(store_, log_, WriterView());
+  auto state = in_flight_ ? std::make_unique<WorkingState>(store_, log_, *in_flight_->state)
+                          : std::make_unique<WorkingState>(store_, log_, WriterView());
   absl::Status status;
   for (Command* c : group) {
-    status = Execute(*c, state, now_us, today);
+    status = Execute(*c, *state, now_us, today);
     if (!status.ok()) break;
   }
-  uint64_t commit_us = 0;
-  const size_t appended = state.appended();
-  if (status.ok() && !state.empty()) status = Commit(state, group.size(), now_us, commit_us);
-  RecordStats(group, appended, status, commit_us);
-  Answer(group, status);
+  for (Command* c : group) {
+    if (c->on_decided) std::exchange(c->on_decided, nullptr)();
+  }
+  state->ForgetPredecessor();
+  // Every answer of this group rests on the group before: it waits for that one's sync.
+  if (const absl::Status before = Drain(); !before.ok()) {
+    status = absl::Status(before.code(),
+                          StrCat("not written: the commit before it failed (", before.message(),
+                                 "), and this one was decided on it; nothing of it was applied"));
+  }
+  if (!status.ok() || state->empty()) {
+    RecordStats(group, 0, status, 0);
+    Answer(group, status);
+    return;
+  }
+  in_flight_ = std::make_unique<InFlight>(
+      InFlight{.group = group, .state = std::move(state), .now_us = now_us});
+  {
+    std::lock_guard lock(flight_mu_);
+    to_commit_ = in_flight_.get();
+  }
+  flight_cv_.notify_all();
+}
+
+absl::Status Writer::Drain() {
+  if (!in_flight_) return absl::OkStatus();
+  absl::Status status;
+  {
+    std::unique_lock lock(flight_mu_);
+    flight_cv_.wait(lock, [&] { return to_commit_ == nullptr; });
+    status = flight_status_;
+  }
+  in_flight_.reset();
+  if (!status.ok() && authoritative_ != nullptr) needs_catch_up_ = true;
   // Best effort now, so readers see the log's state; retried before the next group otherwise.
   CatchUpIfNeeded().IgnoreError();
+  return status;
+}
+
+void Writer::CommitLoop() {
+  for (;;) {
+    InFlight* f = nullptr;
+    {
+      std::unique_lock lock(flight_mu_);
+      flight_cv_.wait(lock, [&] { return to_commit_ != nullptr || stop_committing_; });
+      if (to_commit_ == nullptr) return;
+      f = to_commit_;
+    }
+    uint64_t commit_us = 0;
+    const absl::Status status = Commit(*f->state, f->group.size(), f->now_us, commit_us);
+    RecordStats(f->group, f->state->appended(), status, commit_us);
+    Answer(f->group, status);
+    {
+      std::lock_guard lock(flight_mu_);
+      flight_status_ = status;
+      to_commit_ = nullptr;
+    }
+    flight_cv_.notify_all();
+  }
 }
 
 absl::Status Writer::Execute(Command& c, WorkingState& state, int64_t now_us,
@@ -319,7 +393,7 @@ absl::Status Writer::Execute(Command& c, WorkingState& state, int64_t now_us,
   return std::visit([&](auto& request) { return Decide(request, step); }, c.request);
 }
 
-absl::Status Writer::Commit(WorkingState& state, size_t commands, int64_t now_us,
+absl::Status Writer::Commit(const WorkingState& state, size_t commands, int64_t now_us,
                             uint64_t& commit_us) {
   const size_t appended = state.appended();
   // One batch, in this order: the log's events, the projections with their head, the
@@ -348,22 +422,16 @@ absl::Status Writer::Commit(WorkingState& state, size_t commands, int64_t now_us
   return absl::OkStatus();
 }
 
-absl::Status Writer::WriteGroup(WorkingState& state, rocksdb::WriteBatch& batch) {
+absl::Status Writer::WriteGroup(const WorkingState& state, rocksdb::WriteBatch& batch) {
   LEDGER_RETURN_IF_ERROR(ResumeAfterWriteError());
   if (authoritative_ != nullptr) {
     // Takes the group's references and checkpoints from `batch`; commits before the local
-    // write, so the local store never holds what the log does not.
-    if (absl::Status s = authoritative_->Append(WriterView().head, state.Events(), batch);
-        !s.ok()) {
-      needs_catch_up_ = true;
-      return s;
-    }
+    // write, so the local store never holds what the log does not. (A failure: Drain() has
+    // the local store catch up.)
+    LEDGER_RETURN_IF_ERROR(authoritative_->Append(WriterView().head, state.Events(), batch));
   }
   absl::Status status = store_.WriteSynced(batch);
-  if (!status.ok()) {
-    if (write_error_.ok()) SetWriteError(status);
-    needs_catch_up_ = authoritative_ != nullptr;
-  }
+  if (!status.ok() && write_error_.ok()) SetWriteError(status);
   return status;
 }
 
@@ -399,6 +467,7 @@ void Writer::Answer(const std::vector<Command*>& group, const absl::Status& stat
       c->status = store_.Checkpoint(*backup->directory);
       c->result.sequence = WriterView().head.sequence;
     }
+    if (c->on_decided) std::exchange(c->on_decided, nullptr)();
     // `c` may be freed as soon as `done` is set: take the notification out first.
     std::function<void()> on_ready = std::move(c->on_ready);
     c->done.set_value();

@@ -5,6 +5,12 @@
 // plus the commands before it in its group; a group's events, projections and checkpoint are
 // one synced write; a command is answered only after that write returns, and a failed write
 // applies nothing of the group (on disk or in memory) and fails every command in it.
+//
+// Pipelined: two threads. The writer thread decides group N+1 on top of group N (its working
+// state, ledger/working_state.h) while the commit thread writes and syncs N. N+1 goes to the
+// commit thread only once N is durable, published and answered; if N's write fails, N+1 (decided
+// on what was never written) is failed too, unwritten, and so is every answer it holds, even a
+// rejection or a duplicate. Nothing is published or answered before its own group's sync.
 // With an authoritative log (postgres), a group is committed there first; when that append or
 // the local write after it fails (in doubt, another writer's head, a storage error) the group
 // is failed and the local store catches up from the authoritative log before the next group
@@ -79,6 +85,9 @@ struct Command {
   absl::Status status;   // non-OK: the commit failed, nothing of the command applied
   std::promise<void> done;
   std::function<void()> on_ready;  // called after `done` is set (the command may be gone by then)
+  // Called once the command is decided, before it is durable (a job's next chunk can be queued
+  // then); or with its answer, before `done`, if it is answered undecided.
+  std::function<void()> on_decided;
 
   // Its share of a group's kCommitRecordsMax.
   size_t weight() const;
@@ -135,10 +144,19 @@ class Writer {
   // With replication, no command for a tick: the leader publishes its acknowledged head; a
   // follower applies what the acknowledged log holds beyond the local head.
   void Idle();
+  // Decides the group (on top of the group in flight, if any), waits for the group in flight,
+  // then hands this one to the commit thread.
   void CommitGroup(const std::vector<Command*>& group);
   absl::Status Execute(Command& c, WorkingState& state, int64_t now_us, absl::CivilDay today);
+  // Waits until the group in flight (if any) is written, published and answered; returns how
+  // its write went (OK when none was in flight). After a failure the local store catches up
+  // from the authoritative log (if any) before the next group is decided.
+  absl::Status Drain();
+  // The commit thread: writes each group handed to it, publishes, answers.
+  void CommitLoop();
   // Appends the group's events, commits them with the projections, publishes, calls on_commit.
-  absl::Status Commit(WorkingState& state, size_t commands, int64_t now_us, uint64_t& commit_us);
+  absl::Status Commit(const WorkingState& state, size_t commands, int64_t now_us,
+                      uint64_t& commit_us);
   void RecordStats(const std::vector<Command*>& group, size_t appended,
                    const absl::Status& status, uint64_t commit_us)
       ABSL_LOCKS_EXCLUDED(published_mu_);
@@ -147,11 +165,12 @@ class Writer {
   void SetWriteError(absl::Status status) ABSL_LOCKS_EXCLUDED(published_mu_);
   void AddCheckpoint(const WorkingState& state, int64_t now_us, rocksdb::WriteBatch& batch);
   // The group's writes: the authoritative append (if any), then the local synced write.
-  absl::Status WriteGroup(WorkingState& state, rocksdb::WriteBatch& batch);
+  absl::Status WriteGroup(const WorkingState& state, rocksdb::WriteBatch& batch);
   // Replays what the authoritative log holds beyond the local head, when needs_catch_up_.
   absl::Status CatchUpIfNeeded();
 
-  // The writer thread reads committed_ without the lock: it is the only thread that changes it.
+  // committed_ without the lock, for the thread that changes it: the commit thread while a group
+  // is in flight, the writer thread (catching up, deciding a group with none in flight) when not.
   const CommittedState& WriterView() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return committed_; }
   // For CatchUp, which publishes under published_mu_ itself.
   CommittedState& WriterState() ABSL_NO_THREAD_SAFETY_ANALYSIS { return committed_; }
@@ -168,12 +187,27 @@ class Writer {
   bool leading_ = false;         // writer thread only (with replication)
   std::chrono::steady_clock::time_point last_idle_;  // writer thread only: the last Idle()
 
+  // A group decided and handed to the commit thread, not yet answered. Owned by the writer
+  // thread (the next group's state reads its state); the commit thread reads it until done.
+  struct InFlight {
+    std::vector<Command*> group;
+    std::unique_ptr<WorkingState> state;
+    int64_t now_us = 0;
+  };
+  std::unique_ptr<InFlight> in_flight_;  // writer thread only
+  std::mutex flight_mu_;
+  std::condition_variable flight_cv_;
+  InFlight* to_commit_ ABSL_GUARDED_BY(flight_mu_) = nullptr;  // handed over, not yet done
+  absl::Status flight_status_ ABSL_GUARDED_BY(flight_mu_);     // how the last one went
+  bool stop_committing_ ABSL_GUARDED_BY(flight_mu_) = false;
+
   // Written only by the writer thread, under the lock.
   mutable absl::Mutex published_mu_;
   CommittedState committed_ ABSL_GUARDED_BY(published_mu_);
   WriterStats stats_ ABSL_GUARDED_BY(published_mu_);
   absl::Status published_write_error_ ABSL_GUARDED_BY(published_mu_);  // write_error_ for readers
-  absl::Status write_error_;  // the last failed write not yet resumed from; writer thread only
+  // The last failed write not yet resumed from; the commit thread's while a group is in flight.
+  absl::Status write_error_;
 
   // std, not absl: Debian's abseil is not built with -fsanitize=thread, so TSan does not see an
   // absl::Mutex order the handoff of commands between threads and reports the queue as a race
@@ -184,7 +218,8 @@ class Writer {
   std::deque<Command*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
 
-  std::thread writer_;  // last: started once everything above is constructed
+  std::thread committer_;  // last: started once everything above is constructed
+  std::thread writer_;
 };
 
 }  // namespace ledger
