@@ -306,8 +306,9 @@ void Writer::CommitGroup(const std::vector<Command*>& group) {
     return std::holds_alternative<JobStartRequest>(c->request) ||
            std::holds_alternative<JobChunkRequest>(c->request);
   });
-  if (needs_catch_up_ || (scans_accounts && in_flight_ && in_flight_->state->created_accounts())) {
-    Drain().IgnoreError();
+  if (in_flight_ && (needs_catch_up_ || InFlightDone() ||
+                     (scans_accounts && in_flight_->state->created_accounts()))) {
+    Drain().IgnoreError();  // a group done (or failed) meanwhile is no base for this one
   }
   if (absl::Status caught_up = CatchUpIfNeeded(); !caught_up.ok()) {
     RecordStats(group, 0, caught_up, 0);
@@ -343,6 +344,11 @@ void Writer::CommitGroup(const std::vector<Command*>& group) {
     to_commit_ = in_flight_.get();
   }
   flight_cv_.notify_all();
+}
+
+bool Writer::InFlightDone() {
+  std::lock_guard lock(flight_mu_);
+  return to_commit_ == nullptr;
 }
 
 absl::Status Writer::Drain() {

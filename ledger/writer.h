@@ -152,6 +152,8 @@ class Writer {
   // its write went (OK when none was in flight). After a failure the local store catches up
   // from the authoritative log (if any) before the next group is decided.
   absl::Status Drain();
+  // Whether the group in flight has been written and answered.
+  bool InFlightDone() ABSL_LOCKS_EXCLUDED(flight_mu_);
   // The commit thread: writes each group handed to it, publishes, answers.
   void CommitLoop();
   // Appends the group's events, commits them with the projections, publishes, calls on_commit.

@@ -3,10 +3,13 @@
 // RangeSync) of a file whose name ends with the chosen suffix fails with ENOSPC
 // (IOStatus::NoSpace) or EIO (IOStatus::IOError). Files opened before the fault are affected too:
 // the switch is checked on every call. Everything else is passed to the wrapped filesystem.
+// HoldNextSync() makes the next WAL sync wait until ReleaseSync(), so a test can act while a
+// commit is between its write and its sync (the writer deciding the next group meanwhile).
 #ifndef LEDGER_TESTS_RELIABILITY_FAULTY_FS_H_
 #define LEDGER_TESTS_RELIABILITY_FAULTY_FS_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,9 +46,30 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
   // Calls failed so far.
   uint64_t injected() const { return injected_.load(); }
 
+  // The next sync of a WAL file waits, until ReleaseSync(), before it is checked for a fault.
+  void HoldNextSync() {
+    std::lock_guard lock(mu_);
+    hold_ = Hold::kArmed;
+  }
+  // Waits until a sync is being held.
+  void WaitUntilHeld() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return hold_ == Hold::kHolding; });
+  }
+  void ReleaseSync() {
+    std::lock_guard lock(mu_);
+    hold_ = Hold::kOff;
+    cv_.notify_all();
+  }
+
   // The status a call of `op` on `file` gets now: a fault, or OK to pass it on.
   rocksdb::IOStatus Check(Op op, const std::string& file) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    if (op == Op::kSync && hold_ == Hold::kArmed && file.ends_with(".log")) {
+      hold_ = Hold::kHolding;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return hold_ == Hold::kOff; });
+    }
     if (!active_ || (op_ != Op::kBoth && op_ != op)) return rocksdb::IOStatus::OK();
     if (file.size() < suffix_.size() ||
         file.compare(file.size() - suffix_.size(), suffix_.size(), suffix_) != 0) {
@@ -138,6 +162,8 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
   }
 
   std::mutex mu_;
+  std::condition_variable cv_;
+  enum class Hold { kOff, kArmed, kHolding } hold_ = Hold::kOff;
   bool active_ = false;
   Kind kind_ = Kind::kNoSpace;
   Op op_ = Op::kBoth;

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -297,6 +298,80 @@ INSTANTIATE_TEST_SUITE_P(
         FaultCase{FaultyFileSystem::Kind::kIOError, FaultyFileSystem::Op::kSync,
                   absl::StatusCode::kUnavailable, false, "EioOnSync"}),
     [](const ::testing::TestParamInfo<FaultCase>& info) { return info.param.name; });
+
+// --- the pipelined writer: a group decided while the one before it syncs ----------------------
+
+// How long to let the writer decide the second group while the first one's sync is held. The
+// assertions hold whenever it is decided; this only makes it likely that it is decided on top of
+// the first group, which is the case they are about.
+constexpr auto kDecideWhileHeld = std::chrono::milliseconds(300);
+
+TEST_F(LedgerFixture, AnAnswerDecidedOnAGroupInFlightWaitsForThatGroupsSync) {
+  const uint64_t head = ledger_->Head().sequence;
+  fs_->HoldNextSync();
+  auto first = std::async(std::launch::async, [&] {
+    return ledger_->PushCollections(Records({Add("PIPE0001", kIdA, 2025, 30000)}), "test");
+  });
+  fs_->WaitUntilHeld();
+  // The same receipt again: decided as a duplicate of the first push, which is not durable yet.
+  auto second = std::async(std::launch::async, [&] {
+    return ledger_->PushCollections(Records({Add("PIPE0001", kIdA, 2025, 30000)}), "test");
+  });
+  EXPECT_EQ(second.wait_for(kDecideWhileHeld), std::future_status::timeout)
+      << "answered before the group it rests on was synced";
+  EXPECT_EQ(ledger_->Head().sequence, head) << "published before its sync";
+  fs_->ReleaseSync();
+  auto a = first.get();
+  auto b = second.get();
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << " / " << b.status();
+  EXPECT_EQ((*a)[0].outcome(), v1::OUTCOME_ACCEPTED);
+  EXPECT_EQ((*b)[0].outcome(), v1::OUTCOME_DUPLICATE);
+  EXPECT_EQ((*b)[0].sequence(), (*a)[0].sequence());
+  ExpectConsistent();
+}
+
+TEST_F(LedgerFixture, AGroupDecidedOnAFailedCommitFailsUnwrittenAndItsResendAppliesOnce) {
+  const Seen before = Look(*ledger_);
+  const auto first_batch = Records({Add("PIPE0001", kIdA, 2025, 30000)});
+  // Decided on the first: its first record a duplicate of the first batch, its second a second
+  // payment for 2025 (suspense while the first stands).
+  const auto second_batch =
+      Records({Add("PIPE0001", kIdA, 2025, 30000), Add("PIPE0002", kIdA, 2025, 20000)});
+  fs_->HoldNextSync();
+  auto first = std::async(std::launch::async,
+                          [&] { return ledger_->PushCollections(first_batch, "test"); });
+  fs_->WaitUntilHeld();
+  auto second = std::async(std::launch::async,
+                           [&] { return ledger_->PushCollections(second_batch, "test"); });
+  std::this_thread::sleep_for(kDecideWhileHeld);
+  fs_->Inject(FaultyFileSystem::Kind::kNoSpace, FaultyFileSystem::Op::kSync, ".log");
+  fs_->ReleaseSync();
+  auto a = first.get();
+  auto b = second.get();
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kResourceExhausted) << a.status();
+  // Whether it was decided on the failed group (and so never written) or after it (and its own
+  // sync failed), the second push failed, retryably, and nothing of either is visible.
+  ASSERT_FALSE(b.ok()) << "acknowledged what rests on a failed commit";
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kResourceExhausted) << b.status();
+  EXPECT_TRUE(Look(*ledger_) == before);
+
+  fs_->Clear();
+  // Resent in the other order: each is applied once, decided on what is durable.
+  auto b2 = ledger_->PushCollections(second_batch, "test");
+  ASSERT_TRUE(b2.ok()) << b2.status();
+  EXPECT_EQ((*b2)[0].outcome(), v1::OUTCOME_ACCEPTED);
+  EXPECT_EQ((*b2)[0].sequence(), before.head.sequence + 1);
+  EXPECT_EQ((*b2)[1].outcome(), v1::OUTCOME_SUSPENSE);
+  auto a2 = ledger_->PushCollections(first_batch, "test");
+  ASSERT_TRUE(a2.ok()) << a2.status();
+  EXPECT_EQ((*a2)[0].outcome(), v1::OUTCOME_DUPLICATE);
+  EXPECT_EQ((*a2)[0].sequence(), (*b2)[0].sequence());
+  ExpectConsistent();
+  const Seen acknowledged = Look(*ledger_);
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  EXPECT_TRUE(Look(*ledger_) == acknowledged);
+}
 
 // The same over the in-process gRPC server: ENOSPC while syncing is RESOURCE_EXHAUSTED and the
 // resend succeeds once space is back; EIO is UNAVAILABLE saying to restart, and after a restart
