@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <set>
@@ -146,6 +147,61 @@ TEST_F(LedgerTest, ConcurrentPushesAreGroupCommittedWithDenseSequences) {
   EXPECT_TRUE(ledger_->VerifyChain().ok());
   EXPECT_EQ(ledger_->LedgerAccountBalances().at("222401/suspense"),
             -int64_t{kThreads * kPerThread * 100 * 100});
+}
+
+// The writer decides a group while the one before it syncs (writer.h): a job chunk decided on
+// top of pushes and enrolments in flight credits every account once, and what it leaves is
+// what a replay of the log builds.
+TEST_F(LedgerTest, AJobOverlappingPushesAndEnrolmentsCreditsEachAccountOnce) {
+  constexpr int kAccounts = 200;
+  for (int i = 0; i < kAccounts; ++i) {
+    Enrol(MakeId(i));
+    ASSERT_EQ(Push({Record(StrCat("Y24-", i), MakeId(i), 200, "2024-03-14", 2024)})[0].outcome(),
+              v1::OUTCOME_ACCEPTED);
+  }
+  v1::JobRequest interest;
+  interest.set_kind(v1::JOB_KIND_INTEREST);
+  interest.set_region_code(kRegion);
+  interest.set_period(2024);
+  std::atomic<bool> job_done{false};
+  std::thread pushes([&] {
+    for (int i = 0; !job_done.load() || i < 50; ++i) {
+      Ledger::Records one;
+      *one.Add() = Record(StrCat("Y25-", i), MakeId(i % kAccounts), 200);
+      ASSERT_TRUE(ledger_->PushCollections(one, "tax").ok());
+    }
+  });
+  std::thread enrolments([&] {
+    for (int i = 0; !job_done.load() || i < 50; ++i) Enrol(MakeId(kAccounts + i));
+  });
+  auto job = ledger_->RunJob(interest, "agency");
+  job_done = true;
+  pushes.join();
+  enrolments.join();
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_FALSE(job->rejection) << job->rejection->detail;
+  EXPECT_TRUE(job->progress.completed());
+  EXPECT_EQ(job->progress.accounts_credited(), uint64_t{kAccounts});
+  for (int i = 0; i < kAccounts + 50; ++i) {
+    auto events = ledger_->ParticipantEvents(MakeId(i));
+    ASSERT_TRUE(events.ok()) << events.status();
+    const auto posted = std::count_if(events->begin(), events->end(), [](const auto& e) {
+      return e.has_interest_posted() && e.interest_posted().year() == 2024;
+    });
+    EXPECT_EQ(posted, i < kAccounts ? 1 : 0) << MakeId(i);
+  }
+  int64_t sum = 0;
+  for (const auto& [account, fen] : ledger_->LedgerAccountBalances()) sum += fen;
+  EXPECT_EQ(sum, 0);
+  EXPECT_TRUE(ledger_->VerifyChain().ok());
+  auto compared = ledger_->ReplayCompare((dir_ / "scratch").string());
+  ASSERT_TRUE(compared.ok()) << compared.status();
+  EXPECT_TRUE(compared->equal) << compared->first_difference;
+  const uint64_t head = ledger_->Head().sequence;
+  auto again = ledger_->RunJob(interest, "agency");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->progress.completed());
+  EXPECT_EQ(ledger_->Head().sequence, head) << "a second run credited again";
 }
 
 TEST_F(LedgerTest, LaterRecordsInOneCallSeeEarlierOnes) {
