@@ -167,6 +167,7 @@ absl::Status PgServer::InitDb() {
        << "shared_buffers = 16MB\n"
        << "max_connections = 40\n"
        << "synchronous_standby_names = " << Quoted(options_.synchronous_standby_names) << "\n";
+  for (const std::string& setting : options_.settings) conf << setting << "\n";
   conf.close();
   return conf ? absl::OkStatus() : absl::InternalError("writing postgresql.conf failed");
 }

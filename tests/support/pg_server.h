@@ -25,6 +25,11 @@ class PgServer {
     std::string bin_dir = "/usr/lib/postgresql/15/bin";
     // synchronous_standby_names at start (empty: commits wait only for the local flush).
     std::string synchronous_standby_names;
+    // More postgresql.conf lines ("name = value"), written after the test defaults (a small
+    // server: shared_buffers = 16MB) and so overriding them: ledger-bench's PostgreSQL peer
+    // sizes its buffers and WAL for a bulk load. Not for durability: every server here runs
+    // with fsync and synchronous_commit on.
+    std::vector<std::string> settings;
   };
 
   static absl::StatusOr<std::unique_ptr<PgServer>> Start(Options options);

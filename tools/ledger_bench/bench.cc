@@ -321,6 +321,14 @@ void Bench::Summary() {
         "ingest_fraction_of_limit=%.3f\n",
         ingest_records_per_s_, limit_records_per_s_, ingest_records_per_s_ / limit_records_per_s_);
   }
+  if (ingest_records_per_s_ > 0 && limit_records_per_s_ > 0 && postgres_records_per_s_ > 0) {
+    std::printf(
+        "scenario=compare ingest_records_per_s=%.0f postgres_records_per_s=%.0f ratio=%.2f "
+        "limit_records_per_s=%.0f fraction_of_limit=%.3f\n",
+        ingest_records_per_s_, postgres_records_per_s_,
+        ingest_records_per_s_ / postgres_records_per_s_, limit_records_per_s_,
+        ingest_records_per_s_ / limit_records_per_s_);
+  }
 }
 
 }  // namespace bench

@@ -1,7 +1,8 @@
 // ledger-bench's harness: the ledger it drives (an embedded ledger and server, or a running
-// ledgerd), the records and IDs it sends, and the scenarios (scenarios.cc). It reaches the ledger
-// through its public API and the gRPC stubs only; the storage scenarios' direct RocksDB writes
-// are test support (tests/support/bulk_log.h).
+// ledgerd), the records and IDs it sends, and the scenarios (scenarios.cc; the PostgreSQL peer in
+// postgres_peer.cc). It reaches the ledger through its public API and the gRPC stubs only; the
+// storage scenarios' direct RocksDB writes and the peer's private PostgreSQL server are test
+// support (tests/support/bulk_log.h, pg_server.h).
 #ifndef TOOLS_LEDGER_BENCH_BENCH_H_
 #define TOOLS_LEDGER_BENCH_BENCH_H_
 
@@ -84,6 +85,10 @@ class Bench {
   void StorageLimit();
   void Interest();
   void Benefits();
+  // The ingest workload on a plain PostgreSQL event store of its own (postgres_peer.cc).
+  void PostgresPeer();
+  // The lines relating the figures measured in this run: `scenario=summary` (ingest against the
+  // storage limit) and, when the peer ran too, `scenario=compare`.
   void Summary();
 
  private:
@@ -137,6 +142,7 @@ class Bench {
   ledger::WriterStats last_;
   double ingest_records_per_s_ = 0;
   double limit_records_per_s_ = 0;
+  double postgres_records_per_s_ = 0;
 };
 
 }  // namespace bench

@@ -1,7 +1,8 @@
 // ledger-bench: measures the ledger through its real gRPC seam.
 //
 //   ledger-bench SCENARIO [options]     SCENARIO: ingest | latency | read | replay | disk |
-//                                                 storage-limit | interest | benefits | all |
+//                                                 storage-limit | interest | benefits |
+//                                                 postgres-peer | compare | all |
 //                                                 sustained (not in `all`: it runs for minutes)
 //
 // Without --server it starts its own ledger and server in this process on a fresh temporary data
@@ -9,6 +10,11 @@
 // machine as they would in a same-host deployment. Each scenario ends with ONE line of key=value
 // pairs, starting with `scenario=`, for scripts. Every write is durable (fsync'd) before it is
 // acknowledged, exactly as in production: nothing here weakens durability.
+//
+// postgres-peer runs the ingest workload against the event store a team would build on plain
+// PostgreSQL instead (a private server from initdb, fsync and synchronous_commit on;
+// postgres_peer.cc); compare runs storage-limit, ingest and postgres-peer back to back and relates
+// them in one `scenario=compare` line (`all` runs them too, once each).
 #include <ctime>
 #include <iostream>
 #include <string>
@@ -59,10 +65,14 @@ int main(int argc, char** argv) {
   bench::Config config;
   std::string scenario;
   app.add_option("scenario", scenario,
-                 "ingest|latency|read|replay|disk|storage-limit|interest|benefits|all|sustained")
+                 "ingest|latency|read|replay|disk|storage-limit|interest|benefits|postgres-peer|"
+                 "compare|all|sustained; postgres-peer: the ingest workload on a plain "
+                 "PostgreSQL 15 event store it starts from initdb; compare: storage-limit, ingest "
+                 "and postgres-peer back to back, then one scenario=compare line")
       ->required()
-      ->check(CLI::IsMember({"ingest", "latency", "read", "replay", "disk", "storage-limit",
-                             "interest", "benefits", "all", "sustained"}));
+      ->check(
+          CLI::IsMember({"ingest", "latency", "read", "replay", "disk", "storage-limit", "interest",
+                         "benefits", "postgres-peer", "compare", "all", "sustained"}));
   AddOptions(app, config);
   CLI11_PARSE(app, argc, argv);
   if (config.log_backend == "postgres" && config.postgres_conninfo.empty()) {
@@ -81,8 +91,12 @@ int main(int argc, char** argv) {
   bench::Bench bench(config);
   if (!bench.Start()) return 1;
   const bool all = scenario == "all";
-  if (all || scenario == "storage-limit" || scenario == "ingest") bench.StorageLimit();
-  if (all || scenario == "ingest" || scenario == "replay" || scenario == "disk") bench.Ingest();
+  const bool compare = all || scenario == "compare";
+  if (compare || scenario == "storage-limit" || scenario == "ingest") bench.StorageLimit();
+  if (compare || scenario == "ingest" || scenario == "replay" || scenario == "disk") {
+    bench.Ingest();
+  }
+  if (compare || scenario == "postgres-peer") bench.PostgresPeer();
   if (all || scenario == "latency") bench.Latency();
   if (all || scenario == "read") bench.Read();
   if (all || scenario == "interest") bench.Interest();
