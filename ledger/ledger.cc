@@ -4,9 +4,13 @@
 #include "ledger/ledger.h"
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
+#include <variant>
 
 #include "absl/status/status.h"
 #include "ledger/hash.h"
@@ -25,22 +29,36 @@ absl::Status TooManyRecords(size_t records) {
       StrCat(records, " records exceed the commit limit of ", kCommitRecordsMax));
 }
 
-// Fields this version does not know (a newer client's) are dropped before a command is decided:
-// they are never stored in the log, and never make a resend differ from its original.
-template <typename Message>
-Message KnownFieldsOnly(const Message& message) {
-  Message known = message;
-  known.DiscardUnknownFields();
-  return known;
-}
+// A command on the writer's queue and the handle its caller waits on (PendingPush, PendingCommand).
+struct Queued {
+  Command command;
+  std::future<void> done;  // invalid: nothing was queued
+  bool waited = false;
 
-// Runs a single-result command on the writer.
-absl::StatusOr<CommandResult> RunForResult(Writer& writer, Request request,
-                                           std::string_view actor) {
-  Command c{.request = std::move(request), .actor = actor};
-  writer.Run(c);
-  if (!c.status.ok()) return c.status;
-  return c.result;
+  void Enqueue(Writer& writer, std::function<void()> on_ready) {
+    command.on_ready = std::move(on_ready);
+    done = writer.Enqueue(command);
+  }
+  bool Ready() const {
+    return !done.valid() || done.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
+  void Wait() {
+    waited = true;
+    if (done.valid()) done.wait();
+  }
+  // A handle dropped unwaited still waits: the writer reads the command until it answers.
+  ~Queued() {
+    if (!waited && done.valid()) done.wait();
+  }
+};
+
+// The writer's request for each kind of single command.
+Request RequestFor(const v1::ParticipantEnrolled& enrolment) {
+  return EnrolRequest{.enrolment = &enrolment};
+}
+Request RequestFor(const v1::Policy& policy) { return PolicyRequest{.policy = &policy}; }
+Request RequestFor(const v1::AccountCommand& command) {
+  return AccountRequest{.command = &command};
 }
 
 }  // namespace
@@ -63,30 +81,23 @@ absl::StatusOr<std::vector<v1::RecordOutcome>> Ledger::PushCollections(const Rec
 struct PendingPush::State {
   std::shared_ptr<const Ledger::Records> records;
   std::string actor;
-  Command command;
-  std::future<void> done;
   std::optional<absl::Status> early_failure;  // an error found before queueing
-  bool waited = false;
+  Queued queued;                              // last: destroyed (and waited for) first
 };
 
 PendingPush::PendingPush(std::shared_ptr<State> state) : state_(std::move(state)) {}
 PendingPush::PendingPush(PendingPush&&) noexcept = default;
 PendingPush& PendingPush::operator=(PendingPush&&) noexcept = default;
-PendingPush::~PendingPush() {
-  if (state_ && !state_->waited && state_->done.valid()) state_->done.wait();
-}
+PendingPush::~PendingPush() = default;
 
-bool PendingPush::Ready() const {
-  return state_->early_failure || !state_->done.valid() ||
-         state_->done.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-}
+bool PendingPush::Ready() const { return state_->early_failure || state_->queued.Ready(); }
 
 absl::StatusOr<std::vector<v1::RecordOutcome>> PendingPush::Wait() {
-  state_->waited = true;
+  state_->queued.Wait();
   if (state_->early_failure) return *state_->early_failure;
-  if (state_->done.valid()) state_->done.wait();
-  if (!state_->command.status.ok()) return state_->command.status;
-  auto* push = std::get_if<CollectionsRequest>(&state_->command.request);
+  const Command& c = state_->queued.command;
+  if (!c.status.ok()) return c.status;
+  auto* push = std::get_if<CollectionsRequest>(&state_->queued.command.request);
   if (push == nullptr) return std::vector<v1::RecordOutcome>();
   return std::move(push->outcomes);
 }
@@ -99,32 +110,81 @@ PendingPush Ledger::SubmitCollections(std::shared_ptr<const Records> records, st
   if (static_cast<size_t>(state->records->size()) > kCommitRecordsMax) {
     state->early_failure = TooManyRecords(state->records->size());
   } else if (!state->records->empty()) {  // empty: Wait() answers with no outcomes
-    state->command.request = CollectionsRequest{.records = state->records.get()};
-    state->command.actor = state->actor;
-    state->command.on_ready = std::move(on_ready);
-    state->done = impl_->writer().Enqueue(state->command);
+    state->queued.command.request = CollectionsRequest{.records = state->records.get()};
+    state->queued.command.actor = state->actor;
+    state->queued.Enqueue(impl_->writer(), std::move(on_ready));
     return PendingPush(std::move(state));
   }
   if (on_ready) on_ready();
   return PendingPush(std::move(state));
 }
 
-absl::StatusOr<CommandResult> Ledger::Enrol(const v1::ParticipantEnrolled& sent,
+struct PendingCommand::State {
+  // The command as decided: fields this version does not know (a newer client's) are dropped
+  // first, so they are never stored in the log and never make a resend differ from its original.
+  std::variant<v1::ParticipantEnrolled, v1::Policy, v1::AccountCommand> message;
+  std::string actor;
+  Queued queued;  // last: destroyed (and waited for) first
+
+  template <typename Message>
+  static std::shared_ptr<State> Queue(Writer& writer, Message message, std::string actor,
+                                      std::function<void()> on_ready) {
+    message.DiscardUnknownFields();
+    auto state = std::make_shared<State>();
+    state->actor = std::move(actor);
+    state->queued.command.request =
+        RequestFor(state->message.emplace<Message>(std::move(message)));
+    state->queued.command.actor = state->actor;
+    state->queued.Enqueue(writer, std::move(on_ready));
+    return state;
+  }
+};
+
+PendingCommand::PendingCommand(std::shared_ptr<State> state) : state_(std::move(state)) {}
+PendingCommand::PendingCommand(PendingCommand&&) noexcept = default;
+PendingCommand& PendingCommand::operator=(PendingCommand&&) noexcept = default;
+PendingCommand::~PendingCommand() = default;
+
+bool PendingCommand::Ready() const { return state_->queued.Ready(); }
+
+absl::StatusOr<CommandResult> PendingCommand::Wait() {
+  state_->queued.Wait();
+  const Command& c = state_->queued.command;
+  if (!c.status.ok()) return c.status;
+  return c.result;
+}
+
+PendingCommand Ledger::SubmitEnrol(v1::ParticipantEnrolled enrolment, std::string actor,
+                                   std::function<void()> on_ready) {
+  return PendingCommand(PendingCommand::State::Queue(impl_->writer(), std::move(enrolment),
+                                                     std::move(actor), std::move(on_ready)));
+}
+
+PendingCommand Ledger::SubmitPolicy(v1::Policy policy, std::string actor,
+                                    std::function<void()> on_ready) {
+  return PendingCommand(PendingCommand::State::Queue(impl_->writer(), std::move(policy),
+                                                     std::move(actor), std::move(on_ready)));
+}
+
+PendingCommand Ledger::Submit(v1::AccountCommand command, std::string actor,
+                              std::function<void()> on_ready) {
+  return PendingCommand(PendingCommand::State::Queue(impl_->writer(), std::move(command),
+                                                     std::move(actor), std::move(on_ready)));
+}
+
+absl::StatusOr<CommandResult> Ledger::Enrol(const v1::ParticipantEnrolled& enrolment,
                                             std::string_view actor) {
-  const v1::ParticipantEnrolled enrolment = KnownFieldsOnly(sent);
-  return RunForResult(impl_->writer(), EnrolRequest{.enrolment = &enrolment}, actor);
+  return SubmitEnrol(enrolment, std::string(actor)).Wait();
 }
 
-absl::StatusOr<CommandResult> Ledger::AdoptPolicy(const v1::Policy& sent,
+absl::StatusOr<CommandResult> Ledger::AdoptPolicy(const v1::Policy& policy,
                                                   std::string_view actor) {
-  const v1::Policy policy = KnownFieldsOnly(sent);
-  return RunForResult(impl_->writer(), PolicyRequest{.policy = &policy}, actor);
+  return SubmitPolicy(policy, std::string(actor)).Wait();
 }
 
-absl::StatusOr<CommandResult> Ledger::Execute(const v1::AccountCommand& sent,
+absl::StatusOr<CommandResult> Ledger::Execute(const v1::AccountCommand& command,
                                               std::string_view actor) {
-  const v1::AccountCommand command = KnownFieldsOnly(sent);
-  return RunForResult(impl_->writer(), AccountRequest{.command = &command}, actor);
+  return Submit(command, std::string(actor)).Wait();
 }
 
 namespace {

@@ -124,6 +124,29 @@ class PendingPush {
   std::shared_ptr<State> state_;
 };
 
+// A single command (enrol, adopt a policy, a lifecycle or fund command) handed to the writer
+// without waiting for it (Ledger::SubmitEnrol, SubmitPolicy, Submit).
+class PendingCommand {
+ public:
+  PendingCommand(PendingCommand&&) noexcept;
+  PendingCommand& operator=(PendingCommand&&) noexcept;
+  // Waits for the writer if Wait() was not called: it still reads the command.
+  ~PendingCommand();
+
+  // Blocks until the command is committed (durable), rejected or failed; then exactly as Enrol,
+  // AdoptPolicy or Execute. Call at most once.
+  [[nodiscard]] absl::StatusOr<CommandResult> Wait();
+  // True once Wait() would not block.
+  [[nodiscard]] bool Ready() const;
+
+  struct State;
+
+ private:
+  friend class Ledger;
+  explicit PendingCommand(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+};
+
 class Ledger {
  public:
   // Opens (or creates) the ledger, checks the chain (see Options), loads policies and ledger
@@ -172,6 +195,17 @@ class Ledger {
   // then an enrolled ID → duplicate (identical) or ALREADY_ENROLLED.
   [[nodiscard]] absl::StatusOr<CommandResult> Enrol(const v1::ParticipantEnrolled& enrolment,
                                                     std::string_view actor);
+
+  // Enrol, AdoptPolicy and Execute without waiting: each returns once the command is queued
+  // (blocking only while the writer's queue is full). `on_ready`, if given, is called exactly once
+  // on the writer's thread after the command becomes Ready(); it must be quick and must not
+  // submit to the ledger.
+  [[nodiscard]] PendingCommand SubmitEnrol(v1::ParticipantEnrolled enrolment, std::string actor,
+                                           std::function<void()> on_ready = {});
+  [[nodiscard]] PendingCommand SubmitPolicy(v1::Policy policy, std::string actor,
+                                            std::function<void()> on_ready = {});
+  [[nodiscard]] PendingCommand Submit(v1::AccountCommand command, std::string actor,
+                                      std::function<void()> on_ready = {});
 
   // Adopts a policy version: ValidatePolicy, then the identical version already adopted →
   // duplicate, else POLICY_VERSION_NOT_NEWER unless the version is above the region's latest

@@ -1,5 +1,7 @@
 // AccountService: the fund agency's account lifecycle (enrolment, the lifecycle commands, batch
-// jobs) and the reads of one account (the account, its yearly statement).
+// jobs) and the reads of one account (the account, its yearly statement). The unary methods are
+// on the callback API (services/unary_call.h); RunJob, a server stream, on the synchronous one.
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -10,6 +12,7 @@
 #include "ledger/v1/services.grpc.pb.h"
 #include "services/call.h"
 #include "services/service_impls.h"
+#include "services/unary_call.h"
 
 namespace services {
 namespace {
@@ -17,38 +20,66 @@ namespace {
 using ledger::StrCat;
 namespace v1 = ledger::v1;
 
-class AccountServiceImpl final : public v1::AccountService::Service {
+using S = v1::AccountService;
+
+class AccountServiceImpl final
+    : public RawCallback<S::Service, S::WithRawCallbackMethod_Enrol,
+                         S::WithRawCallbackMethod_GetAccount,
+                         S::WithRawCallbackMethod_CreditCollectiveSubsidy,
+                         S::WithRawCallbackMethod_RefundContribution,
+                         S::WithRawCallbackMethod_DetermineBenefit,
+                         S::WithRawCallbackMethod_SuspendBenefit,
+                         S::WithRawCallbackMethod_ResumeBenefit,
+                         S::WithRawCallbackMethod_RecordDeath,
+                         S::WithRawCallbackMethod_RecordOverpaymentRecovery,
+                         S::WithRawCallbackMethod_TerminateParticipant,
+                         S::WithRawCallbackMethod_TransferOut,
+                         S::WithRawCallbackMethod_TransferIn,
+                         S::WithRawCallbackMethod_RecordCadreRole,
+                         S::WithRawCallbackMethod_CreditCadreSubsidy,
+                         S::WithRawCallbackMethod_GetStatement> {
  public:
   explicit AccountServiceImpl(Gate gate) : gate_(gate) {}
 
-  grpc::Status Enrol(grpc::ServerContext* context, const v1::EnrolRequest* request,
-                     v1::EnrolResponse* response) override {
-    return gate_.Call(context, methods::kEnrol, [&](Gate::Admitted& call, CallLog&) {
-      if (!call.caller.MayAccessRegion(request->participant().region_code())) {
-        return RegionDenied(context, request->participant().region_code());
-      }
-      auto result = call.ledger.Enrol(request->participant(), call.caller.actor);
-      return CommandAnswer(context, result, response);
-    });
+  grpc::ServerUnaryReactor* Enrol(grpc::CallbackServerContext* context,
+                                  const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override {
+    return ServeCommand<v1::EnrolRequest, v1::EnrolResponse>(
+        gate_, methods::kEnrol, context, request, response,
+        [context](Gate::Admitted& call, CallLog&, v1::EnrolRequest& r,
+                  std::function<void()> on_ready) -> Submitted<ledger::PendingCommand> {
+          if (!call.caller.MayAccessRegion(r.participant().region_code())) {
+            return RegionDenied(context, r.participant().region_code());
+          }
+          return call.ledger.SubmitEnrol(std::move(*r.mutable_participant()), call.caller.actor,
+                                         std::move(on_ready));
+        },
+        [context](Gate::Admitted&, const v1::EnrolRequest&, ledger::PendingCommand& pending,
+                  v1::EnrolResponse* answer) {
+          return CommandAnswer(context, pending.Wait(), answer);
+        });
   }
 
-  grpc::Status GetAccount(grpc::ServerContext* context, const v1::GetAccountRequest* request,
-                          v1::Account* response) override {
-    return gate_.Call(context, methods::kGetAccount,
-                      [&](Gate::Admitted& call, CallLog&) -> grpc::Status {
-      if (auto st = ledger::ValidateCitizenId(request->citizen_id()); !st.ok()) {
-        return RejectionStatus(context,
-                               {v1::REASON_INVALID_CITIZEN_ID, std::string(st.message())});
-      }
-      auto account = call.ledger.GetAccount(request->citizen_id());
-      if (!account.ok()) return FromAbsl(account.status());
-      if (!account->has_value() || !call.caller.MayAccessRegion((*account)->region_code())) {
-        // Outside the caller's regions looks exactly like "not enrolled": no existence oracle.
-        return NotEnrolled(request->citizen_id());
-      }
-      *response = std::move(**account);
-      return grpc::Status::OK;
-    });
+  grpc::ServerUnaryReactor* GetAccount(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override {
+    return ServeRead<v1::GetAccountRequest, v1::Account>(
+        gate_, methods::kGetAccount, context, request, response,
+        [context](Gate::Admitted& call, const v1::GetAccountRequest& r,
+                  v1::Account* answer) -> grpc::Status {
+          if (auto st = ledger::ValidateCitizenId(r.citizen_id()); !st.ok()) {
+            return RejectionStatus(context,
+                                   {v1::REASON_INVALID_CITIZEN_ID, std::string(st.message())});
+          }
+          auto account = call.ledger.GetAccount(r.citizen_id());
+          if (!account.ok()) return FromAbsl(account.status());
+          if (!account->has_value() || !call.caller.MayAccessRegion((*account)->region_code())) {
+            // Outside the caller's regions looks exactly like "not enrolled": no existence oracle.
+            return NotEnrolled(r.citizen_id());
+          }
+          *answer = std::move(**account);
+          return grpc::Status::OK;
+        });
   }
 
   LEDGER_COMMAND_METHOD(CreditCollectiveSubsidy, credit_collective_subsidy)
@@ -83,27 +114,30 @@ class AccountServiceImpl final : public v1::AccountService::Service {
     });
   }
 
-  grpc::Status GetStatement(grpc::ServerContext* context, const v1::GetStatementRequest* request,
-                            v1::Statement* response) override {
-    return gate_.Call(context, methods::kGetStatement,
-                      [&](Gate::Admitted& call, CallLog&) -> grpc::Status {
-      if (auto st = ledger::ValidateCitizenId(request->citizen_id()); !st.ok()) {
-        return RejectionStatus(context,
-                               {v1::REASON_INVALID_CITIZEN_ID, std::string(st.message())});
-      }
-      if (request->year() < ledger::kFirstContributionYear || request->year() > 2999) {
-        return RejectionStatus(context, {v1::REASON_INVALID_PERIOD,
-                                         StrCat("year ", request->year(), " is implausible")});
-      }
-      auto statement = call.ledger.GetStatement(request->citizen_id(), request->year());
-      if (!statement.ok()) return FromAbsl(statement.status());
-      if (!statement->has_value() ||
-          !call.caller.MayAccessRegion((*statement)->region_code())) {
-        return NotEnrolled(request->citizen_id());
-      }
-      *response = std::move(**statement);
-      return grpc::Status::OK;
-    });
+  grpc::ServerUnaryReactor* GetStatement(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override {
+    return ServeRead<v1::GetStatementRequest, v1::Statement>(
+        gate_, methods::kGetStatement, context, request, response,
+        [context](Gate::Admitted& call, const v1::GetStatementRequest& r,
+                  v1::Statement* answer) -> grpc::Status {
+          if (auto st = ledger::ValidateCitizenId(r.citizen_id()); !st.ok()) {
+            return RejectionStatus(context,
+                                   {v1::REASON_INVALID_CITIZEN_ID, std::string(st.message())});
+          }
+          if (r.year() < ledger::kFirstContributionYear || r.year() > 2999) {
+            return RejectionStatus(context, {v1::REASON_INVALID_PERIOD,
+                                             StrCat("year ", r.year(), " is implausible")});
+          }
+          auto statement = call.ledger.GetStatement(r.citizen_id(), r.year());
+          if (!statement.ok()) return FromAbsl(statement.status());
+          if (!statement->has_value() ||
+              !call.caller.MayAccessRegion((*statement)->region_code())) {
+            return NotEnrolled(r.citizen_id());
+          }
+          *answer = std::move(**statement);
+          return grpc::Status::OK;
+        });
   }
 
  private:

@@ -6,6 +6,7 @@
 #include "ledger/v1/services.grpc.pb.h"
 #include "services/call.h"
 #include "services/service_impls.h"
+#include "services/unary_call.h"
 #include "spdlog/spdlog.h"
 
 namespace services {
@@ -14,26 +15,32 @@ namespace {
 using ledger::StrCat;
 namespace v1 = ledger::v1;
 
-class AdminServiceImpl final : public v1::AdminService::Service {
+class AdminServiceImpl final
+    : public RawCallback<v1::AdminService::Service,
+                         v1::AdminService::WithRawCallbackMethod_Backup> {
  public:
   explicit AdminServiceImpl(Gate gate) : gate_(gate) {}
 
-  grpc::Status Backup(grpc::ServerContext* context, const v1::BackupRequest* request,
-                      v1::BackupResponse* response) override {
-    return gate_.Call(context, methods::kBackup, [&](Gate::Admitted& call, CallLog&) {
-      const std::filesystem::path dir(request->directory());
-      if (!dir.is_absolute() || std::filesystem::exists(dir)) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            StrCat("backup directory '", request->directory(),
-                                   "' must be an absolute path that does not exist"));
-      }
-      auto head = call.ledger.Backup(request->directory());
-      if (!head.ok()) return FromAbsl(head.status());
-      response->set_sequence(head->sequence);
-      response->set_chain_head(head->hash);
-      spdlog::info("backup directory=\"{}\" sequence={}", request->directory(), head->sequence);
-      return grpc::Status::OK;
-    });
+  // Waits for the writer's checkpoint and copies files: on a thread of its own.
+  grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override {
+    return ServeLong<v1::BackupRequest, v1::BackupResponse>(
+        gate_, methods::kBackup, context, request, response,
+        [](Gate::Admitted& call, const v1::BackupRequest& r, v1::BackupResponse* answer) {
+          const std::filesystem::path dir(r.directory());
+          if (!dir.is_absolute() || std::filesystem::exists(dir)) {
+            return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                StrCat("backup directory '", r.directory(),
+                                       "' must be an absolute path that does not exist"));
+          }
+          auto head = call.ledger.Backup(r.directory());
+          if (!head.ok()) return FromAbsl(head.status());
+          answer->set_sequence(head->sequence);
+          answer->set_chain_head(head->hash);
+          spdlog::info("backup directory=\"{}\" sequence={}", r.directory(), head->sequence);
+          return grpc::Status::OK;
+        });
   }
 
  private:

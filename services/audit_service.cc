@@ -1,6 +1,7 @@
 // AuditService: the auditor's reads of the log itself: the events, the hash chain and its signed
 // checkpoints, balances as of a point in the past, and a full replay compared with the live
-// projections.
+// projections. The unary methods are on the callback API (services/unary_call.h); StreamEvents, a
+// server stream, on the synchronous one.
 #include <unistd.h>
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include "ledger/v1/services.grpc.pb.h"
 #include "services/call.h"
 #include "services/service_impls.h"
+#include "services/unary_call.h"
 
 namespace services {
 namespace {
@@ -26,7 +28,13 @@ namespace {
 using ledger::StrCat;
 namespace v1 = ledger::v1;
 
-class AuditServiceImpl final : public v1::AuditService::Service {
+using S = v1::AuditService;
+
+class AuditServiceImpl final
+    : public RawCallback<S::Service, S::WithRawCallbackMethod_VerifyChain,
+                         S::WithRawCallbackMethod_GetCheckpoints,
+                         S::WithRawCallbackMethod_BalanceAsOf,
+                         S::WithRawCallbackMethod_ReplayCompare> {
  public:
   AuditServiceImpl(Gate gate, std::string scratch_dir)
       : gate_(gate),
@@ -80,101 +88,114 @@ class AuditServiceImpl final : public v1::AuditService::Service {
     });
   }
 
-  grpc::Status VerifyChain(grpc::ServerContext* context, const v1::VerifyChainRequest* request,
-                           v1::VerifyChainResponse* response) override {
-    return gate_.Call(context, methods::kVerifyChain,
-                      [&](Gate::Admitted& call, CallLog&) -> grpc::Status {
-      const uint64_t to =
-          request->to_sequence() == 0 ? call.ledger.Head().sequence : request->to_sequence();
-      auto found = call.ledger.FindChainBreak(request->from_sequence(), to);
-      if (!found.ok()) return FromAbsl(found.status());
-      response->set_from_sequence(request->from_sequence());
-      response->set_to_sequence(to);
-      response->set_ok(!found->has_value());
-      if (found->has_value()) {
-        response->set_first_bad_sequence((*found)->sequence);
-        response->set_reason((*found)->reason);
-      }
-      return grpc::Status::OK;
-    });
+  // Re-hashes the log over the range: on a thread of its own.
+  grpc::ServerUnaryReactor* VerifyChain(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    return ServeLong<v1::VerifyChainRequest, v1::VerifyChainResponse>(
+        gate_, methods::kVerifyChain, context, request, response,
+        [](Gate::Admitted& call, const v1::VerifyChainRequest& r,
+           v1::VerifyChainResponse* answer) -> grpc::Status {
+          const uint64_t to = r.to_sequence() == 0 ? call.ledger.Head().sequence : r.to_sequence();
+          auto found = call.ledger.FindChainBreak(r.from_sequence(), to);
+          if (!found.ok()) return FromAbsl(found.status());
+          answer->set_from_sequence(r.from_sequence());
+          answer->set_to_sequence(to);
+          answer->set_ok(!found->has_value());
+          if (found->has_value()) {
+            answer->set_first_bad_sequence((*found)->sequence);
+            answer->set_reason((*found)->reason);
+          }
+          return grpc::Status::OK;
+        });
   }
 
-  grpc::Status GetCheckpoints(grpc::ServerContext* context,
-                              const v1::GetCheckpointsRequest* request,
-                              v1::Checkpoints* response) override {
-    return gate_.Call(context, methods::kGetCheckpoints,
-                      [&](Gate::Admitted& call, CallLog&) -> grpc::Status {
-      auto checkpoints = call.ledger.Checkpoints(request->from_sequence(), request->to_sequence());
-      if (!checkpoints.ok()) return FromAbsl(checkpoints.status());
-      for (auto& c : *checkpoints) *response->add_checkpoints() = std::move(c);
-      response->set_public_key_pem(call.ledger.CheckpointPublicKeyPem());
-      return grpc::Status::OK;
-    });
+  grpc::ServerUnaryReactor* GetCheckpoints(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override {
+    return ServeRead<v1::GetCheckpointsRequest, v1::Checkpoints>(
+        gate_, methods::kGetCheckpoints, context, request, response,
+        [](Gate::Admitted& call, const v1::GetCheckpointsRequest& r,
+           v1::Checkpoints* answer) -> grpc::Status {
+          auto checkpoints = call.ledger.Checkpoints(r.from_sequence(), r.to_sequence());
+          if (!checkpoints.ok()) return FromAbsl(checkpoints.status());
+          for (auto& c : *checkpoints) *answer->add_checkpoints() = std::move(c);
+          answer->set_public_key_pem(call.ledger.CheckpointPublicKeyPem());
+          return grpc::Status::OK;
+        });
   }
 
-  grpc::Status BalanceAsOf(grpc::ServerContext* context, const v1::BalanceAsOfRequest* request,
-                           v1::BalanceAsOfResponse* response) override {
-    return gate_.Call(context, methods::kBalanceAsOf,
-                      [&](Gate::Admitted& call, CallLog&) -> grpc::Status {
-      ledger::Ledger& ledger = call.ledger;
-      if (request->citizen_id().empty() == request->ledger_account().empty()) {
-        return RejectionStatus(
-            context, {v1::REASON_INVALID_FIELD, "give exactly one of citizen_id and ledger_account"});
-      }
-      if (!request->as_of_date().empty() && !ledger::ParseDate(request->as_of_date()).ok()) {
-        return RejectionStatus(
-            context, {v1::REASON_INVALID_DATE,
-                      StrCat("as_of_date '", request->as_of_date(), "' is not YYYY-MM-DD")});
-      }
-      if (request->as_of_sequence() > ledger.Head().sequence) {
-        return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
-                            StrCat("as_of_sequence ", request->as_of_sequence(),
-                                   " is beyond the head ", ledger.Head().sequence));
-      }
-      absl::StatusOr<ledger::Ledger::BalanceAsOf> balance;
-      if (!request->citizen_id().empty()) {
-        auto account = ledger.GetAccount(request->citizen_id());
-        if (!account.ok()) return FromAbsl(account.status());
-        if (!account->has_value() || !call.caller.MayAccessRegion((*account)->region_code())) {
-          return NotEnrolled(request->citizen_id());
-        }
-        balance = ledger.ParticipantBalanceAsOf(request->citizen_id(), request->as_of_sequence(),
-                                                request->as_of_date());
-      } else {
-        const std::string region =
-            request->ledger_account().substr(0, request->ledger_account().find('/'));
-        if (!call.caller.MayAccessRegion(region)) return RegionDenied(context, region);
-        balance = ledger.LedgerAccountBalanceAsOf(request->ledger_account(),
-                                                  request->as_of_sequence(), request->as_of_date());
-      }
-      if (!balance.ok()) return FromAbsl(balance.status());
-      for (auto& b : balance->by_source) *response->add_balances() = std::move(b);
-      response->set_total_fen(balance->total_fen);
-      response->set_events_applied(balance->events);
-      return grpc::Status::OK;
-    });
+  // Recomputed from the log: on a thread of its own.
+  grpc::ServerUnaryReactor* BalanceAsOf(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    return ServeLong<v1::BalanceAsOfRequest, v1::BalanceAsOfResponse>(
+        gate_, methods::kBalanceAsOf, context, request, response,
+        [context](Gate::Admitted& call, const v1::BalanceAsOfRequest& r,
+                  v1::BalanceAsOfResponse* answer) -> grpc::Status {
+          ledger::Ledger& ledger = call.ledger;
+          if (r.citizen_id().empty() == r.ledger_account().empty()) {
+            return RejectionStatus(context, {v1::REASON_INVALID_FIELD,
+                                             "give exactly one of citizen_id and ledger_account"});
+          }
+          if (!r.as_of_date().empty() && !ledger::ParseDate(r.as_of_date()).ok()) {
+            return RejectionStatus(
+                context, {v1::REASON_INVALID_DATE,
+                          StrCat("as_of_date '", r.as_of_date(), "' is not YYYY-MM-DD")});
+          }
+          if (r.as_of_sequence() > ledger.Head().sequence) {
+            return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                                StrCat("as_of_sequence ", r.as_of_sequence(),
+                                       " is beyond the head ", ledger.Head().sequence));
+          }
+          absl::StatusOr<ledger::Ledger::BalanceAsOf> balance;
+          if (!r.citizen_id().empty()) {
+            auto account = ledger.GetAccount(r.citizen_id());
+            if (!account.ok()) return FromAbsl(account.status());
+            if (!account->has_value() ||
+                !call.caller.MayAccessRegion((*account)->region_code())) {
+              return NotEnrolled(r.citizen_id());
+            }
+            balance = ledger.ParticipantBalanceAsOf(r.citizen_id(), r.as_of_sequence(),
+                                                    r.as_of_date());
+          } else {
+            const std::string region = r.ledger_account().substr(0, r.ledger_account().find('/'));
+            if (!call.caller.MayAccessRegion(region)) return RegionDenied(context, region);
+            balance = ledger.LedgerAccountBalanceAsOf(r.ledger_account(), r.as_of_sequence(),
+                                                      r.as_of_date());
+          }
+          if (!balance.ok()) return FromAbsl(balance.status());
+          for (auto& b : balance->by_source) *answer->add_balances() = std::move(b);
+          answer->set_total_fen(balance->total_fen);
+          answer->set_events_applied(balance->events);
+          return grpc::Status::OK;
+        });
   }
 
-  grpc::Status ReplayCompare(grpc::ServerContext* context, const v1::ReplayCompareRequest* request,
-                             v1::ReplayCompareResponse* response) override {
-    return gate_.Call(context, methods::kReplayCompare,
-                      [&](Gate::Admitted& call, CallLog&) -> grpc::Status {
-      // One comparison at a time: each rebuilds the whole ledger into the scratch directory.
-      std::unique_lock lock(replay_mu_, std::try_to_lock);
-      if (!lock.owns_lock()) {
-        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                            "a replay comparison is already running");
-      }
-      auto compared = call.ledger.ReplayCompare(scratch_dir_);
-      if (!compared.ok()) return FromAbsl(compared.status());
-      response->set_equal(compared->equal);
-      response->set_sequence(compared->sequence);
-      response->set_events_replayed(compared->events_replayed);
-      response->set_seconds(compared->seconds);
-      response->set_rows_compared(compared->rows_compared);
-      response->set_first_difference(compared->first_difference);
-      return grpc::Status::OK;
-    });
+  // Rebuilds the whole ledger into the scratch directory: on a thread of its own.
+  grpc::ServerUnaryReactor* ReplayCompare(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override {
+    return ServeLong<v1::ReplayCompareRequest, v1::ReplayCompareResponse>(
+        gate_, methods::kReplayCompare, context, request, response,
+        [this](Gate::Admitted& call, const v1::ReplayCompareRequest&,
+               v1::ReplayCompareResponse* answer) -> grpc::Status {
+          // One comparison at a time: each rebuilds the whole ledger into the scratch directory.
+          std::unique_lock lock(replay_mu_, std::try_to_lock);
+          if (!lock.owns_lock()) {
+            return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "a replay comparison is already running");
+          }
+          auto compared = call.ledger.ReplayCompare(scratch_dir_);
+          if (!compared.ok()) return FromAbsl(compared.status());
+          answer->set_equal(compared->equal);
+          answer->set_sequence(compared->sequence);
+          answer->set_events_replayed(compared->events_replayed);
+          answer->set_seconds(compared->seconds);
+          answer->set_rows_compared(compared->rows_compared);
+          answer->set_first_difference(compared->first_difference);
+          return grpc::Status::OK;
+        });
   }
 
  private:

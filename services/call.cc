@@ -87,8 +87,8 @@ grpc::Status CallLog::Done(grpc::Status status) {
   return status;
 }
 
-absl::StatusOr<Gate::Admitted> Gate::Admit(grpc::ServerContextBase* context, const Method& method,
-                                           CallLog& log) const {
+absl::StatusOr<Gate::Admitted> Gate::Authorize(grpc::ServerContextBase* context,
+                                               const Method& method, CallLog& log) const {
   auto caller = auth_.Authorize(context, method.path);
   if (!caller.ok()) return caller.status();
   log.set_actor(caller->actor);
@@ -97,56 +97,113 @@ absl::StatusOr<Gate::Admitted> Gate::Admit(grpc::ServerContextBase* context, con
     context->AddTrailingMetadata(kReasonMetadataKey, "starting");
     return absl::UnavailableError("the ledger is starting (verifying its log); retry shortly");
   }
-  if (absl::Status applied = AwaitMinSequence(context, *ledger); !applied.ok()) return applied;
   return Admitted{std::move(*caller), *ledger};
 }
 
-absl::Status AwaitMinSequence(grpc::ServerContextBase* context, const ledger::Ledger& ledger) {
+absl::StatusOr<Gate::Admitted> Gate::Admit(grpc::ServerContextBase* context, const Method& method,
+                                           CallLog& log) const {
+  auto admitted = Authorize(context, method, log);
+  if (!admitted.ok()) return admitted;
+  if (absl::Status applied = AwaitMinSequence(context, admitted->ledger); !applied.ok()) {
+    return applied;
+  }
+  return admitted;
+}
+
+namespace {
+
+constexpr auto kMinSequencePoll = std::chrono::milliseconds(10);
+
+// The sequence the call's ledger-min-sequence names; 0 when it names none.
+absl::StatusOr<uint64_t> MinSequence(grpc::ServerContextBase* context) {
   const auto& metadata = context->client_metadata();
   const auto it = metadata.find(kMinSequenceMetadataKey);
-  if (it == metadata.end()) return absl::OkStatus();
+  if (it == metadata.end()) return 0;
   uint64_t min = 0;
   if (!absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &min)) {
     context->AddTrailingMetadata(kReasonMetadataKey, "malformed_message");
     return absl::InvalidArgumentError(
         StrCat(kMinSequenceMetadataKey, " must be a sequence number (decimal)"));
   }
-  // Up to 5 s, and never past the call's own deadline.
-  const auto give_up = std::min(std::chrono::system_clock::now() + std::chrono::seconds(5),
-                                context->deadline() - std::chrono::milliseconds(50));
-  uint64_t applied = ledger.Head().sequence;
-  while (applied < min && std::chrono::system_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    applied = ledger.Head().sequence;
-  }
-  if (applied >= min) return absl::OkStatus();
+  return min;
+}
+
+// Up to 5 s, and never past the call's own deadline.
+std::chrono::system_clock::time_point GiveUp(grpc::ServerContextBase* context) {
+  return std::min(std::chrono::system_clock::now() + std::chrono::seconds(5),
+                  context->deadline() - std::chrono::milliseconds(50));
+}
+
+absl::Status Behind(grpc::ServerContextBase* context, uint64_t applied, uint64_t min) {
   context->AddTrailingMetadata(kReasonMetadataKey, "behind");
   return absl::UnavailableError(StrCat("behind: this node has applied the log up to sequence ",
                                        applied, ", the call asks for ", min,
                                        "; retry, or read on the leader"));
 }
 
-grpc::Status RunAccountCommand(const Gate& gate, grpc::ServerContext* context,
-                               const Method& method, const v1::AccountCommand& command,
-                               v1::CommandResponse* response,
-                               const std::function<absl::Status(ledger::Ledger&)>& then) {
-  return gate.Call(context, method, [&](Gate::Admitted& call, CallLog&) -> grpc::Status {
-    auto region = call.ledger.CommandRegion(command);
-    if (!region.ok()) return FromAbsl(region.status());
-    if (!region->empty() && !call.caller.MayAccessRegion(*region)) {
-      return RegionDenied(context, *region);
-    }
-    auto result = call.ledger.Execute(command, call.caller.actor);
-    if (!result.ok()) return FromAbsl(result.status());
-    if (result->rejection) return RejectionStatus(context, *result->rejection);
-    response->set_first_sequence(result->sequence);
-    response->set_last_sequence(result->last_sequence);
-    response->set_duplicate(result->duplicate);
-    if (then) {
-      if (auto st = then(call.ledger); !st.ok()) return FromAbsl(st);
-    }
-    return grpc::Status::OK;
-  });
+}  // namespace
+
+absl::Status AwaitMinSequence(grpc::ServerContextBase* context, const ledger::Ledger& ledger) {
+  const auto min = MinSequence(context);
+  if (!min.ok() || *min == 0) return min.status();
+  const auto give_up = GiveUp(context);
+  uint64_t applied = ledger.Head().sequence;
+  while (applied < *min && std::chrono::system_clock::now() < give_up) {
+    std::this_thread::sleep_for(kMinSequencePoll);
+    applied = ledger.Head().sequence;
+  }
+  if (applied >= *min) return absl::OkStatus();
+  return Behind(context, applied, *min);
+}
+
+void MinSequenceWait::Start(grpc::ServerContextBase* context, const ledger::Ledger& ledger,
+                            std::function<void(absl::Status)> then) {
+  const auto min = MinSequence(context);
+  if (!min.ok()) return then(min.status());
+  context_ = context;
+  ledger_ = &ledger;
+  min_ = *min;
+  give_up_ = GiveUp(context);
+  then_ = std::move(then);
+  Check();
+}
+
+void MinSequenceWait::Check() {
+  const uint64_t applied = min_ == 0 ? 0 : ledger_->Head().sequence;
+  if (applied < min_ && std::chrono::system_clock::now() < give_up_) {
+    // A fresh alarm each time: this may run inside the previous one's callback, which must not
+    // be reset while it runs (destroying it there is safe).
+    alarm_.emplace();
+    alarm_->Set(std::chrono::system_clock::now() + kMinSequencePoll, [this](bool) { Check(); });
+    return;
+  }
+  // `then` may finish the call, and the reactor holding this with it: nothing after it.
+  auto then = std::move(then_);
+  then(applied >= min_ ? absl::OkStatus() : Behind(context_, applied, min_));
+}
+
+Submitted<ledger::PendingCommand> SubmitAccountCommand(grpc::ServerContextBase* context,
+                                                       Gate::Admitted& call,
+                                                       v1::AccountCommand command,
+                                                       std::function<void()> on_ready) {
+  auto region = call.ledger.CommandRegion(command);
+  if (!region.ok()) return FromAbsl(region.status());
+  if (!region->empty() && !call.caller.MayAccessRegion(*region)) {
+    return RegionDenied(context, *region);
+  }
+  return call.ledger.Submit(std::move(command), call.caller.actor, std::move(on_ready));
+}
+
+grpc::Status AccountCommandAnswer(grpc::ServerContextBase* context,
+                                  ledger::PendingCommand& pending,
+                                  v1::CommandResponse* response) {
+  auto result = pending.Wait();
+  if (!result.ok()) return FromAbsl(result.status());
+  if (result->rejection) return RejectionStatus(context, *result->rejection);
+  response->set_first_sequence(result->sequence);
+  response->set_last_sequence(result->last_sequence);
+  response->set_duplicate(result->duplicate);
+  return grpc::Status::OK;
 }
 
 }  // namespace services

@@ -7,12 +7,16 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
 #include "ledger/ledger.h"
 #include "ledger/types.h"
@@ -36,9 +40,30 @@ grpc::Status FromAbsl(const absl::Status& status);
 
 // Request metadata of a read that must see at least this sequence (a write's answer, read on
 // another node of a replicated ledger): the call waits up to 5 s (within its deadline) until
-// this node has applied it, else UNAVAILABLE reason `behind`.
+// this node has applied it, else UNAVAILABLE reason `behind`; a value that is not a decimal
+// sequence is INVALID_ARGUMENT `malformed_message`.
 inline constexpr char kMinSequenceMetadataKey[] = "ledger-min-sequence";
+// The wait, sleeping on the calling thread (the synchronous API's streaming methods).
 absl::Status AwaitMinSequence(grpc::ServerContextBase* context, const ledger::Ledger& ledger);
+
+// The same wait without holding a thread (the callback API): checks at once, then every 10 ms on
+// a gRPC alarm, and calls `then` once with the outcome, on the thread that checked last. Lives
+// in the call's reactor, which must not finish before `then` runs.
+class MinSequenceWait {
+ public:
+  void Start(grpc::ServerContextBase* context, const ledger::Ledger& ledger,
+             std::function<void(absl::Status)> then);
+
+ private:
+  void Check();
+
+  grpc::ServerContextBase* context_ = nullptr;
+  const ledger::Ledger* ledger_ = nullptr;
+  uint64_t min_ = 0;
+  std::chrono::system_clock::time_point give_up_;
+  std::function<void(absl::Status)> then_;
+  std::optional<grpc::Alarm> alarm_;
+};
 
 // Trailing-metadata key of a write refused "not_leader": the leader's ledgerd address, when
 // this node knows it.
@@ -89,8 +114,12 @@ class Gate {
   };
 
   // On failure the reason is already attached to `context`; answer with log.Done(status).
+  // Admit also waits (sleeping) for the call's ledger-min-sequence; Authorize leaves that to the
+  // caller (MinSequenceWait).
   absl::StatusOr<Admitted> Admit(grpc::ServerContextBase* context, const Method& method,
                                  CallLog& log) const;
+  absl::StatusOr<Admitted> Authorize(grpc::ServerContextBase* context, const Method& method,
+                                     CallLog& log) const;
 
   // A synchronous call end to end: admit, run `body(admitted, log)` (which returns the answer's
   // status), log it. A call that is not admitted never reaches `body`.
@@ -118,6 +147,11 @@ class Gate {
   std::function<std::string()> leader_hint_;
 };
 
+// What a command's submission (services/unary_call.h, ServeCommand) returns: the status that
+// refuses the call, or the command handed to the writer (a ledger::PendingCommand, a ScopedPush).
+template <typename Pending>
+using Submitted = std::variant<grpc::Status, Pending>;
+
 // The answer to a single ledger command (enrol, adopt): a storage error, its typed rejection, or
 // the sequence that records it (with `duplicate` for a resend).
 template <typename Response>
@@ -131,24 +165,16 @@ grpc::Status CommandAnswer(grpc::ServerContextBase* context,
   return grpc::Status::OK;
 }
 
-// A lifecycle command, end to end: authorize the method and the region the command acts in,
-// execute, answer with its sequences or its typed rejection; on success `then` may add to the
-// answer.
-grpc::Status RunAccountCommand(const Gate& gate, grpc::ServerContext* context,
-                               const Method& method, const ledger::v1::AccountCommand& command,
-                               ledger::v1::CommandResponse* response,
-                               const std::function<absl::Status(ledger::Ledger&)>& then = {});
-
-// The handler of a service method that is one lifecycle command: `Method` (its request type is
-// ledger.v1.<Method>Request, its entry methods::k<Method>) goes into AccountCommand's `field`.
-// For use inside a service class with a `gate_` member.
-#define LEDGER_COMMAND_METHOD(Method, field)                                                   \
-  grpc::Status Method(grpc::ServerContext* context, const ledger::v1::Method##Request* request, \
-                      ledger::v1::CommandResponse* response) override {                        \
-    ledger::v1::AccountCommand command;                                                       \
-    *command.mutable_##field() = *request;                                                    \
-    return RunAccountCommand(gate_, context, methods::k##Method, command, response);          \
-  }
+// A lifecycle or fund command: refused unless the caller may act in the region the command acts
+// in (Ledger::CommandRegion), else handed to the writer, which calls `on_ready` once it is decided.
+Submitted<ledger::PendingCommand> SubmitAccountCommand(grpc::ServerContextBase* context,
+                                                       Gate::Admitted& call,
+                                                       ledger::v1::AccountCommand command,
+                                                       std::function<void()> on_ready);
+// Its answer, once decided: its first and last sequences, or its typed rejection.
+grpc::Status AccountCommandAnswer(grpc::ServerContextBase* context,
+                                  ledger::PendingCommand& pending,
+                                  ledger::v1::CommandResponse* response);
 
 }  // namespace services
 

@@ -1,9 +1,10 @@
 // CollectionService: the tax bureau's collections, one message (PushCollections) or a stream of
-// them (StreamCollections), both on the callback API with raw bytes so that no gRPC thread waits on
-// a commit and a message that does not parse is answered as such; and its daily totals.
+// them (StreamCollections), and its daily totals; all on the callback API with raw bytes, so that
+// no gRPC thread waits on a commit and a message that does not parse is answered as such.
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "services/call.h"
 #include "services/scoped_push.h"
 #include "services/service_impls.h"
+#include "services/unary_call.h"
 
 namespace services {
 namespace {
@@ -43,23 +45,17 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
         open_streams_(open_streams),
         deadline_(std::chrono::steady_clock::now() +
                   std::chrono::seconds(ledger::kStreamDurationSecondsMax)) {
-    auto admitted = gate.Admit(context, methods::kStreamCollections, log_);
+    auto admitted = gate.Authorize(context, methods::kStreamCollections, log_);
     if (!admitted.ok()) {
       Finish(log_.Done(FromAbsl(admitted.status())));
       return;
     }
     caller_ = std::move(admitted->caller);
     ledger_ = &admitted->ledger;
-    if (open_streams_.fetch_add(1) >= ledger::kConcurrentStreamsMax) {
-      open_streams_.fetch_sub(1);
-      Finish(log_.Done(LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                     "concurrent_streams_max",
-                                     StrCat(ledger::kConcurrentStreamsMax,
-                                            " collection streams are already open; retry later"))));
-      return;
-    }
-    reading_ = true;
-    StartRead(&request_bytes_);
+    min_sequence_.Start(context, *ledger_, [this](absl::Status applied) {
+      if (!applied.ok()) return Finish(log_.Done(FromAbsl(applied)));
+      Open();
+    });
   }
 
   void OnReadDone(bool ok) override {
@@ -108,6 +104,20 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
 
  private:
   enum class Action { kNone, kRead, kFinish };
+
+  // Admitted: takes a slot among the open streams and reads the first message.
+  void Open() {
+    if (open_streams_.fetch_add(1) >= ledger::kConcurrentStreamsMax) {
+      open_streams_.fetch_sub(1);
+      Finish(log_.Done(LimitExceeded(context_, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                     "concurrent_streams_max",
+                                     StrCat(ledger::kConcurrentStreamsMax,
+                                            " collection streams are already open; retry later"))));
+      return;
+    }
+    reading_ = true;
+    StartRead(&request_bytes_);
+  }
 
   // A limit this message would pass; OK if none.
   grpc::Status Refuse(const v1::PushCollectionsRequest& message) {
@@ -199,6 +209,7 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
   const std::chrono::steady_clock::time_point deadline_;
   Caller caller_;
   ledger::Ledger* ledger_ = nullptr;
+  MinSequenceWait min_sequence_;
   grpc::ByteBuffer request_bytes_;
   size_t messages_ = 0;  // read so far (only the reading side touches these two)
   size_t received_ = 0;  // records in them
@@ -214,104 +225,73 @@ class StreamCollectionsReactor final : public grpc::ServerReadReactor<grpc::Byte
   v1::PushCollectionsResponse response_;
 };
 
-// One PushCollections call on the callback API with raw bytes: a request that does not parse is
-// INVALID_ARGUMENT ("malformed_message"; the typed callback API would answer UNIMPLEMENTED). The
-// records go to the writer at once and the writer's thread answers once they are decided, so no
-// gRPC thread waits on a commit (with 64 callers, 64 blocked threads made the tail latency).
-class PushCollectionsReactor final : public grpc::ServerUnaryReactor {
- public:
-  PushCollectionsReactor(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-                         grpc::ByteBuffer* response, const Gate& gate)
-      : context_(context),
-        response_bytes_(response),
-        gate_(gate),
-        log_(methods::kPushCollections, gate.metrics()) {
-    auto admitted = gate.Admit(context, methods::kPushCollections, log_);
-    if (!admitted.ok()) {
-      Finish(log_.Done(FromAbsl(admitted.status())));
-      return;
-    }
-    grpc::ByteBuffer bytes(*request);  // the parser takes a mutable buffer; this copies no data
-    if (!grpc::SerializationTraits<v1::PushCollectionsRequest>::Deserialize(&bytes, &request_)
-             .ok()) {
-      Finish(log_.Done(LimitExceeded(
-          context, grpc::StatusCode::INVALID_ARGUMENT, "malformed_message",
-          "the request is not a valid PushCollectionsRequest (is every text field UTF-8?); "
-          "nothing was applied")));
-      return;
-    }
-    log_.set_records(request_.records_size());
-    if (static_cast<size_t>(request_.records_size()) > ledger::kBatchRecordsMax) {
-      Finish(log_.Done(LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                     "batch_records_max",
-                                     StrCat(request_.records_size(),
-                                            " records in one request; at most ",
-                                            ledger::kBatchRecordsMax))));
-      return;
-    }
-    // This reactor lives until Finish, after the push is decided: the records are lent.
-    std::shared_ptr<const ledger::Ledger::Records> records(std::shared_ptr<void>(),
-                                                            &request_.records());
-    push_.emplace(ScopedPush::Submit(admitted->ledger, admitted->caller, std::move(records),
-                                     [this] { Arrive(); }));
-    Arrive();
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  // Called once the push is submitted (here) and once it is decided (the writer's thread), in
-  // either order: the second one answers.
-  void Arrive() {
-    if (arrivals_.fetch_add(1) == 0) return;
-    auto outcomes = push_->Wait();
-    if (!outcomes.ok()) {
-      Finish(log_.Done(gate_.WithReason(context_, FromAbsl(outcomes.status()))));
-      return;
-    }
-    v1::PushCollectionsResponse response;
-    Count(*outcomes, 0, &response);
-    bool own_buffer = false;
-    Finish(log_.Done(grpc::SerializationTraits<v1::PushCollectionsResponse>::Serialize(
-        response, response_bytes_, &own_buffer)));
-  }
-
-  grpc::CallbackServerContext* const context_;
-  grpc::ByteBuffer* const response_bytes_;
-  const Gate& gate_;  // the service's, which outlives its calls
-  CallLog log_;
-  v1::PushCollectionsRequest request_;
-  std::optional<ScopedPush> push_;
-  std::atomic<int> arrivals_{0};
-};
+using S = v1::CollectionService;
 
 class CollectionServiceImpl final
-    : public v1::CollectionService::WithRawCallbackMethod_PushCollections<
-          v1::CollectionService::WithRawCallbackMethod_StreamCollections<
-              v1::CollectionService::Service>> {
+    : public RawCallback<S::Service, S::WithRawCallbackMethod_PushCollections,
+                         S::WithRawCallbackMethod_StreamCollections,
+                         S::WithRawCallbackMethod_ReportDailyTotals> {
  public:
   explicit CollectionServiceImpl(Gate gate) : gate_(gate) {}
 
-  grpc::Status ReportDailyTotals(grpc::ServerContext* context,
-                                 const v1::ReportDailyTotalsRequest* request,
-                                 v1::ReportDailyTotalsResponse* response) override {
-    v1::AccountCommand command;
-    *command.mutable_report_daily_totals() = *request;
-    return RunAccountCommand(
-        gate_, context, methods::kReportDailyTotals, command, response->mutable_result(),
-        [&](ledger::Ledger& ledger) -> absl::Status {
-          auto day = ledger.ReconcileTaxDay(request->region_code(), request->collection_date(),
-                                            request->tax_office());
-          if (!day.ok()) return day.status();
-          if (*day) *response->mutable_reconciliation() = std::move(**day);
-          return absl::OkStatus();
-        });
+  // The tax office's control totals for a day, answered with that day's reconciliation (read on
+  // a gRPC thread once the report is committed).
+  grpc::ServerUnaryReactor* ReportDailyTotals(grpc::CallbackServerContext* context,
+                                              const grpc::ByteBuffer* request,
+                                              grpc::ByteBuffer* response) override {
+    return ServeCommand<v1::ReportDailyTotalsRequest, v1::ReportDailyTotalsResponse>(
+        gate_, methods::kReportDailyTotals, context, request, response,
+        [context](Gate::Admitted& call, CallLog&, v1::ReportDailyTotalsRequest& r,
+                  std::function<void()> on_ready) {
+          v1::AccountCommand command;
+          *command.mutable_report_daily_totals() = r;  // the answer reads `r` again
+          return SubmitAccountCommand(context, call, std::move(command), std::move(on_ready));
+        },
+        [context](Gate::Admitted& call, const v1::ReportDailyTotalsRequest& r,
+                  ledger::PendingCommand& pending,
+                  v1::ReportDailyTotalsResponse* answer) -> grpc::Status {
+          if (grpc::Status st = AccountCommandAnswer(context, pending, answer->mutable_result());
+              !st.ok()) {
+            return st;
+          }
+          auto day = call.ledger.ReconcileTaxDay(r.region_code(), r.collection_date(),
+                                                 r.tax_office());
+          if (!day.ok()) return FromAbsl(day.status());
+          if (*day) *answer->mutable_reconciliation() = std::move(**day);
+          return grpc::Status::OK;
+        },
+        AnswerOn::kGrpcThread);
   }
 
+  // The records go to the writer at once and are answered from the writer's thread once decided
+  // (with 64 callers, 64 threads blocked on commits made the tail latency).
   grpc::ServerUnaryReactor* PushCollections(grpc::CallbackServerContext* context,
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) override {
-    return new PushCollectionsReactor(context, request, response, gate_);
+    return ServeCommand<v1::PushCollectionsRequest, v1::PushCollectionsResponse>(
+        gate_, methods::kPushCollections, context, request, response,
+        [context](Gate::Admitted& call, CallLog& log, v1::PushCollectionsRequest& r,
+                  std::function<void()> on_ready) -> Submitted<ScopedPush> {
+          log.set_records(r.records_size());
+          if (static_cast<size_t>(r.records_size()) > ledger::kBatchRecordsMax) {
+            return LimitExceeded(context, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "batch_records_max",
+                                 StrCat(r.records_size(), " records in one request; at most ",
+                                        ledger::kBatchRecordsMax));
+          }
+          // The call lives until it is answered, after the push is decided: the records are lent.
+          std::shared_ptr<const ledger::Ledger::Records> records(std::shared_ptr<void>(),
+                                                                  &r.records());
+          return ScopedPush::Submit(call.ledger, call.caller, std::move(records),
+                                    std::move(on_ready));
+        },
+        [](Gate::Admitted&, const v1::PushCollectionsRequest&, ScopedPush& push,
+           v1::PushCollectionsResponse* answer) -> grpc::Status {
+          auto outcomes = push.Wait();
+          if (!outcomes.ok()) return FromAbsl(outcomes.status());
+          Count(*outcomes, 0, answer);
+          return grpc::Status::OK;
+        });
   }
 
   // Served with the callback API on raw bytes, so that a message which does not parse ends the

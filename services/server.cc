@@ -95,10 +95,9 @@ absl::StatusOr<RunningServer> StartServerStarting(const ServerOptions& options) 
   // gRPC enables SO_REUSEPORT by default: a second ledgerd on the same port would then split
   // clients between two different ledgers. Binding a port in use must fail instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // Enough threads polling for new calls that concurrent callers reach the writer together
-  // (and share its fsync) instead of trickling in one thread start at a time.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 16);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 128);
+  // Every unary method is on the callback API (services/unary_call.h); the synchronous API's
+  // threads serve only the server streams (RunJob, StreamEvents), health and reflection, so its
+  // default pollers suffice.
   builder.RegisterService(running.collection.get());
   builder.RegisterService(running.account.get());
   builder.RegisterService(running.policy.get());

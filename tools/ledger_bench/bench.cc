@@ -1,17 +1,16 @@
 #include "tools/ledger_bench/bench.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include "ledger/policy.h"
 #include "ledger/strings.h"
 #include "tests/support/fixtures.h"
+#include "tools/ledger_bench/in_flight.h"
 
 namespace bench {
 namespace {
@@ -19,6 +18,10 @@ namespace {
 using ledger::StrCat;
 
 constexpr int64_t kTiersFen[] = {10000, 20000, 50000, 100000, 200000};
+
+// Connections a scenario's concurrent callers share: more than one, so that the server's
+// transport work for them is not serialised on one connection.
+constexpr int kCallerChannels = 4;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -248,21 +251,21 @@ Bench::JobTiming Bench::RunJob(const v1::JobRequest& request) {
 }
 
 void Bench::Enrol(size_t n, const std::function<std::string(size_t)>& id, const char* what) {
-  auto stub = v1::AccountService::NewStub(Connect("fund-agency"));
-  Concurrently(config_.concurrency, n, [&](size_t i) {
-    grpc::ClientContext context;
-    v1::EnrolRequest request;
-    auto* p = request.mutable_participant();
-    p->set_citizen_id(id(i));
-    p->set_name("居民");
-    p->set_region_code(kRegion);
-    p->set_enrolment_date("2024-12-01");
-    v1::EnrolResponse response;
-    if (auto st = stub->Enrol(&context, request, &response); !st.ok()) {
-      Die(StrCat(what, ": ", st.error_message()));
-    }
-    return 0.0;
-  });
+  const auto stubs = StubsOf<v1::AccountService>(Callers("fund-agency"));
+  InFlight<v1::EnrolRequest, v1::EnrolResponse>(
+      config_.concurrency, n,
+      [&](size_t i, v1::EnrolRequest* request) {
+        auto* p = request->mutable_participant();
+        p->set_citizen_id(id(i));
+        p->set_name("居民");
+        p->set_region_code(kRegion);
+        p->set_enrolment_date("2024-12-01");
+      },
+      [&](size_t i, grpc::ClientContext* context, const v1::EnrolRequest* request,
+          v1::EnrolResponse* response, std::function<void(grpc::Status)> done) {
+        stubs[i % stubs.size()]->async()->Enrol(context, request, response, std::move(done));
+      },
+      what);
 }
 
 double Bench::EnrolAll(size_t n) {
@@ -276,42 +279,16 @@ double Bench::EnrolAll(size_t n) {
   return std::max(Seconds(start), 1e-9);
 }
 
-double Bench::OnePush(size_t i) {
-  thread_local std::unique_ptr<v1::CollectionService::Stub> stub;
-  if (!stub) {
-    // Each caller connects (TLS handshake included) before its first call is timed.
-    auto channel = Connect();
-    if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+std::vector<std::shared_ptr<grpc::Channel>> Bench::Callers(std::string_view role) const {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int c = 0; c < kCallerChannels; ++c) {
+    channels.push_back(Connect(role));
+    if (!channels.back()->WaitForConnected(std::chrono::system_clock::now() +
+                                           std::chrono::seconds(30))) {
       Die("cannot connect");
     }
-    stub = v1::CollectionService::NewStub(channel);
   }
-  grpc::ClientContext context;
-  v1::PushCollectionsRequest request;
-  *request.add_records() = MakeRecord(StrCat(run_, "L", latency_round_), kDistinctIdsMax - 1 - i);
-  v1::PushCollectionsResponse response;
-  const auto t = Clock::now();
-  if (auto st = stub->PushCollections(&context, request, &response); !st.ok()) {
-    Die(StrCat("latency push: ", st.error_message()));
-  }
-  return Seconds(t) * 1e6;
-}
-
-std::vector<double> Bench::Concurrently(int threads, size_t calls,
-                                        const std::function<double(size_t)>& f) {
-  ++latency_round_;
-  std::atomic<size_t> next{0};
-  std::vector<std::vector<double>> results(threads);
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (size_t i; (i = next.fetch_add(1)) < calls;) results[t].push_back(f(i));
-    });
-  }
-  for (auto& t : pool) t.join();
-  std::vector<double> all;
-  for (auto& r : results) all.insert(all.end(), r.begin(), r.end());
-  return all;
+  return channels;
 }
 
 void Bench::Summary() {

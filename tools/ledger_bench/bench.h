@@ -116,11 +116,9 @@ class Bench {
   double EnrolAll(size_t n);
   // Enrols `n` IDs id(0) … id(n - 1) with `concurrency` callers; `what` names a failure.
   void Enrol(size_t n, const std::function<std::string(size_t)>& id, const char* what);
-  // A single-record unary push of a fresh receipt (suspense unless enrolled); its latency in µs.
-  double OnePush(size_t i);
-  // Runs `calls` invocations of `f(i)` across `threads` threads; returns every result.
-  std::vector<double> Concurrently(int threads, size_t calls,
-                                   const std::function<double(size_t)>& f);
+  // The connections a scenario's concurrent callers share (InFlight), each connected (TLS
+  // handshake included) before any call is timed.
+  std::vector<std::shared_ptr<grpc::Channel>> Callers(std::string_view role = "tax-bureau") const;
   // Sustained's load: one caller's streams, back to back until `deadline`.
   struct Interval;
   void SustainedCaller(int caller, Clock::time_point start, Clock::time_point deadline,

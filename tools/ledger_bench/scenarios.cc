@@ -9,6 +9,7 @@
 #include "ledger/strings.h"
 #include "tests/support/bulk_log.h"
 #include "tools/ledger_bench/bench.h"
+#include "tools/ledger_bench/in_flight.h"
 
 namespace bench {
 
@@ -149,10 +150,23 @@ void Bench::Sustained() {
       p99.front(), p99.back(), Tls());
 }
 
+// Single-record unary pushes of fresh receipts (suspense: nobody is enrolled under these IDs),
+// at concurrency 1 and then --concurrency.
 void Bench::Latency() {
+  const auto stubs = StubsOf<v1::CollectionService>(Callers());
   for (int concurrency : {1, config_.concurrency}) {
-    std::vector<double> us =
-        Concurrently(concurrency, config_.latency_calls, [&](size_t i) { return OnePush(i); });
+    const std::string run = StrCat(run_, "L", ++latency_round_);
+    std::vector<double> us = InFlight<v1::PushCollectionsRequest, v1::PushCollectionsResponse>(
+        concurrency, config_.latency_calls,
+        [&](size_t i, v1::PushCollectionsRequest* request) {
+          *request->add_records() = MakeRecord(run, kDistinctIdsMax - 1 - i);
+        },
+        [&](size_t i, grpc::ClientContext* context, const v1::PushCollectionsRequest* request,
+            v1::PushCollectionsResponse* response, std::function<void(grpc::Status)> done) {
+          stubs[i % stubs.size()]->async()->PushCollections(context, request, response,
+                                                            std::move(done));
+        },
+        "latency push");
     std::sort(us.begin(), us.end());
     std::printf(
         "scenario=latency concurrency=%d calls=%zu p50_us=%.0f p99_us=%.0f "
@@ -166,19 +180,18 @@ void Bench::Latency() {
 void Bench::Read() {
   const size_t accounts = std::min<size_t>(std::max<size_t>(enrolled_, 10'000), kDistinctIdsMax);
   if (enrolled_ < accounts) EnrolAll(accounts);
-  auto stub = v1::AccountService::NewStub(Connect("fund-agency"));
+  const auto stubs = StubsOf<v1::AccountService>(Callers("fund-agency"));
   const auto start = Clock::now();
-  std::vector<double> us = Concurrently(config_.concurrency, config_.reads, [&](size_t i) {
-    grpc::ClientContext context;
-    v1::GetAccountRequest request;
-    request.set_citizen_id(CitizenId((i * 7919) % accounts));
-    v1::Account account;
-    const auto t = Clock::now();
-    if (auto st = stub->GetAccount(&context, request, &account); !st.ok()) {
-      Die(StrCat("read: ", st.error_message()));
-    }
-    return Seconds(t) * 1e6;
-  });
+  std::vector<double> us = InFlight<v1::GetAccountRequest, v1::Account>(
+      config_.concurrency, config_.reads,
+      [&](size_t i, v1::GetAccountRequest* request) {
+        request->set_citizen_id(CitizenId((i * 7919) % accounts));
+      },
+      [&](size_t i, grpc::ClientContext* context, const v1::GetAccountRequest* request,
+          v1::Account* account, std::function<void(grpc::Status)> done) {
+        stubs[i % stubs.size()]->async()->GetAccount(context, request, account, std::move(done));
+      },
+      "read");
   const double s = Seconds(start);
   std::sort(us.begin(), us.end());
   std::printf(
@@ -284,20 +297,21 @@ double Bench::PreparePensioners(size_t n) {
       Die(StrCat("pensioner contributions: ", st.error_message()));
     }
   }
-  auto accounts = v1::AccountService::NewStub(Connect("fund-agency"));
+  const auto accounts = StubsOf<v1::AccountService>(Callers("fund-agency"));
   const auto determine_start = Clock::now();
-  Concurrently(config_.concurrency, n, [&](size_t i) {
-    grpc::ClientContext context;
-    v1::DetermineBenefitRequest request;
-    request.set_citizen_id(PensionerId(i));
-    request.set_date("2026-01-05");
-    request.set_document_ref(StrCat(run_, "D", i));
-    v1::CommandResponse response;
-    if (auto st = accounts->DetermineBenefit(&context, request, &response); !st.ok()) {
-      Die(StrCat("determine benefit: ", st.error_message()));
-    }
-    return 0.0;
-  });
+  InFlight<v1::DetermineBenefitRequest, v1::CommandResponse>(
+      config_.concurrency, n,
+      [&](size_t i, v1::DetermineBenefitRequest* request) {
+        request->set_citizen_id(PensionerId(i));
+        request->set_date("2026-01-05");
+        request->set_document_ref(StrCat(run_, "D", i));
+      },
+      [&](size_t i, grpc::ClientContext* context, const v1::DetermineBenefitRequest* request,
+          v1::CommandResponse* response, std::function<void(grpc::Status)> done) {
+        accounts[i % accounts.size()]->async()->DetermineBenefit(context, request, response,
+                                                                 std::move(done));
+      },
+      "determine benefit");
   return Seconds(determine_start);
 }
 
