@@ -170,6 +170,9 @@ std::shared_ptr<grpc::Channel> Bench::Connect(std::string_view role) const {
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   // Separate channels keep concurrent benchmark threads from sharing one HTTP/2 connection.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // No call is ever resent (a failed call ends the run): without the retry filter a call costs
+  // about 6 % fewer instructions (callgrind, read scenario).
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   if (config_.tls_dir.empty()) {
     return grpc::CreateCustomChannel(config_.server, grpc::InsecureChannelCredentials(), args);
   }
