@@ -19,6 +19,7 @@
 #define SERVICES_UNARY_CALL_H_
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -33,7 +34,7 @@
 
 namespace services {
 
-// The service base with methods `Raw...` on the raw callback API:
+// A generated service base with the listed methods on the raw callback API:
 // RawCallback<S::Service, S::WithRawCallbackMethod_A, S::WithRawCallbackMethod_B> is
 // S::WithRawCallbackMethod_A<S::WithRawCallbackMethod_B<S::Service>>.
 template <typename Base, template <typename> class... Raw>
@@ -209,7 +210,8 @@ class CommandCall final : public UnaryCall<Request, Response> {
   void Arrive() {
     if (arrivals_.fetch_add(1) == 0) return;
     if (answer_on_ == AnswerOn::kReady) return AnswerNow();
-    hop_.Set(std::chrono::system_clock::now(), [this](bool) { AnswerNow(); });
+    hop_.emplace();
+    hop_->Set(std::chrono::system_clock::now(), [this](bool) { AnswerNow(); });
   }
 
   void AnswerNow() {
@@ -221,7 +223,7 @@ class CommandCall final : public UnaryCall<Request, Response> {
   const AnswerOn answer_on_;
   std::optional<Pending> pending_;
   std::atomic<int> arrivals_{0};
-  grpc::Alarm hop_;  // AnswerOn::kGrpcThread: fires at once, on a gRPC thread
+  std::optional<grpc::Alarm> hop_;  // AnswerOn::kGrpcThread: fires at once, on a gRPC thread
 };
 
 template <typename Request, typename Response, typename Submit, typename Answer>
