@@ -1,8 +1,6 @@
 // The replay comparison (ReplayCompare) of every projection against the log:
 // equal after a long workload, consistent while writes continue, and naming a
-// corrupted or missing projection row. The offline rebuild (RebuildProjections)
-// by bulk-loaded runs: byte-identical to the live projections however the log is
-// cut into runs, and stopped with DATA_LOSS by a damaged event.
+// corrupted or missing projection row.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -14,7 +12,6 @@
 #include <vector>
 
 #include "ledger/hash.h"
-#include "ledger/limits.h"
 #include "ledger/ledger.h"
 #include "ledger/store.h"
 #include "ledger/strings.h"
@@ -194,99 +191,6 @@ TEST_F(AuditTest, ReplayCompareNamesACorruptedProjectionRow) {
       << compared->first_difference;
   EXPECT_THAT(compared->first_difference, HasSubstr("rebuilt but not live"))
       << compared->first_difference;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rebuild by bulk-loaded runs.
-
-// Every projection column family of the (closed) ledger at `dir`, row by row.
-std::vector<std::vector<std::pair<std::string, std::string>>> Projections(
-    const std::string &dir) {
-  auto store = Store::Open(dir);
-  EXPECT_TRUE(store.ok()) << store.status();
-  std::vector<std::vector<std::pair<std::string, std::string>>> out;
-  if (!store.ok()) return out;
-  for (Cf cf : {Cf::kIdempotency, Cf::kAccounts, Cf::kLedgerAccounts, Cf::kPolicies,
-                Cf::kParticipantEvents, Cf::kJobs, Cf::kRecon, Cf::kMeta}) {
-    auto rows = (*store)->Scan(cf);
-    EXPECT_TRUE(rows.ok()) << rows.status();
-    out.push_back(rows.ok() ? *rows : decltype(out)::value_type());
-  }
-  return out;
-}
-
-// The workload's every kind of event, replayed in runs of 97 events: runs end inside commits,
-// accounts enrolled in one run change in later ones (read back from the files loaded before),
-// and a receipt collected in one run is cancelled in another (its reconciliation row deleted
-// by a later run's file).
-TEST_F(AuditTest, RebuildInManyRunsEqualsTheLiveProjections) {
-  ASSERT_NO_FATAL_FAILURE(OpenFresh());
-  ASSERT_FALSE(RunWorkload(/*backdated=*/true).empty());
-  ASSERT_FALSE(HasFatalFailure());
-  const uint64_t head = ledger_->Head().sequence;
-  ledger_.reset();
-  const auto live = Projections(dir_.string());
-  ASSERT_FALSE(live.empty());
-  for (const auto &rows : live) EXPECT_FALSE(rows.empty());
-
-  for (size_t per_run : {size_t{97}, kReplayEventsPerRunMax}) {
-    SCOPED_TRACE(StrCat(per_run, " events per run"));
-    ASSERT_TRUE(Ledger::RebuildProjections(dir_.string(), per_run).ok());
-    EXPECT_TRUE(Projections(dir_.string()) == live) << "a rebuilt projection differs";
-  }
-  ASSERT_NO_FATAL_FAILURE(Open());
-  EXPECT_EQ(ledger_->Head().sequence, head);
-  auto compared = ledger_->ReplayCompare(scratch_);
-  ASSERT_TRUE(compared.ok()) << compared.status();
-  EXPECT_TRUE(compared->equal) << compared->first_difference;
-}
-
-// Damage past the reader's first chunks of decoded events: the rebuild stops with DATA_LOSS
-// naming the event, loads nothing from there on, and the ledger refuses to open until a
-// rebuild finishes.
-TEST_F(AuditTest, ADamagedEventStopsTheRebuildWithDataLoss) {
-  ASSERT_NO_FATAL_FAILURE(OpenFresh());
-  const std::string payer = CitizenId(Birth(1980, 1, 1), 1);
-  ASSERT_NO_FATAL_FAILURE(Enrol(payer));
-  for (int batch = 0; batch < 5; ++batch) {
-    std::vector<v1::CollectionRecord> records;
-    for (int i = 0; i < 2000; ++i) {
-      records.push_back(AddRecord(StrCat("T-", batch, "-", i), payer, 2015 + i % 10, 10000,
-                                  "2025-03-01"));
-    }
-    PushOk(records);
-  }
-  const uint64_t head = ledger_->Head().sequence;
-  ASSERT_GT(head, 9000u);
-  const uint64_t damaged = 8765;
-  const std::string original = StoredEvent(damaged);
-  const v1::Account account = Account(payer);
-  ledger_.reset();
-
-  v1::EventEnvelope changed;
-  ASSERT_TRUE(changed.ParseFromString(original));
-  changed.mutable_contribution_collected()->set_amount_fen(20000);
-  for (const std::string &bytes : {SerializeDeterministic(changed), std::string("\xff\xff")}) {
-    SCOPED_TRACE(HexEncode(bytes.substr(0, 8)));
-    ASSERT_NO_FATAL_FAILURE(OverwriteEvent(damaged, bytes));
-    for (size_t per_run : {size_t{1000}, kReplayEventsPerRunMax}) {
-      const absl::Status rebuilt = Ledger::RebuildProjections(dir_.string(), per_run);
-      EXPECT_EQ(rebuilt.code(), absl::StatusCode::kDataLoss) << rebuilt;
-      // A changed event breaks its successor's link; bytes that do not decode, the event itself.
-      EXPECT_THAT(std::string(rebuilt.message()),
-                  AnyOf(HasSubstr(StrCat("event ", damaged + 1, " ")),
-                        HasSubstr(StrCat("event ", damaged, " does not decode"))))
-          << rebuilt;
-      auto opened = Ledger::Open({.data_dir = dir_.string()});
-      ASSERT_FALSE(opened.ok());
-      EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
-    }
-  }
-  ASSERT_NO_FATAL_FAILURE(OverwriteEvent(damaged, original));
-  ASSERT_TRUE(Ledger::RebuildProjections(dir_.string()).ok());
-  ASSERT_NO_FATAL_FAILURE(Open());
-  EXPECT_EQ(ledger_->Head().sequence, head);
-  EXPECT_EQ(Account(payer).SerializeAsString(), account.SerializeAsString());
 }
 
 } // namespace

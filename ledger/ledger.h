@@ -154,11 +154,10 @@ class Ledger {
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(Options options);
 
   // Drops every projection and rebuilds it by replaying the log from sequence 1, verifying the
-  // chain as it goes: `events_per_run` events at a time are applied in memory, then bulk-loaded
-  // as sorted SST files. DATA_LOSS if the log is damaged. Offline: the ledger at `data_dir` must
-  // not be open elsewhere.
+  // chain as it goes, `events_per_batch` events per write. Offline: the ledger at `data_dir`
+  // must not be open elsewhere.
   static absl::Status RebuildProjections(const std::string& data_dir,
-                                         size_t events_per_run = kReplayEventsPerRunMax);
+                                         size_t events_per_batch = kReplayEventsPerBatchMax);
 
   // Finishes queued commands, stops the writer, closes the database.
   ~Ledger();

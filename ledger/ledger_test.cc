@@ -407,7 +407,7 @@ TEST_F(LedgerTest, AnUnfinishedRebuildRefusesToOpenUntilRebuiltAgain) {
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(opened.status().message()), HasSubstr("rebuild"));
-  ASSERT_TRUE(Ledger::RebuildProjections(dir_.string(), /*events_per_run=*/1).ok());
+  ASSERT_TRUE(Ledger::RebuildProjections(dir_.string(), /*events_per_batch=*/1).ok());
   Reopen();
   EXPECT_EQ(Personal(kZhang), 20000);
 }

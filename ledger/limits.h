@@ -16,11 +16,9 @@ inline constexpr size_t kStreamRecordsMax = 100'000;
 inline constexpr size_t kCommitRecordsMax = 20'000;
 // Commands waiting for the writer; callers block (back-pressure) beyond this.
 inline constexpr size_t kWriterQueueCommandsMax = 1'024;
-// Events a rebuild of the projections applies in memory before bulk-loading them as one sorted
-// run. The run holds every account, receipt and index row it touches, then their rows: about
-// 1.3 KB an event at the peak (ledger-bench replay: 2.7 GB for 2M events). Fewer, larger runs
-// read and rewrite an account less often.
-inline constexpr size_t kReplayEventsPerRunMax = 2'000'000;
+// Events applied per WriteBatch when rebuilding projections from the log.
+// Each batch keeps the accounts it touches in memory: larger batches rewrite an account less often.
+inline constexpr size_t kReplayEventsPerBatchMax = 100'000;
 
 // What one caller can send the server (enforced in services/).
 // Largest request message; a full kBatchRecordsMax batch is about 1.5 MiB.

@@ -6,12 +6,10 @@
 #include <optional>
 #include <string>
 
-#include "ledger/bulk_load.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_impl.h"
 #include "ledger/open.h"
-#include "ledger/read_ahead.h"
 #include "ledger/rocksdb_log.h"
 #include "ledger/status_macros.h"
 #include "ledger/strings.h"
@@ -22,38 +20,35 @@ namespace ledger {
 namespace {
 
 // Replays the log's events from its first up to sequence `last` (0: to the end) into `target`'s
-// projections, verifying the chain as it goes: a reader thread decodes and hashes events ahead
-// (ReadAhead) while this one links and applies them to a working state in memory, and every
-// `per_run` events the state's rows are bulk-loaded as one sorted run (BulkLoad). Returns the
+// projections, `per_batch` events per unlogged write, verifying the chain as it goes. Returns the
 // number replayed.
 absl::StatusOr<uint64_t> ReplayInto(const EventLog& log, uint64_t last, Store& target,
-                                    size_t per_run) {
+                                    size_t per_batch) {
   CommittedState committed;
   committed.head.hash = GenesisHash();
   uint64_t replayed = 0;
-  std::optional<WorkingState> state;  // the run being applied
-  size_t in_run = 0;
-  auto load = [&]() -> absl::Status {
+  std::optional<WorkingState> state;  // the batch being filled
+  size_t in_batch = 0;
+  auto flush = [&]() -> absl::Status {
     rocksdb::WriteBatch batch = state->ReserveBatch(/*with_events=*/false);
     state->AddProjections(batch);
-    // The state's memory goes before the load needs its own (a failed load ends the replay).
+    LEDGER_RETURN_IF_ERROR(target.WriteUnlogged(batch));
     state->Publish(committed);
     state.reset();
-    in_run = 0;
-    return BulkLoad(target, batch);
+    in_batch = 0;
+    return absl::OkStatus();
   };
-  ReadAhead reader(log, last);
-  while (std::unique_ptr<DecodedEvents> chunk = reader.Next()) {
-    for (const auto& [sequence, event] : chunk->events) {
-      if (!state) state.emplace(target, log, committed);
-      LEDGER_RETURN_IF_ERROR(state->Replay(sequence, *event));
-      ++replayed;
-      if (++in_run >= std::max<size_t>(1, per_run)) LEDGER_RETURN_IF_ERROR(load());
-    }
-    reader.Recycle(std::move(chunk));
-  }
-  LEDGER_RETURN_IF_ERROR(reader.status());
-  if (state) LEDGER_RETURN_IF_ERROR(load());
+  absl::Status failed;
+  const absl::Status scanned = log.Scan(0, last, [&](uint64_t sequence, std::string_view stored) {
+    if (!state) state.emplace(target, log, committed);
+    failed = state->Replay(sequence, stored);
+    if (failed.ok()) ++replayed;
+    if (failed.ok() && ++in_batch >= std::max<size_t>(1, per_batch)) failed = flush();
+    return failed.ok();
+  });
+  LEDGER_RETURN_IF_ERROR(failed);
+  if (!scanned.ok()) return absl::DataLossError(scanned.message());
+  if (state) LEDGER_RETURN_IF_ERROR(flush());
   return replayed;
 }
 
@@ -95,17 +90,18 @@ absl::Status CompareFamily(Cf cf, const Store& live, const rocksdb::Snapshot* sn
 
 }  // namespace
 
-absl::Status Ledger::RebuildProjections(const std::string& data_dir, size_t events_per_run) {
+absl::Status Ledger::RebuildProjections(const std::string& data_dir, size_t events_per_batch) {
   LEDGER_ASSIGN_OR_RETURN(auto store, Store::Open(data_dir));
   LEDGER_RETURN_IF_ERROR(store->DropProjections());
   // Marked in progress (durably) before anything is rebuilt, cleared only after every rebuilt
-  // projection is loaded: a crash in between leaves a ledger that refuses to open.
+  // projection is flushed: a crash in between leaves a ledger that refuses to open.
   rocksdb::WriteBatch mark;
   mark.Put(store->handle(Cf::kMeta), std::string(keys::kRebuildInProgress), "1");
   LEDGER_RETURN_IF_ERROR(store->WriteSynced(mark));
   LEDGER_RETURN_IF_ERROR(EnsureSchema(*store));
   const RocksDbLog log(*store);
-  LEDGER_RETURN_IF_ERROR(ReplayInto(log, 0, *store, events_per_run).status());
+  LEDGER_RETURN_IF_ERROR(ReplayInto(log, 0, *store, events_per_batch).status());
+  LEDGER_RETURN_IF_ERROR(store->FlushProjections());
   rocksdb::WriteBatch done;
   done.Delete(store->handle(Cf::kMeta), std::string(keys::kRebuildInProgress));
   return store->WriteSynced(done);
@@ -128,7 +124,7 @@ absl::StatusOr<Ledger::ReplayComparison> Ledger::ReplayCompare(
     LEDGER_RETURN_IF_ERROR(EnsureSchema(*scratch));
     if (out.sequence > 0) {
       LEDGER_ASSIGN_OR_RETURN(out.events_replayed, ReplayInto(impl_->log(), out.sequence,
-                                                              *scratch, kReplayEventsPerRunMax));
+                                                              *scratch, kReplayEventsPerBatchMax));
     }
     out.equal = true;
     for (Cf cf : {Cf::kIdempotency, Cf::kAccounts, Cf::kLedgerAccounts, Cf::kPolicies,

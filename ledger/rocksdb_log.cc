@@ -30,7 +30,7 @@ absl::StatusOr<std::optional<std::string>> RocksDbLog::Read(uint64_t sequence) c
 }
 
 absl::Status RocksDbLog::Scan(uint64_t from, uint64_t to, const Visitor& visit) const {
-  auto it = store_.NewScanIterator(Cf::kEvents);
+  auto it = store_.NewIterator(Cf::kEvents);
   for (it->Seek(keys::Event(from)); it->Valid(); it->Next()) {
     const uint64_t sequence = keys::DecodeU64(it->key().ToStringView());
     if ((to != 0 && sequence > to) || !visit(sequence, it->value().ToStringView())) break;

@@ -1,6 +1,5 @@
 #include "ledger/store.h"
 
-#include <algorithm>
 #include <filesystem>
 
 #include "absl/status/status.h"
@@ -205,36 +204,20 @@ absl::Status Store::WriteSynced(rocksdb::WriteBatch& batch) {
 
 absl::Status Store::Resume() { return FromRocks(db_->Resume(), "resuming after a write error"); }
 
-std::unique_ptr<rocksdb::SstFileWriter> Store::NewSstFileWriter(Cf cf) const {
-  return std::make_unique<rocksdb::SstFileWriter>(
-      rocksdb::EnvOptions(), db_->GetOptions(handle(cf)), handle(cf),
-      /*invalidate_page_cache=*/false);
+absl::Status Store::WriteUnlogged(rocksdb::WriteBatch& batch) {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;  // durable only after FlushProjections(); see the header
+  return FromRocks(db_->Write(wo, &batch), "writing rebuilt projections");
 }
 
-uint64_t Store::TargetFileBytes(Cf cf) const {
-  return db_->GetOptions(handle(cf)).target_file_size_base;
-}
-
-absl::Status Store::IngestFiles(const std::vector<std::pair<Cf, std::string>>& files) {
-  rocksdb::IngestExternalFileOptions options;
-  options.move_files = true;
-  // The files' sequence number is recorded in the manifest only, not written into each file
-  // (which would rewrite and sync it again).
-  options.write_global_seqno = false;
-  std::vector<rocksdb::IngestExternalFileArg> args;
-  for (const auto& [cf, file] : files) {
-    auto same = std::find_if(args.begin(), args.end(), [&](const auto& a) {
-      return a.column_family == handle(cf);
-    });
-    if (same == args.end()) {
-      same = args.insert(args.end(), rocksdb::IngestExternalFileArg());
-      same->column_family = handle(cf);
-      same->options = options;
-    }
-    same->external_files.push_back(file);
+absl::Status Store::FlushProjections() {
+  std::vector<rocksdb::ColumnFamilyHandle*> projections;
+  for (int i = 0; i < kCfCount; ++i) {
+    if (i != static_cast<int>(Cf::kEvents)) projections.push_back(handles_[i]);
   }
-  if (args.empty()) return absl::OkStatus();
-  return FromRocks(db_->IngestExternalFiles(args), "ingesting bulk-loaded files");
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return FromRocks(db_->Flush(fo, projections), "flushing rebuilt projections");
 }
 
 absl::Status Store::Checkpoint(const std::string& directory) {
@@ -298,13 +281,6 @@ std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Cf cf,
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
   ro.snapshot = snapshot;
-  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, handle(cf)));
-}
-
-std::unique_ptr<rocksdb::Iterator> Store::NewScanIterator(Cf cf) const {
-  rocksdb::ReadOptions ro;
-  ro.verify_checksums = true;
-  ro.fill_cache = false;
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, handle(cf)));
 }
 

@@ -40,7 +40,6 @@
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
-#include "rocksdb/sst_file_writer.h"
 
 namespace ledger {
 
@@ -107,18 +106,12 @@ class Store {
   // is no error to clear; the error again while its cause persists.
   absl::Status Resume();
 
-  // Bulk loading (ledger/bulk_load.h), with no writer running. A writer of one SST file in
-  // `cf`'s format (its compression, table and filter options); the pages it writes stay cached.
-  std::unique_ptr<rocksdb::SstFileWriter> NewSstFileWriter(Cf cf) const;
-  // The size at which `cf`'s compactions cut their output files.
-  uint64_t TargetFileBytes(Cf cf) const;
-  // Ingests files NewSstFileWriter wrote, each into its column family, as one atomic change
-  // newer than everything stored (a key in a file replaces its stored value). The files are
-  // moved (hard-linked) into the database and durable when this returns: RocksDB syncs them
-  // and the manifest that lists them.
-  absl::Status IngestFiles(const std::vector<std::pair<Cf, std::string>>& files);
-  // The database's directory.
-  const std::string& path() const { return db_->GetName(); }
+  // Applies `batch` without the WAL: it reaches disk only at FlushProjections(). For the offline
+  // rebuild, which marks itself in progress (keys::kRebuildInProgress) until the flush is done.
+  absl::Status WriteUnlogged(rocksdb::WriteBatch& batch);
+  // Flushes every projection's memtable to SST files and waits: after this the unlogged writes
+  // are durable.
+  absl::Status FlushProjections();
 
   // A consistent point-in-time copy of the whole database in `directory` (which must not exist),
   // hard-linked where the filesystem allows. Safe while the database is open.
@@ -145,9 +138,6 @@ class Store {
   uint64_t SumProperty(const std::string& property) const;
 
   std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf) const;
-  // For reading a long range once, in order (the log's scans): the blocks it reads are not kept
-  // in the block cache, where they would evict what point lookups need.
-  std::unique_ptr<rocksdb::Iterator> NewScanIterator(Cf cf) const;
   rocksdb::ColumnFamilyHandle* handle(Cf cf) const { return handles_[static_cast<int>(cf)]; }
 
  private:

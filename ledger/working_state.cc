@@ -67,22 +67,11 @@ absl::StatusOr<uint64_t> WorkingState::Append(v1::EventEnvelope event) {
   return head_.sequence;
 }
 
-absl::Status DecodeStoredEvent(uint64_t sequence, std::string_view stored,
-                               v1::EventEnvelope& event) {
+absl::Status WorkingState::Replay(uint64_t sequence, std::string_view stored) {
+  v1::EventEnvelope event;
   if (!event.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
     return absl::DataLossError(StrCat("event ", sequence, " does not decode"));
   }
-  event.set_hash(Sha256(stored));
-  return absl::OkStatus();
-}
-
-absl::Status WorkingState::Replay(uint64_t sequence, std::string_view stored) {
-  v1::EventEnvelope event;
-  LEDGER_RETURN_IF_ERROR(DecodeStoredEvent(sequence, stored, event));
-  return Replay(sequence, event);
-}
-
-absl::Status WorkingState::Replay(uint64_t sequence, const v1::EventEnvelope& event) {
   if (sequence != head_.sequence + 1 || event.sequence() != sequence) {
     return absl::DataLossError(StrCat("event ", sequence, " is out of sequence (head ",
                                             head_.sequence, ", envelope says ",
@@ -92,6 +81,7 @@ absl::Status WorkingState::Replay(uint64_t sequence, const v1::EventEnvelope& ev
     return absl::DataLossError(
         StrCat("event ", sequence, " does not link to its predecessor's hash"));
   }
+  event.set_hash(Sha256(stored));
   LEDGER_RETURN_IF_ERROR(Apply(event, *this));
   head_ = ChainHead{event.sequence(), event.hash()};
   if (std::string_view id = ParticipantOf(event); !id.empty()) {

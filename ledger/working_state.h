@@ -91,10 +91,8 @@ class WorkingState {
   // hashes, applies. Returns the sequence. Non-OK only for a storage read failure.
   absl::StatusOr<uint64_t> Append(v1::EventEnvelope event);
   // Replay path: checks `stored` is the next event and links to the head, then applies it.
-  // DATA_LOSS if it does not. The same as DecodeStoredEvent, then Replay of the decoded event.
+  // DATA_LOSS if it does not.
   absl::Status Replay(uint64_t sequence, std::string_view stored);
-  // Replay path for an event DecodeStoredEvent decoded (on another thread, ahead of the apply).
-  absl::Status Replay(uint64_t sequence, const v1::EventEnvelope& event);
 
   // --- reads (overlay first, then the committed state) ---
   uint64_t head_sequence() const { return head_.sequence; }
@@ -196,11 +194,6 @@ class WorkingState {
 
 // Deterministic serialization: for an envelope, the stored bytes the hash covers.
 std::string SerializeDeterministic(const google::protobuf::Message& message);
-
-// Decodes event `sequence`'s stored bytes into `event` and sets its hash (the SHA-256 of
-// `stored`). DATA_LOSS if they do not decode.
-absl::Status DecodeStoredEvent(uint64_t sequence, std::string_view stored,
-                               v1::EventEnvelope& event);
 
 }  // namespace ledger
 

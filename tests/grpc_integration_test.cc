@@ -1160,8 +1160,8 @@ TEST_F(LedgerServerTest, RebuildingProjectionsReproducesThemExactly) {
   };
   const v1::PushCollectionsResponse early_response = PushOk(early);
   EXPECT_EQ(early_response.rejected_count(), 0u);
-  // More events than the rebuild's run (kTestReplayBatch below), so it replays in several
-  // runs and the cancellations below are replayed in a later run than what they cancel.
+  // More events than the rebuild's batch (kTestReplayBatch below), so it replays in several
+  // batches and the cancellations below are replayed in a later batch than what they cancel.
   for (int m = 0; m < 3; ++m) {
     const v1::PushCollectionsResponse bulk = PushOk(SuspenseRecords("BULK", m * 7000, 7000));
     EXPECT_EQ(bulk.suspense_count(), 7000u);
