@@ -15,9 +15,8 @@ namespace {
 using ledger::StrCat;
 namespace v1 = ledger::v1;
 
-class AdminServiceImpl final
-    : public RawCallback<v1::AdminService::Service,
-                         v1::AdminService::WithRawCallbackMethod_Backup> {
+class AdminServiceImpl final : public RawCallback<v1::AdminService::Service,
+                                                  v1::AdminService::WithRawCallbackMethod_Backup> {
  public:
   explicit AdminServiceImpl(Gate gate) : gate_(gate) {}
 

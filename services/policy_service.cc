@@ -17,9 +17,8 @@ namespace v1 = ledger::v1;
 
 using S = v1::PolicyService;
 
-class PolicyServiceImpl final
-    : public RawCallback<S::Service, S::WithRawCallbackMethod_AdoptPolicy,
-                         S::WithRawCallbackMethod_GetPolicy> {
+class PolicyServiceImpl final : public RawCallback<S::Service, S::WithRawCallbackMethod_AdoptPolicy,
+                                                   S::WithRawCallbackMethod_GetPolicy> {
  public:
   explicit PolicyServiceImpl(Gate gate) : gate_(gate) {}
 
@@ -36,8 +35,8 @@ class PolicyServiceImpl final
           return call.ledger.SubmitPolicy(std::move(*r.mutable_policy()), call.caller.actor,
                                           std::move(on_ready));
         },
-        [context](Gate::Admitted&, const v1::AdoptPolicyRequest&,
-                  ledger::PendingCommand& pending, v1::AdoptPolicyResponse* answer) {
+        [context](Gate::Admitted&, const v1::AdoptPolicyRequest&, ledger::PendingCommand& pending,
+                  v1::AdoptPolicyResponse* answer) {
           return CommandAnswer(context, pending.Wait(), answer);
         });
   }

@@ -77,10 +77,10 @@ class UnaryCall : public grpc::ServerUnaryReactor {
     admitted_.emplace(std::move(*admitted));
     grpc::ByteBuffer bytes(*request_bytes_);  // the parser takes a mutable buffer; no data copied
     if (!grpc::SerializationTraits<Request>::Deserialize(&bytes, &request_).ok()) {
-      return Finish(log_.Done(LimitExceeded(
-          context_, grpc::StatusCode::INVALID_ARGUMENT, "malformed_message",
-          ledger::StrCat("the request is not a valid ", Request::descriptor()->name(),
-                         " (is every text field UTF-8?); nothing was applied"))));
+      return Finish(log_.Done(
+          LimitExceeded(context_, grpc::StatusCode::INVALID_ARGUMENT, "malformed_message",
+                        ledger::StrCat("the request is not a valid ", Request::descriptor()->name(),
+                                       " (is every text field UTF-8?); nothing was applied"))));
     }
     min_sequence_.Start(context_, admitted_->ledger, [this](absl::Status applied) {
       if (!applied.ok()) return Finish(log_.Done(FromAbsl(applied)));
@@ -122,8 +122,8 @@ class ReadCall final : public UnaryCall<Request, Response> {
   static ReadCall* New(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
                        grpc::ByteBuffer* response, const Gate& gate, const Method& method,
                        Body body, bool own_thread) {
-    auto* call = new ReadCall(context, request, response, gate, method, std::move(body),
-                              own_thread);
+    auto* call =
+        new ReadCall(context, request, response, gate, method, std::move(body), own_thread);
     call->Start();
     return call;
   }
@@ -229,8 +229,8 @@ class CommandCall final : public UnaryCall<Request, Response> {
 template <typename Request, typename Response, typename Submit, typename Answer>
 grpc::ServerUnaryReactor* ServeCommand(const Gate& gate, const Method& method,
                                        grpc::CallbackServerContext* context,
-                                       const grpc::ByteBuffer* request,
-                                       grpc::ByteBuffer* response, Submit submit, Answer answer,
+                                       const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
+                                       Submit submit, Answer answer,
                                        AnswerOn answer_on = AnswerOn::kReady) {
   using Pending = std::variant_alternative_t<
       1, std::invoke_result_t<Submit&, Gate::Admitted&, CallLog&, Request&, std::function<void()>>>;
@@ -263,7 +263,7 @@ grpc::ServerUnaryReactor* ServeAccountCommand(const Gate& gate, const Method& me
 // type is ledger.v1.<Method>Request, its entry methods::k<Method>) goes into AccountCommand's
 // `field`. For use inside a service class with a `gate_` member.
 #define LEDGER_COMMAND_METHOD(Method, field)                                                    \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,                       \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,                        \
                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) \
       override {                                                                                \
     return ServeAccountCommand<ledger::v1::Method##Request>(                                    \

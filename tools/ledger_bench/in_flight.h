@@ -57,12 +57,11 @@ std::vector<double> InFlight(int in_flight, size_t calls, const Fill& fill, cons
     slot.response.Clear();
     fill(slot.i, &slot.request);
     slot.start = Clock::now();
-    start(slot.i, slot.context.get(), &slot.request, &slot.response,
-          [&](grpc::Status status) {
-            if (!status.ok()) Die(ledger::StrCat(what, ": ", status.error_message()));
-            us[slot.i] = Seconds(slot.start) * 1e6;
-            launch(slot);
-          });
+    start(slot.i, slot.context.get(), &slot.request, &slot.response, [&](grpc::Status status) {
+      if (!status.ok()) Die(ledger::StrCat(what, ": ", status.error_message()));
+      us[slot.i] = Seconds(slot.start) * 1e6;
+      launch(slot);
+    });
   };
   for (Slot& slot : slots) launch(slot);
   std::unique_lock lock(mu);
