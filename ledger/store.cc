@@ -94,9 +94,14 @@ rocksdb::ColumnFamilyOptions CfOptions(int cf, const std::shared_ptr<rocksdb::Ca
   table.pin_top_level_index_and_filter = true;
   table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
   table.partition_filters = true;
+  // XXH3, not CRC32C: Debian's RocksDB is built without SSE 4.2, so its CRC32C is the slow
+  // software one; XXH3 detects the same damage at a fraction of the CPU (flushes, compactions).
+  table.checksum = rocksdb::kXXH3;
   if (cf == static_cast<int>(Cf::kEvents)) {
-    // The log is appended in key order and read sequentially: compress hard, no bloom needed.
-    o.compression = rocksdb::kZSTD;
+    // The log is appended in key order and read sequentially: no bloom needed. LZ4 while it is
+    // young (flushes and the compactions above the last level stay cheap), ZSTD where it ends up.
+    o.compression = rocksdb::kLZ4Compression;
+    o.bottommost_compression = rocksdb::kZSTD;
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     return o;
   }
@@ -194,6 +199,26 @@ absl::StatusOr<std::optional<std::string>> Store::Get(Cf cf, std::string_view ke
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocks(s, StrCat("reading ", kCfNames[static_cast<int>(cf)]));
   return value;
+}
+
+absl::Status Store::MultiGet(Cf cf, std::span<const std::string_view> keys,
+                             absl::FunctionRef<void(size_t, std::string_view)> found) const {
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (std::string_view key : keys) slices.emplace_back(key.data(), key.size());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  db_->MultiGet(ro, handle(cf), slices.size(), slices.data(), values.data(), statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) {
+      return FromRocks(statuses[i], StrCat("reading ", kCfNames[static_cast<int>(cf)]));
+    }
+    found(i, values[i].ToStringView());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Store::WriteSynced(rocksdb::WriteBatch& batch) {

@@ -31,10 +31,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
@@ -93,6 +95,10 @@ class Store {
 
   // Point read; nullopt when absent.
   absl::StatusOr<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
+  // Point reads of many keys at once (RocksDB's MultiGet, which looks the keys up file by file
+  // and shares the index and filter work): calls `found(i, value)` for each keys[i] present.
+  absl::Status MultiGet(Cf cf, std::span<const std::string_view> keys,
+                        absl::FunctionRef<void(size_t i, std::string_view value)> found) const;
 
   // Commits `batch` atomically and durably: WriteOptions::sync = true, so when this returns OK
   // the batch is on stable storage (fsync'd WAL) and survives a crash or power loss.

@@ -221,6 +221,44 @@ void WorkingState::MarkAccountDirty(std::string_view citizen_id) {
   if (!dirty_accounts_.contains(citizen_id)) dirty_accounts_.emplace(citizen_id);
 }
 
+absl::Status WorkingState::Prefetch(std::span<const std::string_view> citizen_ids,
+                                    std::span<const std::string_view> receipt_numbers) {
+  // The keys to read: sorted (MultiGet's order), once each, none already known here.
+  auto unknown = [&](std::span<const std::string_view> keys, const auto& ours, const auto member) {
+    std::vector<std::string_view> out;
+    out.reserve(keys.size());
+    for (std::string_view key : keys) {
+      if (!ours.contains(key) && Predecessors(member, key) == nullptr) out.push_back(key);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  };
+  const std::vector<std::string_view> ids = unknown(citizen_ids, accounts_, &WorkingState::accounts_);
+  LEDGER_RETURN_IF_ERROR(store_.MultiGet(Cf::kAccounts, ids, [&](size_t i, std::string_view row) {
+    auto* account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
+    LEDGER_CHECK(account->ParseFromArray(row.data(), static_cast<int>(row.size())),
+                 "account projection does not decode");
+    accounts_.emplace(ids[i], account);
+  }));
+  for (std::string_view id : ids) accounts_.emplace(id, nullptr);  // the rest: not enrolled
+
+  const std::vector<std::string_view> numbers =
+      unknown(receipt_numbers, receipts_, &WorkingState::receipts_);
+  std::vector<std::string> receipt_keys;
+  receipt_keys.reserve(numbers.size());
+  for (std::string_view number : numbers) receipt_keys.push_back(keys::Receipt(number));
+  const std::vector<std::string_view> key_views(receipt_keys.begin(), receipt_keys.end());
+  LEDGER_RETURN_IF_ERROR(
+      store_.MultiGet(Cf::kIdempotency, key_views, [&](size_t i, std::string_view entry) {
+        LEDGER_CHECK(entry.size() == 16, "idempotency entry has the wrong size");
+        receipts_.emplace(numbers[i],
+                          ReceiptEntry{keys::DecodeU64(entry.substr(0, 8)), keys::DecodeU64(entry.substr(8))});
+      }));
+  for (std::string_view number : numbers) receipts_.emplace(number, std::nullopt);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<ReceiptEntry>> WorkingState::FindReceipt(
     std::string_view receipt_number) {
   auto it = receipts_.find(receipt_number);

@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,6 +102,11 @@ class WorkingState {
   // The participant's account, or nullptr if not enrolled. Stable until the state is destroyed.
   absl::StatusOr<v1::Account*> FindAccount(std::string_view citizen_id);
   absl::StatusOr<std::optional<ReceiptEntry>> FindReceipt(std::string_view receipt_number);
+  // Reads the accounts and receipt entries a batch of records is about to look up, those that
+  // neither this group nor its predecessor holds, with one MultiGet per column family instead
+  // of a Get each. Only a speed-up: FindAccount and FindReceipt answer the same without it.
+  absl::Status Prefetch(std::span<const std::string_view> citizen_ids,
+                        std::span<const std::string_view> receipt_numbers);
   absl::StatusOr<std::optional<uint64_t>> FindPolicyAdoption(std::string_view region,
                                                              uint32_t version);
   absl::StatusOr<v1::EventEnvelope> Event(uint64_t sequence);

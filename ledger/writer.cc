@@ -78,6 +78,14 @@ absl::Status AppendCollection(const v1::CollectionRecord& record, Decision& d,
 
 absl::Status Decide(CollectionsRequest& r, const Step& s) {
   r.outcomes.reserve(r.records->size());
+  std::vector<std::string_view> citizen_ids, receipt_numbers;
+  citizen_ids.reserve(r.records->size());
+  receipt_numbers.reserve(r.records->size());
+  for (const v1::CollectionRecord& record : *r.records) {
+    citizen_ids.push_back(record.citizen_id());
+    receipt_numbers.push_back(record.receipt_number());
+  }
+  LEDGER_RETURN_IF_ERROR(s.state.Prefetch(citizen_ids, receipt_numbers));
   for (int i = 0; i < r.records->size(); ++i) {
     const v1::CollectionRecord& record = r.records->Get(i);
     LEDGER_ASSIGN_OR_RETURN(Decision d, DecideCollection(record, s.state, s.today));
