@@ -65,6 +65,9 @@ inline constexpr size_t kDocumentRefBytesMax = 64;
 // families together. ledgerd's RSS stays near the sum of the two plus gRPC.
 inline constexpr size_t kBlockCacheBytes = 320u << 20;
 inline constexpr size_t kMemtableBytesMax = 128u << 20;
+// A clean close flushes the memtables when they hold more than this, so the next open (a restart,
+// an offline rebuild) replays at most this much of the WAL into memtables on its own thread.
+inline constexpr size_t kCloseFlushBytesMin = 8u << 20;
 // Accounts a batch job (subsidy, interest, benefits) processes per commit.
 inline constexpr size_t kJobChunkAccountsMax = 10'000;
 // Policy documents.

@@ -91,6 +91,7 @@ class Store {
   // fault-injecting wrapper (tests/reliability/faulty_fs.h).
   static absl::StatusOr<std::unique_ptr<Store>> Open(
       const std::string& path, std::shared_ptr<rocksdb::FileSystem> fs = nullptr);
+  // A clean close: memtables above kCloseFlushBytesMin are flushed first (see there).
   ~Store();
 
   // Point read; nullopt when absent.

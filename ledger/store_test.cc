@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ledger/hash.h"
+#include "ledger/limits.h"
 #include "rocksdb/write_batch.h"
 
 namespace ledger {
@@ -232,6 +233,42 @@ TEST_F(StoreTest, DropProjectionsKeepsOnlyEvents) {
   ASSERT_TRUE(events.ok()) << events.status();
   EXPECT_THAT(*events,
               ElementsAre(Pair(keys::Event(1), "event 1"), Pair(keys::Event(2), "event 2")));
+}
+
+// A clean close of a store whose memtables hold more than kCloseFlushBytesMin writes them to
+// table files, so the next open has no WAL to insert again; a small one closes without a flush.
+TEST_F(StoreTest, ACleanCloseFlushesLargeMemtablesOnly) {
+  auto table_files = [&] {
+    size_t n = 0;
+    for (const auto& f : std::filesystem::directory_iterator(dir_)) n += f.path().extension() == ".sst";
+    return n;
+  };
+  const std::string value(16 << 10, 'v');
+  auto write_rows = [&](Store& store, size_t first, size_t count) {
+    rocksdb::WriteBatch batch;
+    for (size_t i = first; i < first + count; ++i) {
+      ASSERT_TRUE(batch.Put(store.handle(Cf::kAccounts), keys::EncodeU64(i), value).ok());
+    }
+    ASSERT_TRUE(store.WriteSynced(batch).ok());
+  };
+  {
+    std::unique_ptr<Store> store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    write_rows(*store, 0, 8);
+  }
+  EXPECT_EQ(table_files(), 0u) << "a small close flushed";
+  const size_t rows = kCloseFlushBytesMin / value.size() + 64;
+  {
+    std::unique_ptr<Store> store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(table_files(), 1u) << "the reopen wrote the recovered rows out";
+    for (size_t first = 8; first < rows; first += 100) write_rows(*store, first, 100);
+  }
+  EXPECT_EQ(table_files(), 2u) << "a large close did not flush";
+  std::unique_ptr<Store> reopened = OpenOrDie();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(GetOrDie(*reopened, Cf::kAccounts, keys::EncodeU64(rows - 1)), value);
+  EXPECT_EQ(GetOrDie(*reopened, Cf::kAccounts, keys::EncodeU64(0)), value);
 }
 
 TEST_F(StoreTest, OpenFailsWhenPathIsAFile) {
