@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -22,33 +24,52 @@ namespace {
 // Replays the log's events from its first up to sequence `last` (0: to the end) into `target`'s
 // projections, `per_batch` events per unlogged write, verifying the chain as it goes. Returns the
 // number replayed.
+//
+// Pipelined as the writer is (ledger/writer.h): while a helper thread builds and writes batch N,
+// this thread replays batch N+1 on a WorkingState over N, which reads N's rows before the store's.
+// N+1 is handed to the helper only once N is written; N is freed there, off this thread.
 absl::StatusOr<uint64_t> ReplayInto(const EventLog& log, uint64_t last, Store& target,
                                     size_t per_batch) {
-  CommittedState committed;
-  committed.head.hash = GenesisHash();
+  per_batch = std::max<size_t>(1, per_batch);
+  CommittedState genesis;
+  genesis.head.hash = GenesisHash();
   uint64_t replayed = 0;
-  std::optional<WorkingState> state;  // the batch being filled
+  std::unique_ptr<WorkingState> state;      // the batch being replayed
+  std::unique_ptr<WorkingState> in_flight;  // the batch being written, state's predecessor
+  std::future<absl::Status> written;        // in_flight's write
   size_t in_batch = 0;
-  auto flush = [&]() -> absl::Status {
-    rocksdb::WriteBatch batch = state->ReserveBatch(/*with_events=*/false);
-    state->AddProjections(batch);
-    LEDGER_RETURN_IF_ERROR(target.WriteUnlogged(batch));
-    state->Publish(committed);
-    state.reset();
+  // Hands the full `state` over to be written, once its predecessor is.
+  auto hand_over = [&]() -> absl::Status {
+    if (written.valid()) LEDGER_RETURN_IF_ERROR(written.get());
+    state->ForgetPredecessor();
+    written = std::async(std::launch::async, [&target, batch_state = state.get(),
+                                              done = std::move(in_flight)]() mutable {
+      done.reset();
+      rocksdb::WriteBatch batch = batch_state->ReserveBatch(/*with_events=*/false);
+      batch_state->AddProjections(batch);
+      return target.WriteUnlogged(batch);
+    });
+    in_flight = std::move(state);
     in_batch = 0;
     return absl::OkStatus();
   };
   absl::Status failed;
   const absl::Status scanned = log.Scan(0, last, [&](uint64_t sequence, std::string_view stored) {
-    if (!state) state.emplace(target, log, committed);
+    if (!state) {
+      state = in_flight ? std::make_unique<WorkingState>(target, log, *in_flight)
+                        : std::make_unique<WorkingState>(target, log, genesis);
+    }
     failed = state->Replay(sequence, stored);
     if (failed.ok()) ++replayed;
-    if (failed.ok() && ++in_batch >= std::max<size_t>(1, per_batch)) failed = flush();
+    if (failed.ok() && ++in_batch >= per_batch) failed = hand_over();
     return failed.ok();
   });
+  if (failed.ok() && scanned.ok() && state) failed = hand_over();
+  // Whatever happened, nothing is left writing when this returns.
+  const absl::Status last_write = written.valid() ? written.get() : absl::OkStatus();
   LEDGER_RETURN_IF_ERROR(failed);
   if (!scanned.ok()) return absl::DataLossError(scanned.message());
-  if (state) LEDGER_RETURN_IF_ERROR(flush());
+  LEDGER_RETURN_IF_ERROR(last_write);
   return replayed;
 }
 
