@@ -386,13 +386,18 @@ void Writer::CommitLoop() {
     uint64_t commit_us = 0;
     const absl::Status status = Commit(*f->state, f->group.size(), f->now_us, commit_us);
     RecordStats(f->group, f->state->appended(), status, commit_us);
-    Answer(f->group, status);
+    // Marked done before it is answered: a command sent after this answer (a resend after a
+    // failure) must find the group done, not be decided on it and fail with its error. The next
+    // group's commit waits on this thread, so answers still go out in commit order.
+    const std::vector<Command*> group = f->group;  // `f` is the writer's to free once done
+    Settle(group, status);
     {
       std::lock_guard lock(flight_mu_);
       flight_status_ = status;
       to_commit_ = nullptr;
     }
     flight_cv_.notify_all();
+    Notify(group);
   }
 }
 
@@ -473,6 +478,11 @@ void Writer::RecordStats(const std::vector<Command*>& group, size_t appended,
 }
 
 void Writer::Answer(const std::vector<Command*>& group, const absl::Status& status) {
+  Settle(group, status);
+  Notify(group);
+}
+
+void Writer::Settle(const std::vector<Command*>& group, const absl::Status& status) {
   for (Command* c : group) {
     if (!status.ok()) {
       c->status = status;
@@ -481,6 +491,11 @@ void Writer::Answer(const std::vector<Command*>& group, const absl::Status& stat
       c->status = store_.Checkpoint(*backup->directory);
       c->result.sequence = WriterView().head.sequence;
     }
+  }
+}
+
+void Writer::Notify(const std::vector<Command*>& group) {
+  for (Command* c : group) {
     if (c->on_decided) std::exchange(c->on_decided, nullptr)();
     // `c` may be freed as soon as `done` is set: take the notification out first.
     std::function<void()> on_ready = std::move(c->on_ready);

@@ -163,6 +163,10 @@ class Writer {
                    const absl::Status& status, uint64_t commit_us)
       ABSL_LOCKS_EXCLUDED(published_mu_);
   void Answer(const std::vector<Command*>& group, const absl::Status& status);
+  // Answer's two halves: each command's status (a backup's copy taken here), then its
+  // notification (`done`, `on_ready`).
+  void Settle(const std::vector<Command*>& group, const absl::Status& status);
+  void Notify(const std::vector<Command*>& group);
   absl::Status ResumeAfterWriteError();
   void SetWriteError(absl::Status status) ABSL_LOCKS_EXCLUDED(published_mu_);
   void AddCheckpoint(const WorkingState& state, int64_t now_us, rocksdb::WriteBatch& batch);
