@@ -240,7 +240,9 @@ TEST_F(StoreTest, DropProjectionsKeepsOnlyEvents) {
 TEST_F(StoreTest, ACleanCloseFlushesLargeMemtablesOnly) {
   auto table_files = [&] {
     size_t n = 0;
-    for (const auto& f : std::filesystem::directory_iterator(dir_)) n += f.path().extension() == ".sst";
+    for (const auto& f : std::filesystem::directory_iterator(dir_)) {
+      n += f.path().extension() == ".sst";
+    }
     return n;
   };
   const std::string value(16 << 10, 'v');
