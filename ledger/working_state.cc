@@ -51,6 +51,12 @@ uint64_t WorkingState::durable_sequence() const {
   return predecessor_ ? predecessor_->committed_.head.sequence : committed_.head.sequence;
 }
 
+void WorkingState::ReserveEvents(size_t events) {
+  stored_events_.reserve(events);
+  appended_events_.reserve(events);
+  participant_index_rows_.reserve(events);
+}
+
 absl::StatusOr<uint64_t> WorkingState::Append(v1::EventEnvelope event) {
   event.set_sequence(head_.sequence + 1);
   event.set_prev_hash(head_.hash);

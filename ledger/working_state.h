@@ -138,6 +138,8 @@ class WorkingState {
   // Adds `delta_fen` (debit positive) to the ledger account "<region>/<account>".
   void Post(std::string_view region, std::string_view account, int64_t delta_fen);
 
+  // Room for about `events` appends, so a large group's events are not moved as it grows.
+  void ReserveEvents(size_t events);
   bool empty() const { return head_.sequence == committed_.head.sequence; }
   size_t appended() const { return head_.sequence - committed_.head.sequence; }
   const std::vector<v1::EventEnvelope>& appended_events() const { return appended_events_; }

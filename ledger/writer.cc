@@ -248,6 +248,7 @@ void Writer::WriterLoop() {
     } else {
       CommitGroup(group);
     }
+    drained_.reset();  // after the next group is handed over (Drain)
   }
 }
 
@@ -325,6 +326,9 @@ void Writer::CommitGroup(const std::vector<Command*>& group) {
   }
   auto state = in_flight_ ? std::make_unique<WorkingState>(store_, log_, *in_flight_->state)
                           : std::make_unique<WorkingState>(store_, log_, WriterView());
+  size_t weight = 0;  // about one event per record or account
+  for (const Command* c : group) weight += c->weight();
+  state->ReserveEvents(weight);
   absl::Status status;
   for (Command* c : group) {
     status = Execute(*c, *state, now_us, today);
@@ -362,12 +366,23 @@ bool Writer::InFlightDone() {
 absl::Status Writer::Drain() {
   if (!in_flight_) return absl::OkStatus();
   absl::Status status;
+  bool commit_thread_idle = false;
   {
     std::unique_lock lock(flight_mu_);
+    commit_thread_idle = to_commit_ == nullptr;
     flight_cv_.wait(lock, [&] { return to_commit_ == nullptr; });
     status = flight_status_;
+    // Freeing a group's state takes milliseconds for a job's chunk of 10,000 accounts. It is
+    // done by whichever thread the other waits for less: the commit thread when it was done
+    // before this one came to wait (the interest job), else this thread, once the next group
+    // is handed over (WriterLoop; ingest).
+    if (commit_thread_idle) retired_.push_back(std::move(in_flight_));
   }
-  in_flight_.reset();
+  if (commit_thread_idle) {
+    flight_cv_.notify_all();
+  } else {
+    drained_ = std::move(in_flight_);
+  }
   if (!status.ok() && authoritative_ != nullptr) needs_catch_up_ = true;
   // Best effort now, so readers see the log's state; retried before the next group otherwise.
   CatchUpIfNeeded().IgnoreError();
@@ -377,12 +392,17 @@ absl::Status Writer::Drain() {
 void Writer::CommitLoop() {
   for (;;) {
     InFlight* f = nullptr;
+    std::vector<std::unique_ptr<InFlight>> retired;
     {
       std::unique_lock lock(flight_mu_);
-      flight_cv_.wait(lock, [&] { return to_commit_ != nullptr || stop_committing_; });
-      if (to_commit_ == nullptr) return;
+      flight_cv_.wait(lock, [&] {
+        return to_commit_ != nullptr || !retired_.empty() || stop_committing_;
+      });
+      retired.swap(retired_);
+      if (to_commit_ == nullptr && retired.empty()) return;
       f = to_commit_;
     }
+    if (f == nullptr) continue;  // `retired` is freed on the way round
     uint64_t commit_us = 0;
     const absl::Status status = Commit(*f->state, f->group.size(), f->now_us, commit_us);
     RecordStats(f->group, f->state->appended(), status, commit_us);

@@ -201,10 +201,13 @@ class Writer {
     int64_t now_us = 0;
   };
   std::unique_ptr<InFlight> in_flight_;  // writer thread only
+  std::unique_ptr<InFlight> drained_;    // writer thread only: done, freed after the next handover
   std::mutex flight_mu_;
   std::condition_variable flight_cv_;
   InFlight* to_commit_ ABSL_GUARDED_BY(flight_mu_) = nullptr;  // handed over, not yet done
   absl::Status flight_status_ ABSL_GUARDED_BY(flight_mu_);     // how the last one went
+  // Groups done and drained, for the commit thread to free (Drain).
+  std::vector<std::unique_ptr<InFlight>> retired_ ABSL_GUARDED_BY(flight_mu_);
   bool stop_committing_ ABSL_GUARDED_BY(flight_mu_) = false;
 
   // Written only by the writer thread, under the lock.
