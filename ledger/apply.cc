@@ -91,8 +91,7 @@ absl::Status PostLeg(const v1::EventEnvelope& event, std::string_view account_na
   LEDGER_CHECK(!AnyBalanceNegative(*account), "an individual account source went below zero");
   account->set_last_sequence(event.sequence());
   state.MarkAccountDirty(id);
-  state.Post(account->region_code(), StrCat(accounts::kIndividualControlPrefix, source_name),
-             delta_fen);
+  state.Post(account->region_code(), accounts::kIndividualControlPrefix, source_name, delta_fen);
   return absl::OkStatus();
 }
 

@@ -66,8 +66,13 @@ Check CheckAmount(int64_t amount_fen, int64_t max_fen) {
 
 v1::EventEnvelope Envelope(std::string_view region, absl::CivilDay date, std::string_view ref,
                            uint32_t policy_version) {
+  return Envelope(region, FormatDate(date), ref, policy_version);
+}
+
+v1::EventEnvelope Envelope(std::string_view region, std::string_view date_text,
+                           std::string_view ref, uint32_t policy_version) {
   v1::EventEnvelope e;
-  e.set_effective_date(FormatDate(date));
+  e.set_effective_date(std::string(date_text));
   e.set_region_code(std::string(region));
   e.set_external_ref(std::string(ref));
   e.set_policy_version(policy_version);

@@ -45,6 +45,9 @@ Check CheckAmount(int64_t amount_fen, int64_t max_fen);
 // An envelope for a command's event (the writer fills sequence, hashes, actor and time).
 v1::EventEnvelope Envelope(std::string_view region, absl::CivilDay date, std::string_view ref,
                            uint32_t policy_version);
+// The same with the date formatted already (FormatDate).
+v1::EventEnvelope Envelope(std::string_view region, std::string_view date_text,
+                           std::string_view ref, uint32_t policy_version);
 // The policy in force for `region` on `date`, or the rejection saying why there is none.
 // Checked in this order: UNKNOWN_REGION, NO_POLICY_IN_FORCE.
 Decided<const v1::Policy*> PolicyFor(const WorkingState& state, std::string_view region,

@@ -21,6 +21,16 @@ namespace ledger {
 namespace lifecycle {
 namespace {
 
+// The kind's part of its events' external reference: "job/<kind>/<period>".
+std::string_view JobRefKind(v1::JobKind kind) {
+  switch (kind) {
+    case v1::JOB_KIND_GOVERNMENT_SUBSIDY: return "government_subsidy";
+    case v1::JOB_KIND_INTEREST: return "interest";
+    case v1::JOB_KIND_BENEFITS: return "benefits";
+    default: return "unknown";
+  }
+}
+
 bool Closed(const v1::Account& a) {
   return a.status() == v1::PARTICIPANT_STATUS_DECEASED ||
          a.status() == v1::PARTICIPANT_STATUS_TRANSFERRED_OUT ||
@@ -34,8 +44,7 @@ bool Closed(const v1::Account& a) {
 v1::EventEnvelope Recalculation(const v1::Account& a, const JobContext& j, int year,
                                 int64_t late_fen) {
   const v1::Benefit& b = a.benefit();
-  v1::EventEnvelope e = Envelope(a.region_code(), j.date, StrCat("job/government_subsidy/", year),
-                                 j.policy->version());
+  v1::EventEnvelope e = Envelope(a.region_code(), j.date_text, j.ref, j.policy->version());
   auto* r = e.mutable_benefit_recalculated();
   r->set_citizen_id(a.citizen_id());
   r->set_late_credit_fen(late_fen);
@@ -55,8 +64,7 @@ AccountPlan PlanSubsidy(const v1::Account& a, const JobContext& j) {
   if (rules == nullptr || Closed(a)) return plan;
   const v1::AccountYear* y = FindYear(a, year);
   auto add = [&](v1::FiscalPurpose purpose, int64_t amount, int64_t tier) {
-    v1::EventEnvelope e = Envelope(a.region_code(), j.date,
-                                   StrCat("job/government_subsidy/", year), j.policy->version());
+    v1::EventEnvelope e = Envelope(a.region_code(), j.date_text, j.ref, j.policy->version());
     auto* g = e.mutable_government_subsidy_credited();
     g->set_citizen_id(a.citizen_id());
     g->set_contribution_year(year);
@@ -104,8 +112,7 @@ AccountPlan PlanInterest(const v1::Account& a, const JobContext& j) {
   if (const v1::AccountYear* y = FindYear(a, year); y != nullptr && y->interest_posted()) return plan;
   const YearInterest interest = DeductAccrued(a, year, ComputeInterest(a, year, j.rate_bp));
   if (interest.total_fen == 0) return plan;
-  v1::EventEnvelope e = Envelope(a.region_code(), absl::CivilDay(year, 12, 31),
-                                 StrCat("job/interest/", year), j.policy->version());
+  v1::EventEnvelope e = Envelope(a.region_code(), j.date_text, j.ref, j.policy->version());
   auto* p = e.mutable_interest_posted();
   p->set_citizen_id(a.citizen_id());
   p->set_year(year);
@@ -194,6 +201,8 @@ Decided<JobContext> CheckJob(const v1::JobRequest& r, const WorkingState& state,
   if (auto rej = CheckPeriodOrder(r, state)) return *rej;
   JobContext j{r, date, policy};
   if (r.kind() == v1::JOB_KIND_INTEREST) j.rate_bp = rules->interest_rate_bp();
+  j.date_text = FormatDate(date);
+  j.ref = StrCat("job/", JobRefKind(r.kind()), "/", r.period());
   return j;
 }
 
@@ -211,14 +220,16 @@ AccountPlan Plan(const v1::Account& a, const JobContext& j) {
 absl::Status Credit(std::string_view citizen_id, AccountPlan& plan, WorkingState& state,
                     const Appender& append, v1::JobProgress& progress) {
   for (v1::EventEnvelope& e : plan.events) {
-    const bool adjusts = !e.has_interest_posted();
+    if (e.has_interest_posted()) {  // interest causes no interest adjustment
+      LEDGER_RETURN_IF_ERROR(append(std::move(e)).status());
+      progress.set_events(progress.events() + 1);
+      continue;
+    }
     const int year = static_cast<int>(StoredDate(e.effective_date()).year());
     const std::string ref = e.external_ref();
     LEDGER_ASSIGN_OR_RETURN(uint64_t seq, append(std::move(e)));
     progress.set_events(progress.events() + 1);
-    if (adjusts) {
-      LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(state, citizen_id, year, seq, ref, append));
-    }
+    LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(state, citizen_id, year, seq, ref, append));
   }
   progress.set_accounts_credited(progress.accounts_credited() + 1);
   progress.set_total_fen(progress.total_fen() + plan.total_fen);

@@ -186,7 +186,8 @@ TEST_F(LedgerTest, AJobOverlappingPushesAndEnrolmentsCreditsEachAccountOnce) {
     auto events = ledger_->ParticipantEvents(MakeId(i));
     ASSERT_TRUE(events.ok()) << events.status();
     const auto posted = std::count_if(events->begin(), events->end(), [](const auto& e) {
-      return e.has_interest_posted() && e.interest_posted().year() == 2024;
+      return e.has_interest_posted() && e.interest_posted().year() == 2024 &&
+             e.effective_date() == "2024-12-31" && e.external_ref() == "job/interest/2024";
     });
     EXPECT_EQ(posted, i < kAccounts ? 1 : 0) << MakeId(i);
   }

@@ -155,6 +155,10 @@ struct JobContext {
   absl::CivilDay date;       // the date the money moves
   const v1::Policy* policy;  // in force on `date`
   uint32_t rate_bp = 0;      // the interest job's rate
+  // The subsidy and interest events' effective date and external reference
+  // ("job/interest/2024"), formatted once per chunk by CheckJob instead of once per event.
+  std::string date_text;
+  std::string ref;
 };
 
 // Basic pension per month for a pensioner with `years` contribution years, from the rule in

@@ -135,8 +135,12 @@ class WorkingState {
   void PutJobMark(std::string_view region, v1::JobKind kind, int32_t period);
   // Sets (nullopt: deletes) a row of the reconciliation projection.
   void PutReconRow(std::string_view key, std::optional<std::string> value);
-  // Adds `delta_fen` (debit positive) to the ledger account "<region>/<account>".
-  void Post(std::string_view region, std::string_view account, int64_t delta_fen);
+  // Adds `delta_fen` (debit positive) to the ledger account "<region>/<account><account_rest>".
+  void Post(std::string_view region, std::string_view account, int64_t delta_fen) {
+    Post(region, account, "", delta_fen);
+  }
+  void Post(std::string_view region, std::string_view account, std::string_view account_rest,
+            int64_t delta_fen);
 
   // Room for about `events` appends, so a large group's events are not moved as it grows.
   void ReserveEvents(size_t events);
@@ -180,7 +184,8 @@ class WorkingState {
   bool created_accounts_ = false;
   ChainHead head_;
   std::optional<PolicyBook> policies_;  // copy-on-write when a policy is adopted
-  std::map<std::string, int64_t> totals_delta_;
+  std::map<std::string, int64_t, std::less<>> totals_delta_;
+  std::string post_key_;  // Post's key, built here: nearly every posting is to a known account
   // The accounts this group read or changed live on the arena, freed at once with the state
   // (freeing them one by one was a sixth of a rebuild's time). nullptr: known not enrolled.
   google::protobuf::Arena arena_;
