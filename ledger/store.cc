@@ -43,7 +43,14 @@ std::string PolicyAdoption(std::string_view region_code, uint32_t version) {
   return StrCat("p", region_code, EncodeU32(version));
 }
 std::string LedgerAccount(std::string_view region_code, std::string_view account) {
-  return StrCat(region_code, "/", account);
+  std::string out;
+  LedgerAccountInto(out, region_code, account);
+  return out;
+}
+void LedgerAccountInto(std::string& out, std::string_view region_code, std::string_view account) {
+  out.assign(region_code);
+  out += '/';
+  out += account;
 }
 std::string Policy(std::string_view region_code, uint32_t version) {
   return StrCat(region_code, EncodeU32(version));

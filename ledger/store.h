@@ -56,6 +56,8 @@ std::string Event(uint64_t sequence);
 std::string Receipt(std::string_view receipt_number);
 std::string PolicyAdoption(std::string_view region_code, uint32_t version);
 std::string LedgerAccount(std::string_view region_code, std::string_view account);
+// LedgerAccount into `out` (replacing what it held), for a caller that reuses one buffer.
+void LedgerAccountInto(std::string& out, std::string_view region_code, std::string_view account);
 std::string Policy(std::string_view region_code, uint32_t version);
 std::string Document(std::string_view document_ref);
 std::string ParticipantEvent(std::string_view citizen_id, uint64_t sequence);

@@ -348,9 +348,7 @@ void WorkingState::PutReconRow(std::string_view key, std::optional<std::string> 
 
 void WorkingState::Post(std::string_view region, std::string_view account,
                         std::string_view account_rest, int64_t delta_fen) {
-  post_key_.assign(region);  // keys::LedgerAccount's form
-  post_key_ += '/';
-  post_key_ += account;
+  keys::LedgerAccountInto(post_key_, region, account);
   post_key_ += account_rest;
   auto it = totals_delta_.find(post_key_);
   if (it == totals_delta_.end()) it = totals_delta_.emplace(post_key_, 0).first;
