@@ -220,16 +220,14 @@ AccountPlan Plan(const v1::Account& a, const JobContext& j) {
 absl::Status Credit(std::string_view citizen_id, AccountPlan& plan, WorkingState& state,
                     const Appender& append, v1::JobProgress& progress) {
   for (v1::EventEnvelope& e : plan.events) {
-    if (e.has_interest_posted()) {  // interest causes no interest adjustment
-      LEDGER_RETURN_IF_ERROR(append(std::move(e)).status());
-      progress.set_events(progress.events() + 1);
-      continue;
-    }
-    const int year = static_cast<int>(StoredDate(e.effective_date()).year());
-    const std::string ref = e.external_ref();
+    const bool adjusts = !e.has_interest_posted();  // interest causes no interest adjustment
+    const int year = adjusts ? static_cast<int>(StoredDate(e.effective_date()).year()) : 0;
+    const std::string ref = adjusts ? e.external_ref() : std::string();
     LEDGER_ASSIGN_OR_RETURN(uint64_t seq, append(std::move(e)));
     progress.set_events(progress.events() + 1);
-    LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(state, citizen_id, year, seq, ref, append));
+    if (adjusts) {
+      LEDGER_RETURN_IF_ERROR(AppendInterestAdjustments(state, citizen_id, year, seq, ref, append));
+    }
   }
   progress.set_accounts_credited(progress.accounts_credited() + 1);
   progress.set_total_fen(progress.total_fen() + plan.total_fen);
