@@ -169,6 +169,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
       rocksdb::NewLRUCache(kBlockCacheBytes, /*num_shard_bits=*/4);
   db_options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(kMemtableBytesMax);
+  // Compactions run at the lowest CPU priority (nice 19): on two cores they otherwise take the
+  // writer's and the commit thread's time, which every acknowledgement waits on (the interest job
+  // over 1M accounts: 5.79 -> 5.06 s). They still get every idle moment (a commit's fsync, a
+  // quiet minute); if they fall behind, RocksDB's level-0 slowdown throttles writes until they
+  // catch up. Flushes keep the normal priority: a memtable that is not flushed stalls writes.
+  const rocksdb::Status lowered = db_options.env->LowerThreadPoolCPUPriority(
+      rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow);
+  if (!lowered.ok()) return FromRocks(lowered, "lowering the compaction threads' CPU priority");
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (int i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], CfOptions(i, cache));

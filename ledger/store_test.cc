@@ -1,5 +1,6 @@
 #include "ledger/store.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -271,6 +272,35 @@ TEST_F(StoreTest, ACleanCloseFlushesLargeMemtablesOnly) {
   ASSERT_NE(reopened, nullptr);
   EXPECT_EQ(GetOrDie(*reopened, Cf::kAccounts, keys::EncodeU64(rows - 1)), value);
   EXPECT_EQ(GetOrDie(*reopened, Cf::kAccounts, keys::EncodeU64(0)), value);
+}
+
+// Compactions run at nice 19 (see Store::Open): after one has run, the thread that ran it, one
+// of RocksDB's "rocksdb:low" threads, has the lowest priority.
+TEST_F(StoreTest, CompactionsRunAtTheLowestCpuPriority) {
+  std::unique_ptr<Store> store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  for (uint64_t round = 0; round < 2; ++round) {
+    rocksdb::WriteBatch batch;
+    for (uint64_t i = 0; i < 100; ++i) {
+      const std::string value = std::to_string(round);
+      ASSERT_TRUE(batch.Put(store->handle(Cf::kAccounts), keys::EncodeU64(i), value).ok());
+    }
+    ASSERT_TRUE(store->WriteSynced(batch).ok());
+  }
+  ASSERT_TRUE(store->CompactAll().ok());
+  std::vector<int> nice;  // of every compaction thread
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    if (name.rfind("rocksdb:low", 0) != 0) continue;
+    errno = 0;
+    const int n = getpriority(PRIO_PROCESS, static_cast<id_t>(std::stoi(task.path().filename())));
+    ASSERT_EQ(errno, 0);
+    nice.push_back(n);
+  }
+  ASSERT_FALSE(nice.empty()) << "no rocksdb:low thread";
+  EXPECT_THAT(nice, ::testing::Contains(19));
+  EXPECT_EQ(GetOrDie(*store, Cf::kAccounts, keys::EncodeU64(99)), "1");
 }
 
 TEST_F(StoreTest, OpenFailsWhenPathIsAFile) {
