@@ -48,8 +48,9 @@ std::string CollectionHome(std::string_view citizen_id, v1::SuspenseReason suspe
 
 int YearOfMonth(int yyyymm) { return yyyymm / 100; }
 
-absl::StatusOr<v1::Account*> MustFindAccount(WorkingState& state, std::string_view citizen_id) {
-  LEDGER_ASSIGN_OR_RETURN(v1::Account * account, state.FindAccount(citizen_id));
+// The enrolled participant's account, to change (written at the commit).
+absl::StatusOr<v1::Account*> MustChangeAccount(WorkingState& state, std::string_view citizen_id) {
+  LEDGER_ASSIGN_OR_RETURN(v1::Account * account, state.ChangeAccount(citizen_id));
   LEDGER_CHECK(account != nullptr, "event for a participant who is not enrolled");
   return account;
 }
@@ -77,7 +78,7 @@ absl::Status PostLeg(const v1::EventEnvelope& event, std::string_view account_na
   const std::string_view source_name = rest.substr(slash + 1);
   const v1::FundingSource source = SourceFromName(source_name);
   LEDGER_CHECK(source != v1::FUNDING_SOURCE_UNSPECIFIED, StrCat("unknown source ", source_name));
-  LEDGER_ASSIGN_OR_RETURN(v1::Account * account, MustFindAccount(state, id));
+  LEDGER_ASSIGN_OR_RETURN(v1::Account * account, MustChangeAccount(state, id));
   if (event.has_interest_accrued()) {
     RecordAccruedInterest(*account, source, -delta_fen, event.interest_accrued().year(),
                           event.interest_accrued().through_month());
@@ -90,7 +91,6 @@ absl::Status PostLeg(const v1::EventEnvelope& event, std::string_view account_na
   }
   LEDGER_CHECK(!AnyBalanceNegative(*account), "an individual account source went below zero");
   account->set_last_sequence(event.sequence());
-  state.MarkAccountDirty(id);
   state.Post(account->region_code(), accounts::kIndividualControlPrefix, source_name, delta_fen);
   return absl::OkStatus();
 }
@@ -353,7 +353,7 @@ namespace {
 absl::Status ApplyPostings(const v1::EventEnvelope& event, WorkingState& state) {
   if (event.has_participant_transferred_in()) {
     // The money arrives in the new region: its person legs roll up into that region's controls.
-    LEDGER_ASSIGN_OR_RETURN(v1::Account * a, MustFindAccount(state, ParticipantOf(event)));
+    LEDGER_ASSIGN_OR_RETURN(v1::Account * a, MustChangeAccount(state, ParticipantOf(event)));
     a->set_region_code(event.region_code());
   }
   for (const v1::Posting& p : PostingsFor(event)) {
@@ -612,9 +612,8 @@ absl::Status Apply(const v1::EventEnvelope& event, WorkingState& state) {
   const std::string_view id = ParticipantOf(event);
   // The participant's account, for the events that change more than balances.
   auto account = [&]() -> absl::StatusOr<v1::Account*> {
-    LEDGER_ASSIGN_OR_RETURN(v1::Account * a, MustFindAccount(state, id));
+    LEDGER_ASSIGN_OR_RETURN(v1::Account * a, MustChangeAccount(state, id));
     a->set_last_sequence(event.sequence());
-    state.MarkAccountDirty(id);
     return a;
   };
   switch (event.event_case()) {

@@ -333,9 +333,9 @@ absl::StatusOr<std::variant<Rejection, JobCursor>> RunJobChunk(
   }
   v1::JobProgress& progress = cursor.progress;
   for (size_t n = 0; it->Valid() && n < max_accounts; ++n, it->Next()) {
-    const std::string id = it->key().ToString();
+    const std::string_view id = it->key().ToStringView();  // valid until the iterator moves
     LEDGER_ASSIGN_OR_RETURN(v1::Account * a, state.AccountFromRow(id, it->value().ToStringView()));
-    cursor.after_key = id;
+    cursor.after_key.assign(id);
     progress.set_accounts_scanned(progress.accounts_scanned() + 1);
     if (a == nullptr) continue;
     AccountPlan plan = lifecycle::Plan(*a, j);

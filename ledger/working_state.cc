@@ -52,6 +52,7 @@ uint64_t WorkingState::durable_sequence() const {
 }
 
 void WorkingState::ReserveEvents(size_t events) {
+  accounts_.reserve(events);
   stored_events_.reserve(events);
   appended_events_.reserve(events);
   participant_index_rows_.reserve(events);
@@ -103,11 +104,11 @@ v1::Account* WorkingState::OwnCopy(const v1::Account* theirs) {
   return account;
 }
 
-absl::StatusOr<v1::Account*> WorkingState::FindAccount(std::string_view citizen_id) {
+absl::StatusOr<WorkingState::AccountEntry*> WorkingState::LoadAccount(std::string_view citizen_id) {
   auto it = accounts_.find(citizen_id);
   if (it == accounts_.end()) {
-    if (const auto* theirs = Predecessors(&WorkingState::accounts_, citizen_id)) {
-      return accounts_.emplace(citizen_id, OwnCopy(*theirs)).first->second;
+    if (const AccountEntry* theirs = Predecessors(&WorkingState::accounts_, citizen_id)) {
+      return &accounts_.emplace(citizen_id, AccountEntry{OwnCopy(theirs->account)}).first->second;
     }
     LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kAccounts, citizen_id));
     v1::Account* account = nullptr;
@@ -115,31 +116,48 @@ absl::StatusOr<v1::Account*> WorkingState::FindAccount(std::string_view citizen_
       account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
       LEDGER_CHECK(account->ParseFromString(*bytes), "account projection does not decode");
     }
-    it = accounts_.emplace(citizen_id, account).first;
+    it = accounts_.emplace(citizen_id, AccountEntry{account}).first;
   }
-  return it->second;
+  return &it->second;
+}
+
+absl::StatusOr<v1::Account*> WorkingState::FindAccount(std::string_view citizen_id) {
+  LEDGER_ASSIGN_OR_RETURN(AccountEntry * entry, LoadAccount(citizen_id));
+  return entry->account;
+}
+
+absl::StatusOr<v1::Account*> WorkingState::ChangeAccount(std::string_view citizen_id) {
+  LEDGER_ASSIGN_OR_RETURN(AccountEntry * entry, LoadAccount(citizen_id));
+  if (entry->account != nullptr && !entry->changed) {
+    entry->changed = true;
+    ++changed_accounts_;
+  }
+  return entry->account;
 }
 
 absl::StatusOr<v1::Account*> WorkingState::AccountFromRow(std::string_view citizen_id,
                                                           std::string_view row) {
   auto it = accounts_.find(citizen_id);
   if (it == accounts_.end()) {
-    if (const auto* theirs = Predecessors(&WorkingState::accounts_, citizen_id)) {
-      return accounts_.emplace(citizen_id, OwnCopy(*theirs)).first->second;
+    if (const AccountEntry* theirs = Predecessors(&WorkingState::accounts_, citizen_id)) {
+      return accounts_.emplace(citizen_id, AccountEntry{OwnCopy(theirs->account)})
+          .first->second.account;
     }
     auto* account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
     LEDGER_CHECK(account->ParseFromArray(row.data(), static_cast<int>(row.size())),
                  "account projection does not decode");
-    it = accounts_.emplace(citizen_id, account).first;
+    it = accounts_.emplace(citizen_id, AccountEntry{account}).first;
   }
-  return it->second;
+  return it->second.account;
 }
 
 const v1::Account* WorkingState::PeekAccountRow(std::string_view citizen_id,
                                                 std::string_view row,
                                                 v1::Account& scratch) const {
-  if (auto it = accounts_.find(citizen_id); it != accounts_.end()) return it->second;
-  if (const auto* theirs = Predecessors(&WorkingState::accounts_, citizen_id)) return *theirs;
+  if (auto it = accounts_.find(citizen_id); it != accounts_.end()) return it->second.account;
+  if (const AccountEntry* theirs = Predecessors(&WorkingState::accounts_, citizen_id)) {
+    return theirs->account;
+  }
   LEDGER_CHECK(scratch.ParseFromArray(row.data(), static_cast<int>(row.size())),
                "account projection does not decode");
   return &scratch;
@@ -215,16 +233,13 @@ absl::StatusOr<std::vector<v1::EventEnvelope>> WorkingState::ParticipantEvents(
 }
 
 v1::Account& WorkingState::NewAccount(std::string_view citizen_id) {
-  v1::Account*& slot = accounts_[citizen_id];
-  LEDGER_CHECK(slot == nullptr, "enrolling an enrolled participant");
-  slot = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
+  AccountEntry& entry = accounts_[citizen_id];
+  LEDGER_CHECK(entry.account == nullptr, "enrolling an enrolled participant");
+  entry.account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
+  entry.changed = true;
+  ++changed_accounts_;
   created_accounts_ = true;
-  MarkAccountDirty(citizen_id);
-  return *slot;
-}
-
-void WorkingState::MarkAccountDirty(std::string_view citizen_id) {
-  if (!dirty_accounts_.contains(citizen_id)) dirty_accounts_.emplace(citizen_id);
+  return *entry.account;
 }
 
 absl::Status WorkingState::Prefetch(std::span<const std::string_view> citizen_ids,
@@ -245,9 +260,9 @@ absl::Status WorkingState::Prefetch(std::span<const std::string_view> citizen_id
     auto* account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
     LEDGER_CHECK(account->ParseFromArray(row.data(), static_cast<int>(row.size())),
                  "account projection does not decode");
-    accounts_.emplace(ids[i], account);
+    accounts_.emplace(ids[i], AccountEntry{account});
   }));
-  for (std::string_view id : ids) accounts_.emplace(id, nullptr);  // the rest: not enrolled
+  for (std::string_view id : ids) accounts_.emplace(id, AccountEntry{});  // the rest: not enrolled
 
   const std::vector<std::string_view> numbers =
       unknown(receipt_numbers, receipts_, &WorkingState::receipts_);
@@ -359,7 +374,7 @@ rocksdb::WriteBatch WorkingState::ReserveBatch(bool with_events) const {
   // Reserved up front from a generous estimate per row: growing the batch by doubling copied it
   // over and over (a tenth of a rebuild's time).
   size_t estimate = 4096 + 48 * (dirty_receipts_.size() + participant_index_rows_.size()) +
-                    320 * dirty_accounts_.size() + 64 * totals_delta_.size();
+                    320 * changed_accounts_ + 64 * totals_delta_.size();
   if (with_events) {
     for (const std::string& e : stored_events_) estimate += e.size() + 24;
   }
@@ -419,9 +434,13 @@ void WorkingState::AddProjections(rocksdb::WriteBatch& batch) const {
     put(Cf::kIdempotency, keys::Receipt(*receipt),
         keys::EncodeU64(e.collected_sequence) + keys::EncodeU64(e.cancelled_sequence));
   }
-  for (const std::string* id : sorted(dirty_accounts_)) {
-    put(Cf::kAccounts, *id, accounts_.at(*id)->SerializeAsString());
+  std::vector<std::pair<std::string_view, const v1::Account*>> changed;
+  changed.reserve(changed_accounts_);
+  for (const auto& [id, entry] : accounts_) {
+    if (entry.changed) changed.emplace_back(id, entry.account);
   }
+  std::sort(changed.begin(), changed.end());
+  for (const auto& [id, account] : changed) put(Cf::kAccounts, id, account->SerializeAsString());
   AddLedgerTotals(batch);
   for (const std::string& document : dirty_documents_) {
     const DocumentEntry& e = *documents_.at(document);

@@ -128,7 +128,8 @@ class WorkingState {
 
   // --- mutations, for Apply() ---
   v1::Account& NewAccount(std::string_view citizen_id);
-  void MarkAccountDirty(std::string_view citizen_id);
+  // The participant's account to change, as FindAccount finds it; written at the commit.
+  absl::StatusOr<v1::Account*> ChangeAccount(std::string_view citizen_id);
   void PutReceipt(std::string_view receipt_number, ReceiptEntry entry);
   void PutPolicy(const v1::Policy& policy, uint64_t sequence);
   void PutDocument(std::string_view document_ref, DocumentEntry entry);
@@ -142,7 +143,8 @@ class WorkingState {
   void Post(std::string_view region, std::string_view account, std::string_view account_rest,
             int64_t delta_fen);
 
-  // Room for about `events` appends, so a large group's events are not moved as it grows.
+  // Room for about `events` appends and as many accounts, so a large group's events and
+  // accounts are not moved as it grows.
   void ReserveEvents(size_t events);
   bool empty() const { return head_.sequence == committed_.head.sequence; }
   size_t appended() const { return head_.sequence - committed_.head.sequence; }
@@ -166,6 +168,12 @@ class WorkingState {
 
   // The durable state's head: events after it are the predecessor's or this group's.
   uint64_t durable_sequence() const;
+  struct AccountEntry {
+    v1::Account* account = nullptr;  // nullptr: known not enrolled
+    bool changed = false;            // written at the commit
+  };
+  // The entry of an account this group reads, loaded from the predecessor or the store first.
+  absl::StatusOr<AccountEntry*> LoadAccount(std::string_view citizen_id);
   // The predecessor's entry for `key` in one of its overlay maps, or nullptr (or no predecessor).
   template <typename Map, typename Key>
   const typename Map::mapped_type* Predecessors(Map WorkingState::*map, const Key& key) const {
@@ -189,8 +197,8 @@ class WorkingState {
   // The accounts this group read or changed live on the arena, freed at once with the state
   // (freeing them one by one was a sixth of a rebuild's time). nullptr: known not enrolled.
   google::protobuf::Arena arena_;
-  StringKeyMap<v1::Account*> accounts_;
-  StringKeySet dirty_accounts_;
+  StringKeyMap<AccountEntry> accounts_;
+  size_t changed_accounts_ = 0;
   StringKeyMap<std::optional<ReceiptEntry>> receipts_;
   StringKeySet dirty_receipts_;
   std::vector<std::pair<std::string, std::string>> new_policy_rows_;  // (key, value) per CF row

@@ -94,10 +94,9 @@ TEST_F(WorkingStatePrefetchTest, AnswersAsFindWouldForPresentMissingAndRepeatedK
 TEST_F(WorkingStatePrefetchTest, LeavesThePredecessorsRowsToThePredecessor) {
   PutAccount("A", 1200);
   WorkingState in_flight(*store_, *log_, committed_);
-  auto theirs = in_flight.FindAccount("A");
+  auto theirs = in_flight.ChangeAccount("A");
   ASSERT_TRUE(theirs.ok());
   (*theirs)->set_total_fen(1500);  // changed by the group in flight, not yet in the store
-  in_flight.MarkAccountDirty("A");
   in_flight.PutReceipt("R1", ReceiptEntry{11, 0});
 
   WorkingState next(*store_, *log_, in_flight);
