@@ -91,18 +91,23 @@ std::vector<int64_t> SplitLargestRemainder(int64_t total, const std::vector<Int1
     sum += w;
   }
   LEDGER_CHECK(sum > 0, "splitting a total over zero weights");
-  std::vector<Int128> remainders(weights.size());
+  std::vector<Int128> remainders(weights.size(), 0);
   int64_t given = 0;
   for (size_t i = 0; i < weights.size(); ++i) {
+    if (weights[i] == 0) continue;  // no share, no remainder (and no 128-bit division)
     const Int128 scaled = weights[i] * total;
-    parts[i] = static_cast<int64_t>(scaled / sum);
-    remainders[i] = scaled % sum;
+    const Int128 share = scaled / sum;
+    parts[i] = static_cast<int64_t>(share);
+    remainders[i] = scaled - share * sum;
     given += parts[i];
   }
+  // Largest remainder first, ties to the earlier source: a total order, so std::sort (which
+  // for a handful of sources sorts in place) gives the one answer.
   std::vector<size_t> order(weights.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return remainders[a] > remainders[b]; });
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return remainders[a] != remainders[b] ? remainders[a] > remainders[b] : a < b;
+  });
   for (size_t k = 0; given < total; ++k, ++given) ++parts[order[k % order.size()]];
   return parts;
 }

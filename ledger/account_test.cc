@@ -28,6 +28,14 @@ TEST(SplitLargestRemainderTest, PartsAddUpAndFollowTheWeights) {
   EXPECT_EQ(SplitLargestRemainder(0, {0, 0}), (std::vector<int64_t>{0, 0}));
   // Larger remainder wins regardless of position: 1/3·2 = 0.67 vs 2/3·2 = 1.33.
   EXPECT_EQ(SplitLargestRemainder(2, {1, 2}), (std::vector<int64_t>{1, 1}));
+  // Ties among equal remainders go to the earlier sources, never to one without weight.
+  EXPECT_EQ(SplitLargestRemainder(2, {3, 0, 3, 3}), (std::vector<int64_t>{1, 0, 1, 0}));
+  EXPECT_EQ(SplitLargestRemainder(1, {0, 1, 1}), (std::vector<int64_t>{0, 1, 0}));
+  // Weights beyond 64 bits (fen-months of large balances) split exactly.
+  const Int128 big = Int128{1} << 70;
+  EXPECT_EQ(SplitLargestRemainder(3, {big, big}), (std::vector<int64_t>{2, 1}));
+  EXPECT_EQ(SplitLargestRemainder(1'000'000'007, {big, 2 * big, 0}),
+            (std::vector<int64_t>{333'333'336, 666'666'671, 0}));
 }
 
 v1::Account Empty() {
