@@ -195,7 +195,7 @@ class WorkingState {
   std::map<std::string, int64_t, std::less<>> totals_delta_;
   std::string post_key_;  // Post's key, built here: nearly every posting is to a known account
   // The accounts this group read or changed live on the arena, freed at once with the state
-  // (freeing them one by one was a sixth of a rebuild's time). nullptr: known not enrolled.
+  // (freeing them one by one was a sixth of a rebuild's time).
   google::protobuf::Arena arena_;
   StringKeyMap<AccountEntry> accounts_;
   size_t changed_accounts_ = 0;
