@@ -104,6 +104,13 @@ v1::Account* WorkingState::OwnCopy(const v1::Account* theirs) {
   return account;
 }
 
+v1::Account* WorkingState::ParseAccount(std::string_view row) {
+  auto* account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
+  LEDGER_CHECK(account->ParseFromArray(row.data(), static_cast<int>(row.size())),
+               "account projection does not decode");
+  return account;
+}
+
 absl::StatusOr<WorkingState::AccountEntry*> WorkingState::LoadAccount(std::string_view citizen_id) {
   auto it = accounts_.find(citizen_id);
   if (it == accounts_.end()) {
@@ -111,12 +118,7 @@ absl::StatusOr<WorkingState::AccountEntry*> WorkingState::LoadAccount(std::strin
       return &accounts_.emplace(citizen_id, AccountEntry{OwnCopy(theirs->account)}).first->second;
     }
     LEDGER_ASSIGN_OR_RETURN(auto bytes, store_.Get(Cf::kAccounts, citizen_id));
-    v1::Account* account = nullptr;
-    if (bytes) {
-      account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
-      LEDGER_CHECK(account->ParseFromString(*bytes), "account projection does not decode");
-    }
-    it = accounts_.emplace(citizen_id, AccountEntry{account}).first;
+    it = accounts_.emplace(citizen_id, AccountEntry{bytes ? ParseAccount(*bytes) : nullptr}).first;
   }
   return &it->second;
 }
@@ -128,10 +130,7 @@ absl::StatusOr<v1::Account*> WorkingState::FindAccount(std::string_view citizen_
 
 absl::StatusOr<v1::Account*> WorkingState::ChangeAccount(std::string_view citizen_id) {
   LEDGER_ASSIGN_OR_RETURN(AccountEntry * entry, LoadAccount(citizen_id));
-  if (entry->account != nullptr && !entry->changed) {
-    entry->changed = true;
-    ++changed_accounts_;
-  }
+  if (entry->account != nullptr) entry->changed = true;
   return entry->account;
 }
 
@@ -143,10 +142,7 @@ absl::StatusOr<v1::Account*> WorkingState::AccountFromRow(std::string_view citiz
       return accounts_.emplace(citizen_id, AccountEntry{OwnCopy(theirs->account)})
           .first->second.account;
     }
-    auto* account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
-    LEDGER_CHECK(account->ParseFromArray(row.data(), static_cast<int>(row.size())),
-                 "account projection does not decode");
-    it = accounts_.emplace(citizen_id, AccountEntry{account}).first;
+    it = accounts_.emplace(citizen_id, AccountEntry{ParseAccount(row)}).first;
   }
   return it->second.account;
 }
@@ -237,7 +233,6 @@ v1::Account& WorkingState::NewAccount(std::string_view citizen_id) {
   LEDGER_CHECK(entry.account == nullptr, "enrolling an enrolled participant");
   entry.account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
   entry.changed = true;
-  ++changed_accounts_;
   created_accounts_ = true;
   return *entry.account;
 }
@@ -257,10 +252,7 @@ absl::Status WorkingState::Prefetch(std::span<const std::string_view> citizen_id
   };
   const std::vector<std::string_view> ids = unknown(citizen_ids, accounts_, &WorkingState::accounts_);
   LEDGER_RETURN_IF_ERROR(store_.MultiGet(Cf::kAccounts, ids, [&](size_t i, std::string_view row) {
-    auto* account = google::protobuf::Arena::CreateMessage<v1::Account>(&arena_);
-    LEDGER_CHECK(account->ParseFromArray(row.data(), static_cast<int>(row.size())),
-                 "account projection does not decode");
-    accounts_.emplace(ids[i], AccountEntry{account});
+    accounts_.emplace(ids[i], AccountEntry{ParseAccount(row)});
   }));
   for (std::string_view id : ids) accounts_.emplace(id, AccountEntry{});  // the rest: not enrolled
 
@@ -371,10 +363,11 @@ void WorkingState::Post(std::string_view region, std::string_view account,
 }
 
 rocksdb::WriteBatch WorkingState::ReserveBatch(bool with_events) const {
-  // Reserved up front from a generous estimate per row: growing the batch by doubling copied it
-  // over and over (a tenth of a rebuild's time).
+  // Reserved up front from a generous estimate per row (an account row for every account the
+  // group holds: nearly all of them are changed): growing the batch by doubling copied it over
+  // and over (a tenth of a rebuild's time).
   size_t estimate = 4096 + 48 * (dirty_receipts_.size() + participant_index_rows_.size()) +
-                    320 * changed_accounts_ + 64 * totals_delta_.size();
+                    320 * accounts_.size() + 64 * totals_delta_.size();
   if (with_events) {
     for (const std::string& e : stored_events_) estimate += e.size() + 24;
   }
@@ -435,7 +428,7 @@ void WorkingState::AddProjections(rocksdb::WriteBatch& batch) const {
         keys::EncodeU64(e.collected_sequence) + keys::EncodeU64(e.cancelled_sequence));
   }
   std::vector<std::pair<std::string_view, const v1::Account*>> changed;
-  changed.reserve(changed_accounts_);
+  changed.reserve(accounts_.size());
   for (const auto& [id, entry] : accounts_) {
     if (entry.changed) changed.emplace_back(id, entry.account);
   }

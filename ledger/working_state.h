@@ -184,6 +184,8 @@ class WorkingState {
   }
   // A copy of a predecessor's account on this state's arena (nullptr stays nullptr).
   v1::Account* OwnCopy(const v1::Account* theirs);
+  // A stored account row parsed onto this state's arena (a row that does not decode is fatal).
+  v1::Account* ParseAccount(std::string_view row);
 
   const Store& store_;
   const EventLog& log_;
@@ -198,7 +200,6 @@ class WorkingState {
   // (freeing them one by one was a sixth of a rebuild's time).
   google::protobuf::Arena arena_;
   StringKeyMap<AccountEntry> accounts_;
-  size_t changed_accounts_ = 0;
   StringKeyMap<std::optional<ReceiptEntry>> receipts_;
   StringKeySet dirty_receipts_;
   std::vector<std::pair<std::string, std::string>> new_policy_rows_;  // (key, value) per CF row
