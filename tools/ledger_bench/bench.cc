@@ -7,6 +7,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <sys/resource.h>
+
 #include "ledger/policy.h"
 #include "ledger/strings.h"
 #include "tests/support/fixtures.h"
@@ -66,6 +68,13 @@ v1::CollectionRecord MakeRecord(const std::string& run, size_t n) {
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 double Percentile(const std::vector<double>& sorted_us, double p) {

@@ -60,6 +60,10 @@ std::string PensionerId(size_t n);
 v1::CollectionRecord MakeRecord(const std::string& run, size_t n);
 
 double Seconds(Clock::time_point since);
+// CPU time this process has used (user and system, every thread), in seconds. With the embedded
+// server that is client and server together; the host's other work does not count in it, so it
+// separates builds on a noisy host better than a rate does.
+double CpuSeconds();
 // Latency percentile from a sorted sample, in microseconds.
 double Percentile(const std::vector<double>& sorted_us, double p);
 // Resident set size of this process (which holds the embedded server), MiB.

@@ -22,6 +22,7 @@ void Bench::Ingest() {
   WriterReport("enrol");
   auto stub = v1::CollectionService::NewStub(channel_);
   const auto start = Clock::now();
+  const double cpu_start = CpuSeconds();
   size_t accepted = 0, other = 0;
   for (size_t first = 0; first < n; first += ledger::kStreamRecordsMax) {
     grpc::ClientContext context;
@@ -42,13 +43,14 @@ void Bench::Ingest() {
     other += response.outcomes_size() - response.accepted_count();
   }
   const double s = Seconds(start);
+  const double cpu_s = CpuSeconds() - cpu_start;
   ingest_records_per_s_ = n / s;
   ingested_ = n;
   WriterReport("ingest");
   std::printf(
       "scenario=ingest records=%zu batch_size=%zu accepted=%zu not_accepted=%zu "
-      "seconds=%.3f ingest_records_per_s=%.0f enrol_per_s=%.0f tls=%d\n",
-      n, config_.batch_size, accepted, other, s, n / s, n / enrol_s, Tls());
+      "seconds=%.3f ingest_records_per_s=%.0f cpu_us_per_record=%.1f enrol_per_s=%.0f tls=%d\n",
+      n, config_.batch_size, accepted, other, s, n / s, cpu_s * 1e6 / n, n / enrol_s, Tls());
 }
 
 // One 10 s interval of the sustained run: the streams that ended in it.
@@ -246,6 +248,7 @@ void Bench::StorageLimit() {
   if (!writer.ok()) Die(std::string(writer.status().message()));
   const size_t n = std::min(config_.records, kDistinctIdsMax);
   const auto start = Clock::now();
+  const double cpu_start = CpuSeconds();
   std::vector<v1::CollectionRecord> batch;
   for (size_t first = 0; first < n; first += config_.batch_size) {
     batch.clear();
@@ -257,13 +260,14 @@ void Bench::StorageLimit() {
     }
   }
   const double s = Seconds(start);
+  const double cpu_s = CpuSeconds() - cpu_start;
   limit_records_per_s_ = n / s;
   writer->reset();
   std::filesystem::remove_all(dir);
   std::printf(
       "scenario=storage-limit records=%zu batch_size=%zu seconds=%.3f "
-      "limit_records_per_s=%.0f\n",
-      n, config_.batch_size, s, n / s);
+      "limit_records_per_s=%.0f cpu_us_per_record=%.1f\n",
+      n, config_.batch_size, s, n / s, cpu_s * 1e6 / n);
 }
 
 // The annual interest job for 2025 over every account the ingest scenario filled (it runs
