@@ -24,6 +24,13 @@ namespace {
 // follows the log (follower), and so how stale a follower's projections may be.
 constexpr auto kReplicationTick = std::chrono::milliseconds(100);
 
+// A group's projection rows, in a batch with room for its events too.
+rocksdb::WriteBatch ProjectionsBatch(const WorkingState& state) {
+  rocksdb::WriteBatch batch = state.ReserveBatch(/*with_events=*/true);
+  state.AddProjections(batch);
+  return batch;
+}
+
 // What deciding one command needs besides its request.
 struct Step {
   WorkingState& state;
@@ -338,6 +345,15 @@ void Writer::CommitGroup(const std::vector<Command*>& group) {
     if (c->on_decided) std::exchange(c->on_decided, nullptr)();
   }
   state->ForgetPredecessor();
+  // Whichever thread would otherwise wait builds the group's projection rows (they depend only
+  // on this state, which holds the group ahead's effects): here, if the group ahead is still
+  // being committed (ingest, where commits are the longer part), else the commit thread (a job,
+  // where deciding is). The log's events and a checkpoint follow the durable head: the commit
+  // thread adds those.
+  std::optional<rocksdb::WriteBatch> batch;
+  if (status.ok() && !state->empty() && in_flight_ && !InFlightDone()) {
+    batch = ProjectionsBatch(*state);
+  }
   // Every answer of this group rests on the group before: it waits for that one's sync.
   if (const absl::Status before = Drain(); !before.ok()) {
     status = absl::Status(before.code(),
@@ -349,8 +365,8 @@ void Writer::CommitGroup(const std::vector<Command*>& group) {
     Answer(group, status);
     return;
   }
-  in_flight_ = std::make_unique<InFlight>(
-      InFlight{.group = group, .state = std::move(state), .now_us = now_us});
+  in_flight_ = std::make_unique<InFlight>(InFlight{
+      .group = group, .state = std::move(state), .batch = std::move(batch), .now_us = now_us});
   {
     std::lock_guard lock(flight_mu_);
     to_commit_ = in_flight_.get();
@@ -404,7 +420,8 @@ void Writer::CommitLoop() {
     }
     if (f == nullptr) continue;  // `retired` is freed on the way round
     uint64_t commit_us = 0;
-    const absl::Status status = Commit(*f->state, f->group.size(), f->now_us, commit_us);
+    const absl::Status status =
+        Commit(*f->state, std::move(f->batch), f->group.size(), f->now_us, commit_us);
     RecordStats(f->group, f->state->appended(), status, commit_us);
     // Marked done before it is answered: a command sent after this answer (a resend after a
     // failure) must find the group done, not be decided on it and fail with its error. The next
@@ -432,14 +449,15 @@ absl::Status Writer::Execute(Command& c, WorkingState& state, int64_t now_us,
   return std::visit([&](auto& request) { return Decide(request, step); }, c.request);
 }
 
-absl::Status Writer::Commit(const WorkingState& state, size_t commands, int64_t now_us,
-                            uint64_t& commit_us) {
+absl::Status Writer::Commit(const WorkingState& state,
+                            std::optional<rocksdb::WriteBatch> projections, size_t commands,
+                            int64_t now_us, uint64_t& commit_us) {
   const size_t appended = state.appended();
-  // One batch, in this order: the log's events, the projections with their head, the
-  // checkpoint. It is the group's only write.
-  rocksdb::WriteBatch batch = state.ReserveBatch(/*with_events=*/true);
+  // One batch: the projections with their head, then the log's events and the checkpoint. It is
+  // the group's only write, so all of it is durable or none.
+  rocksdb::WriteBatch batch =
+      projections ? std::move(*projections) : ProjectionsBatch(state);
   LEDGER_RETURN_IF_ERROR(log_.Append(WriterView().head, state.Events(), batch));
-  state.AddProjections(batch);
   AddCheckpoint(state, now_us, batch);
   const auto start = std::chrono::steady_clock::now();
   const absl::Status status = WriteGroup(state, batch);

@@ -156,9 +156,10 @@ class Writer {
   bool InFlightDone() ABSL_LOCKS_EXCLUDED(flight_mu_);
   // The commit thread: writes each group handed to it, publishes, answers.
   void CommitLoop();
-  // Appends the group's events, commits them with the projections, publishes, calls on_commit.
-  absl::Status Commit(const WorkingState& state, size_t commands, int64_t now_us,
-                      uint64_t& commit_us);
+  // Commits the group's projections (`batch`, or built here when the writer did not), its
+  // events and its checkpoint (if one is due) in one synced write; publishes, calls on_commit.
+  absl::Status Commit(const WorkingState& state, std::optional<rocksdb::WriteBatch> batch,
+                      size_t commands, int64_t now_us, uint64_t& commit_us);
   void RecordStats(const std::vector<Command*>& group, size_t appended,
                    const absl::Status& status, uint64_t commit_us)
       ABSL_LOCKS_EXCLUDED(published_mu_);
@@ -198,6 +199,8 @@ class Writer {
   struct InFlight {
     std::vector<Command*> group;
     std::unique_ptr<WorkingState> state;
+    // The group's projections, if the writer built them while waiting for the group ahead.
+    std::optional<rocksdb::WriteBatch> batch;
     int64_t now_us = 0;
   };
   std::unique_ptr<InFlight> in_flight_;  // writer thread only
