@@ -156,9 +156,10 @@ class Writer {
   bool InFlightDone() ABSL_LOCKS_EXCLUDED(flight_mu_);
   // The commit thread: writes each group handed to it, publishes, answers.
   void CommitLoop();
-  // Commits the group's projections (`batch`, or built here when the writer did not), its
-  // events and its checkpoint (if one is due) in one synced write; publishes, calls on_commit.
-  absl::Status Commit(const WorkingState& state, std::optional<rocksdb::WriteBatch> batch,
+  // Commits the group's projection rows (`projections`, or built here if the writer did not),
+  // its events and its checkpoint (if one is due) in one synced write; publishes, calls
+  // on_commit.
+  absl::Status Commit(const WorkingState& state, std::optional<rocksdb::WriteBatch> projections,
                       size_t commands, int64_t now_us, uint64_t& commit_us);
   void RecordStats(const std::vector<Command*>& group, size_t appended,
                    const absl::Status& status, uint64_t commit_us)
