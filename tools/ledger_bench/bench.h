@@ -62,7 +62,7 @@ v1::CollectionRecord MakeRecord(const std::string& run, size_t n);
 double Seconds(Clock::time_point since);
 // CPU time this process has used (user and system, every thread), in seconds. With the embedded
 // server that is client and server together. A busy host makes it vary too (shared caches and
-// cores: the same build measured 18-27 us per ingested record in one evening), so builds are
+// cores: the same build measured 18-28 us per ingested record in one evening), so builds are
 // still compared in alternating runs.
 double CpuSeconds();
 // Latency percentile from a sorted sample, in microseconds.
